@@ -1,0 +1,1 @@
+"""Pure identity-verification rules: no I/O; time is passed in."""

@@ -1,0 +1,1 @@
+"""Entrypoints of the identity service: the composition root and the AsyncAPI document."""

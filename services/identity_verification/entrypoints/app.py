@@ -1,0 +1,71 @@
+"""Composition root of `identity_verification`: builds real dependencies and runs the service."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from datetime import UTC, datetime, timedelta
+from services.identity_verification.adapters.authority_http import HttpIdentityAuthority
+from services.identity_verification.adapters.authority_simulator import SimulatedIdentityAuthority
+from services.identity_verification.config import IdentitySettings
+from services.identity_verification.domain.decision import Policy
+from services.identity_verification.handlers import SOURCE, IdentityHandlers
+from services.identity_verification.ports import IdentityAuthority
+from shared.contracts import topics
+from shared.messaging.engine import Handler
+from shared.runtime.host import Runtime, ServiceSpec, run_service
+from shared.runtime.settings import CommonSettings
+
+SPEC = ServiceSpec(
+    name="identity_verification",
+    source=SOURCE,
+    description="Real-identity verification before any publishing function (DS-9, CS-2, NI-1..4).",
+    consumes={topics.PLATFORM_IDENTITY: ("dsgov.identity.submitted",)},
+    publishes=("dsgov.identity.verified", "dsgov.identity.rejected"),
+    collection="verifications",
+)
+
+
+def build_authority(settings: IdentitySettings) -> IdentityAuthority:
+    """The HTTP adapter in production, the offline simulator on the embedded default."""
+    if settings.authority_mode == "simulator":
+        return SimulatedIdentityAuthority()
+    assert settings.authority_url
+    assert settings.authority_token
+    return HttpIdentityAuthority(
+        settings.authority_url,
+        settings.authority_token.get_secret_value(),
+        timeout_s=settings.authority_timeout_s,
+    )
+
+
+def build_handlers(
+    settings: IdentitySettings,
+    authority: IdentityAuthority | None = None,
+    clock: Callable[[], datetime] = lambda: datetime.now(UTC),
+) -> IdentityHandlers:
+    """The use case with its ports; tests pass their own authority and clock."""
+    return IdentityHandlers(
+        authority=authority or build_authority(settings),
+        hmac_key=settings.hmac_key.get_secret_value().encode("utf-8"),
+        policy=Policy(otp_max_age=timedelta(seconds=settings.otp_max_age_s)),
+        clock=clock,
+    )
+
+
+def routes(handlers: IdentityHandlers) -> Mapping[str, Handler]:
+    """Event type -> handler."""
+    return {"dsgov.identity.submitted": handlers.on_submitted}
+
+
+async def main() -> None:
+    """Run the service until it is told to stop."""
+    settings = IdentitySettings()  # read from the environment
+    common = CommonSettings()
+
+    async def compose(runtime: Runtime) -> Mapping[str, Handler]:
+        handlers = build_handlers(settings)
+        runtime.closers.append(handlers.authority.aclose)
+        return routes(handlers)
+
+    await run_service(SPEC, common, compose)
+

@@ -1,0 +1,103 @@
+"""Generation requests and outputs from the platform, and the review decisions (DS-10, DS-17)."""
+
+from __future__ import annotations
+
+from typing import Literal
+
+from pydantic import AwareDatetime, Field
+
+from shared.contracts.base import MediaKind, Payload, Reason, ServiceType
+
+SanctionLevel = Literal["warning", "restricted", "suspended", "closed"]
+
+
+class MediaRef(Payload):
+    """A media item by reference: dsgov never receives the bytes, only hashes."""
+
+    media_id: str = Field(min_length=1, max_length=256)
+    kind: MediaKind
+    sha256: str = Field(pattern=r"^[0-9a-fA-F]{64}$")
+    phash: str | None = Field(default=None, max_length=64, description="perceptual hash, hex")
+
+
+class OutputMedia(MediaRef):
+    """A generated media item."""
+
+    width: int | None = Field(default=None, ge=0)
+    height: int | None = Field(default=None, ge=0)
+    duration_s: float | None = Field(default=None, ge=0)
+
+
+class GenerationInput(Payload):
+    """What the user asked for."""
+
+    text: str | None = Field(default=None, max_length=100_000)
+    media: list[MediaRef] = Field(default_factory=list, max_length=100)
+
+
+class GenerationOutput(Payload):
+    """What the model produced."""
+
+    text: str | None = Field(default=None, max_length=1_000_000)
+    media: list[OutputMedia] = Field(default_factory=list, max_length=100)
+
+
+class GenerationRequested(Payload):
+    """`dsgov.generation.requested`: input review before generating (DS-10.1)."""
+
+    request_id: str = Field(min_length=1, max_length=256)
+    user_id: str = Field(min_length=1, max_length=256)
+    service_type: ServiceType
+    input: GenerationInput
+    biometric_subjects: list[str] = Field(default_factory=list, max_length=100)
+
+
+class GenerationCompleted(Payload):
+    """`dsgov.generation.completed`: output review after generating (DS-10.1)."""
+
+    request_id: str = Field(min_length=1, max_length=256)
+    content_id: str = Field(min_length=1, max_length=256)
+    output: GenerationOutput
+
+
+class ReviewDecision(Payload):
+    """Common fields of the review decisions on `dsgov.review`."""
+
+    request_id: str
+    user_id: str
+    decision_id: str
+    reasons: list[Reason] = Field(default_factory=list)
+    library_version: int | None = None
+    rule_set_version: str | None = None
+    label_required: bool = False
+    service_type: ServiceType | None = None
+    content_id: str | None = None
+    decided_at: AwareDatetime | None = None
+
+
+class GenerationApproved(ReviewDecision):
+    """`dsgov.generation.approved`."""
+
+
+class GenerationRejected(ReviewDecision):
+    """`dsgov.generation.rejected`."""
+
+
+class OutputApproved(ReviewDecision):
+    """`dsgov.output.approved`: the labeling service labels it next."""
+
+
+class OutputBlocked(ReviewDecision):
+    """`dsgov.output.blocked`."""
+
+
+class UserSanctioned(Payload):
+    """`dsgov.user.sanctioned`: enforcement ladder step (DS-10.3, GA-14.2)."""
+
+    user_id: str
+    level: SanctionLevel
+    until: AwareDatetime | None = Field(default=None, description="null for `closed`")
+    strikes: int = Field(ge=0)
+    reasons: list[Reason] = Field(default_factory=list)
+    category: str | None = None
+    decision_id: str | None = None

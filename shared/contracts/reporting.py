@@ -1,0 +1,37 @@
+"""The signed report stream to the regulator and its acknowledgements (DS-10.3, DS-11, GA-14)."""
+
+from __future__ import annotations
+
+from typing import Any, Literal
+
+from pydantic import AwareDatetime, Field
+
+from shared.contracts.base import Payload
+
+ReportCategory = Literal["illegal_content", "user_sanction", "rumour", "takedown", "filing"]
+
+
+class ReportSubmitted(Payload):
+    """`dsgov.report.submitted`: one report in the per-provider, gap-free, hash-chained stream."""
+
+    report_id: str
+    sequence: int = Field(ge=1)
+    category: ReportCategory
+    articles: list[str]
+    occurred_at: AwareDatetime
+    detected_at: AwareDatetime
+    facts: dict[str, Any] = Field(description="references and hashes, never plaintext identity")
+    actions_taken: list[str] = Field(default_factory=list)
+    prev_hash: str = Field(description="hash of the previous report, or 64 zeros for the first")
+    hash: str = Field(description="SHA-256 over the RFC 8785 canonical JSON of the report")
+    signature: str = Field(description="Ed25519 signature over `hash`, base64")
+    key_id: str
+
+
+class ReportAcknowledged(Payload):
+    """`dsgov.report.acknowledged`: the regulator accepted or rejected a report."""
+
+    report_id: str = Field(min_length=1, max_length=256)
+    sequence: int = Field(ge=1)
+    status: Literal["accepted", "rejected"]
+    errors: list[str] = Field(default_factory=list)

@@ -1,0 +1,65 @@
+"""Rumour notices from the regulator and refutation events (DS-11)."""
+
+from __future__ import annotations
+
+from pydantic import Field
+
+from shared.contracts.base import Payload
+
+
+class ClaimMedia(Payload):
+    """A media item that carries the rumour, by hash."""
+
+    sha256: str = Field(pattern=r"^[0-9a-fA-F]{64}$")
+    phash: str | None = Field(default=None, max_length=64)
+
+
+class RumourDetermined(Payload):
+    """`dsgov.rumour.determined`: a regulator (or fact-check) determined a claim is false."""
+
+    notice_id: str = Field(min_length=1, max_length=256)
+    claim_text: str = Field(max_length=100_000)
+    refutation_text: str = Field(max_length=100_000)
+    claim_media: list[ClaimMedia] = Field(default_factory=list, max_length=100)
+    severity: str = Field(max_length=50)
+
+
+class TakedownOrdered(Payload):
+    """`dsgov.takedown.ordered`: the regulator orders content taken down."""
+
+    notice_id: str = Field(min_length=1, max_length=256)
+    content_ids: list[str] = Field(max_length=100_000)
+    reason: str = Field(max_length=2000)
+
+
+class RumourRecorded(Payload):
+    """`dsgov.rumour.recorded`: what the review service needs to block the rumour from now on."""
+
+    rumour_id: str
+    notice_id: str
+    refutation_text: str = ""
+    claim_text: str | None = None
+    claim_media: list[ClaimMedia] = Field(default_factory=list)
+    fingerprints: list[str] = Field(default_factory=list, description="text fingerprints, hex")
+    matched_content_ids: list[str] = Field(default_factory=list)
+    recipients_reached: int | None = None
+
+
+class ContentTakedownRequired(Payload):
+    """`dsgov.content.takedown-required`: the platform must take this content down."""
+
+    content_id: str
+    notice_id: str
+    rumour_id: str | None = None
+    reason: str = ""
+    score: float | None = None
+
+
+class RefutationNotice(Payload):
+    """`dsgov.refutation.notice`: tell one recipient that what they received was false."""
+
+    recipient_user_id: str
+    rumour_id: str | None = None
+    notice_id: str
+    refutation_text: str
+    content_ids: list[str] = Field(default_factory=list)

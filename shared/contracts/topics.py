@@ -1,0 +1,38 @@
+"""The topic registry: every public topic name, in one place."""
+
+from __future__ import annotations
+
+from typing import Final
+
+PLATFORM_IDENTITY: Final = "dsgov.platform.identity"
+PLATFORM_CONSENT: Final = "dsgov.platform.consent"
+PLATFORM_GENERATION: Final = "dsgov.platform.generation"
+PLATFORM_DISTRIBUTION: Final = "dsgov.platform.distribution"
+REGULATOR_NOTICES: Final = "dsgov.regulator.notices"
+REGULATOR_ACKS: Final = "dsgov.regulator.acks"
+CONSOLE_COMMANDS: Final = "dsgov.console.commands"
+
+IDENTITY: Final = "dsgov.identity"
+CONSENT: Final = "dsgov.consent"
+REVIEW: Final = "dsgov.review"
+LABELING: Final = "dsgov.labeling"
+RUMOUR: Final = "dsgov.rumour"
+REGULATOR_REPORTS: Final = "dsgov.regulator.reports"
+DEADLETTER: Final = "dsgov.deadletter"
+
+ALL_TOPICS: Final = (
+    PLATFORM_IDENTITY,
+    PLATFORM_CONSENT,
+    PLATFORM_GENERATION,
+    PLATFORM_DISTRIBUTION,
+    REGULATOR_NOTICES,
+    REGULATOR_ACKS,
+    CONSOLE_COMMANDS,
+    IDENTITY,
+    CONSENT,
+    REVIEW,
+    LABELING,
+    RUMOUR,
+    REGULATOR_REPORTS,
+    DEADLETTER,
+)

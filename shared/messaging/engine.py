@@ -1,0 +1,275 @@
+"""The processing engine every service runs: decode → dedupe → load → decide → save+outbox → publish.
+
+A batch of records is decoded; bad ones become dead letters. Valid events are grouped by
+aggregate and folded through the service's handlers in offset order (so order per subject
+holds). Each aggregate is then written once, with its new state, its new outbox entries and
+the ids of the events it processed, in one document write. Only then are the outbox entries
+published and the batch acknowledged. A crash at any point loses nothing: the batch is
+redelivered, processed ids are skipped, and pending outbox entries are published again.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections import defaultdict
+from collections.abc import Awaitable, Callable, Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any, Protocol
+
+from aiokafka.errors import KafkaConnectionError, KafkaTimeoutError
+from pymongo.errors import ConnectionFailure, ExecutionTimeout, NetworkTimeout
+
+from shared.contracts.deadletter import ErrorCode
+from shared.contracts.envelope import CloudEvent
+from shared.messaging.codec import DecodeFailure, Ignored, Inbound, RawRecord, decode
+from shared.messaging.deadletter import dead_letter_event
+from shared.messaging.publisher import Publisher
+from shared.observability import bind_message, get_logger
+from shared.storage.aggregates import Aggregate, AggregateStore
+from shared.storage.outbox import OutboxMessage
+
+log = get_logger(__name__)
+
+# Infrastructure errors are never dead-lettered: the batch is retried until the store or the
+# broker is back, because the input itself is fine (nothing is lost, order per subject holds).
+TRANSIENT_ERRORS: tuple[type[BaseException], ...] = (
+    ConnectionFailure,
+    NetworkTimeout,
+    ExecutionTimeout,
+    KafkaConnectionError,
+    KafkaTimeoutError,
+)
+MAX_CONFLICT_ROUNDS = 5
+
+
+class Unprocessable(Exception):
+    """Raised by a handler for an event that can never succeed; dead-lettered without retries."""
+
+
+@dataclass(frozen=True)
+class Outcome:
+    """What a handler decided: the new state (None: unchanged) and the events to publish."""
+
+    state: dict[str, Any] | None
+    events: Sequence[CloudEvent] = ()
+
+
+class Handler(Protocol):
+    """Decides one event given the aggregate's current state (None when new)."""
+
+    def __call__(self, state: dict[str, Any] | None, event: Inbound[Any]) -> Awaitable[Outcome]:
+        """Decide; raise `Unprocessable` for permanent failures."""
+        ...
+
+
+@dataclass(frozen=True)
+class EngineConfig:
+    """How the engine names itself and treats failures."""
+
+    service: str
+    source: str
+    provider_id: str
+    max_attempts: int = 3
+    retry_backoff_s: tuple[float, ...] = (0.05, 0.5, 2.0)
+    max_bytes: int = 1_000_000
+    deadletter_secret: str | None = None
+    sensitive_topics: frozenset[str] = frozenset()
+    fault_after_store_write: Callable[[], None] | None = None  # crash tests only
+
+
+@dataclass
+class BatchReport:
+    """Counts for one processed batch (logged, and returned to tests and benchmarks)."""
+
+    processed: int = 0
+    duplicates: int = 0
+    ignored: int = 0
+    dead_letters: int = 0
+    published: int = 0
+
+
+@dataclass
+class _DeadLetter:
+    record: RawRecord
+    code: ErrorCode
+    detail: str
+    attempts: int
+    event: CloudEvent | None = None
+    event_id: str | None = None
+    event_type: str | None = None
+
+
+@dataclass
+class _Fold:
+    aggregate: Aggregate
+    events: list[Inbound[Any]]
+    dead: list[_DeadLetter] = field(default_factory=list)
+    handled: int = 0
+    duplicates: int = 0
+
+
+def default_aggregate_id(event: Inbound[Any]) -> str:
+    """Provider and subject: the subject is the Kafka key, so one aggregate sits in one partition."""
+    return f"{event.event.providerid}/{event.subject}"
+
+
+class Engine:
+    """Runs batches of records through a service's handlers."""
+
+    def __init__(
+        self,
+        config: EngineConfig,
+        routes: Mapping[str, Handler],
+        store: AggregateStore,
+        publisher: Publisher,
+        *,
+        aggregate_id: Callable[[Inbound[Any]], str] = default_aggregate_id,
+        clock: Callable[[], datetime] = lambda: datetime.now(UTC),
+    ) -> None:
+        """Wire the engine; `routes` maps event types to handlers."""
+        self.config = config
+        self.routes = dict(routes)
+        self.handled_types = frozenset(routes)
+        self.store = store
+        self.publisher = publisher
+        self.aggregate_id = aggregate_id
+        self.clock = clock
+
+    async def process(self, records: Sequence[RawRecord]) -> BatchReport:
+        """Process one batch; raise only for infrastructure failures (then the batch is redelivered)."""
+        report = BatchReport()
+        dead: list[_DeadLetter] = []
+        groups: dict[str, list[Inbound[Any]]] = defaultdict(list)
+        for record in records:
+            decoded = decode(record, self.handled_types, self.config.max_bytes)
+            if isinstance(decoded, Ignored):
+                report.ignored += 1
+            elif isinstance(decoded, DecodeFailure):
+                dead.append(
+                    _DeadLetter(
+                        record, decoded.code, decoded.detail, 1, None, decoded.event_id, decoded.event_type
+                    )
+                )
+            else:
+                groups[self.aggregate_id(decoded)].append(decoded)
+        folds = await self._fold_and_save(groups, report)
+        for fold in folds:
+            dead.extend(fold.dead)
+        report.published = await self._publish_outboxes([f.aggregate for f in folds])
+        await self._publish_dead_letters(dead)
+        report.dead_letters = len(dead)
+        return report
+
+    async def _fold_and_save(
+        self, groups: Mapping[str, list[Inbound[Any]]], report: BatchReport
+    ) -> list[_Fold]:
+        done: list[_Fold] = []
+        todo = dict(groups)
+        for _ in range(MAX_CONFLICT_ROUNDS):
+            if not todo:
+                return done
+            loaded = await self.store.load_many(todo)
+            folds = [_Fold(loaded[agg_id], events) for agg_id, events in todo.items()]
+            await asyncio.gather(*(self._fold(f) for f in folds))
+            conflicts = set(await self.store.save_many([f.aggregate for f in folds]))
+            if self.config.fault_after_store_write and any(f.aggregate.outbox for f in folds):
+                self.config.fault_after_store_write()
+            for f in folds:
+                if f.aggregate.id not in conflicts:
+                    done.append(f)
+                    self._count(f, report)
+            if conflicts:
+                log.warning("aggregate.version_conflict", aggregates=len(conflicts))
+            todo = {agg_id: todo[agg_id] for agg_id in conflicts}
+        raise ConnectionFailure(f"{len(todo)} aggregates kept conflicting; retrying the batch")
+
+    @staticmethod
+    def _count(fold: _Fold, report: BatchReport) -> None:
+        report.processed += fold.handled
+        report.duplicates += fold.duplicates
+
+    async def _fold(self, fold: _Fold) -> None:
+        agg = fold.aggregate
+        for event in fold.events:
+            if agg.has_processed(event.id):
+                fold.duplicates += 1
+                log.info("event.duplicate", event_id=event.id, type=event.type)
+                continue
+            with bind_message(correlation_id=event.event.correlation, event_id=event.id, type=event.type):
+                outcome = await self._decide(agg, event, fold)
+            if outcome is not None:
+                fold.handled += 1
+                agg.record(event.id, outcome.state, [OutboxMessage.from_event(e) for e in outcome.events])
+
+    async def _decide(self, agg: Aggregate, event: Inbound[Any], fold: _Fold) -> Outcome | None:
+        handler = self.routes[event.type]
+        attempts = 0
+        while True:
+            attempts += 1
+            try:
+                return await handler(agg.state, event)
+            except TRANSIENT_ERRORS:
+                raise
+            except Unprocessable as exc:
+                fold.dead.append(self._failed(event, str(exc), attempts))
+                return None
+            except Exception as exc:
+                if attempts >= self.config.max_attempts:
+                    log.exception("event.processing_failed", attempts=attempts)
+                    fold.dead.append(self._failed(event, f"{type(exc).__name__}: {exc}", attempts))
+                    return None
+                log.warning("event.retry", attempts=attempts, error=type(exc).__name__)
+                await asyncio.sleep(self._backoff(attempts))
+
+    def _backoff(self, attempts: int) -> float:
+        delays = self.config.retry_backoff_s
+        return delays[min(attempts - 1, len(delays) - 1)] if delays else 0.0
+
+    @staticmethod
+    def _failed(event: Inbound[Any], detail: str, attempts: int) -> _DeadLetter:
+        return _DeadLetter(
+            event.record, "processing_failed", detail[:2000], attempts, event.event, event.id, event.type
+        )
+
+    async def _publish_outboxes(self, aggregates: Sequence[Aggregate]) -> int:
+        with_outbox = [a for a in aggregates if a.outbox]
+        messages = [m for a in with_outbox for m in a.outbox]
+        if messages:
+            await self.publisher.publish(messages)
+            await self.store.mark_sent(with_outbox)
+        return len(messages)
+
+    async def _publish_dead_letters(self, dead: Sequence[_DeadLetter]) -> None:
+        if not dead:
+            return
+        now = self.clock()
+        events = [self._dead_letter_event(d, now) for d in dead]
+        for d in dead:
+            log.warning(
+                "event.dead_lettered",
+                topic=d.record.topic,
+                partition=d.record.partition,
+                offset=d.record.offset,
+                error_code=d.code,
+                error_detail=d.detail,
+                event_id=d.event_id,
+            )
+        await self.publisher.publish([OutboxMessage.from_event(e) for e in events])
+
+    def _dead_letter_event(self, d: _DeadLetter, now: datetime) -> CloudEvent:
+        sensitive = d.record.topic in self.config.sensitive_topics
+        return dead_letter_event(
+            service=self.config.service,
+            source=self.config.source,
+            providerid=d.event.providerid if d.event else self.config.provider_id,
+            record=d.record,
+            code=d.code,
+            detail=d.detail,
+            attempts=d.attempts,
+            now=now,
+            encrypt_with=self.config.deadletter_secret if sensitive else None,
+            original_event_id=d.event_id,
+            original_type=d.event_type,
+            correlation_id=d.event.correlation if d.event else None,
+        )

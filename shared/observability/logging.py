@@ -1,0 +1,68 @@
+"""structlog configuration: JSON lines in production, readable lines on a terminal."""
+
+from __future__ import annotations
+
+import logging
+import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
+from typing import Any
+
+import structlog
+
+from shared.observability.redaction import redact_processor
+
+
+def configure_logging(*, level: str = "INFO", json: bool | None = None, service: str | None = None) -> None:
+    """Route structlog and the stdlib loggers (aiokafka, FastStream, PyMongo) through one chain."""
+    json = (not sys.stderr.isatty()) if json is None else json
+    shared: list[Any] = [
+        structlog.contextvars.merge_contextvars,
+        structlog.stdlib.add_log_level,
+        structlog.stdlib.add_logger_name,
+        structlog.stdlib.ExtraAdder(),
+        structlog.processors.TimeStamper(fmt="iso", utc=True),
+        structlog.processors.StackInfoRenderer(),
+        redact_processor,
+    ]
+    structlog.configure(
+        processors=[
+            structlog.stdlib.filter_by_level,
+            *shared,
+            structlog.stdlib.PositionalArgumentsFormatter(),
+            structlog.stdlib.ProcessorFormatter.wrap_for_formatter,
+        ],
+        logger_factory=structlog.stdlib.LoggerFactory(),
+        wrapper_class=structlog.stdlib.BoundLogger,
+        cache_logger_on_first_use=True,
+    )
+    renderer: Any = structlog.processors.JSONRenderer() if json else structlog.dev.ConsoleRenderer()
+    formatter = structlog.stdlib.ProcessorFormatter(
+        foreign_pre_chain=shared,
+        processors=[
+            structlog.stdlib.ProcessorFormatter.remove_processors_meta,
+            *([structlog.processors.dict_tracebacks] if json else []),
+            renderer,
+        ],
+    )
+    handler = logging.StreamHandler(sys.stdout)
+    handler.setFormatter(formatter)
+    root = logging.getLogger()
+    root.handlers[:] = [handler]
+    root.setLevel(level.upper())
+    for noisy in ("aiokafka", "faststream", "pymongo", "httpx", "httpcore"):
+        logging.getLogger(noisy).setLevel("WARNING")
+    if service:
+        structlog.contextvars.bind_contextvars(service=service)
+
+
+def get_logger(name: str) -> Any:
+    """A structlog logger named after its module."""
+    return structlog.get_logger(name)
+
+
+@contextmanager
+def bind_message(*, correlation_id: str | None, event_id: str | None, **extra: Any) -> Iterator[None]:
+    """Bind the correlation and event ids of the message being processed to every log line."""
+    with structlog.contextvars.bound_contextvars(correlation_id=correlation_id, event_id=event_id, **extra):
+        yield

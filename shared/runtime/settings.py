@@ -1,0 +1,38 @@
+"""Settings every service shares (env prefix `DSGOV_`); each service adds its own prefix on top."""
+
+from __future__ import annotations
+
+from typing import Literal
+
+from pydantic import Field, SecretStr
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+
+class CommonSettings(BaseSettings):
+    """Infrastructure settings; secrets have no defaults."""
+
+    model_config = SettingsConfigDict(env_prefix="DSGOV_", extra="ignore")
+
+    kafka_bootstrap: str = Field(default="127.0.0.1:9092", description="host:port[,host:port]")
+    mongo_uri: str = Field(default="mongodb://127.0.0.1:27017/?directConnection=true")
+    mongo_database: str | None = Field(default=None, description="defaults to dsgov_<service>")
+    provider_id: str = Field(min_length=1, max_length=128, description="the provider (tenant) id")
+    topic_prefix: str = Field(default="", description="namespaces every topic (tests); empty in production")
+    health_host: str = "127.0.0.1"
+    health_port: int = Field(default=0, ge=0, le=65535, description="0 disables the health endpoint")
+    log_json: bool | None = Field(default=None, description="unset: JSON unless on a terminal")
+    log_level: str = "INFO"
+    deadletter_key: SecretStr = Field(description="encrypts dead letters from sensitive topics")
+    max_batch: int = Field(default=500, ge=1, le=10_000)
+    batch_timeout_ms: int = Field(default=20, ge=1, le=5_000)
+    max_message_bytes: int = Field(default=1_000_000, ge=1_024)
+    max_attempts: int = Field(default=3, ge=1, le=20)
+    relay_interval_s: float = Field(default=2.0, gt=0)
+    graceful_timeout_s: float = Field(default=15.0, gt=0)
+    fault_inject: Literal["crash_after_store_write"] | None = Field(
+        default=None, description="crash tests only: exit hard at the named point"
+    )
+
+    def database_for(self, service: str) -> str:
+        """The service's own database: a service never reads another's (ARCHITECTURE)."""
+        return self.mongo_database or f"dsgov_{service}"

@@ -1,0 +1,166 @@
+"""Aggregate documents: state, pending outbox and processed event ids in ONE document.
+
+ARCHITECTURE rule 3: no multi-document transactions (the embedded store does not isolate them).
+A state change, the events it causes and the ids of the events that caused it are written in a
+single document write, guarded by an optimistic `version`. Whole-document writes (insert or
+replace) are used rather than update operators because the embedded store mangles types in
+some operator updates (stack-notes §8); both stores keep a replaced document exactly.
+
+Document shape::
+
+    {_id, version, state: {...}, processed: [event ids, newest last],
+     outbox: [pending OutboxMessage docs], outbox_pending: <len(outbox)>, updated_ms}
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from pymongo import ASCENDING, InsertOne, ReplaceOne, UpdateOne
+from pymongo.asynchronous.collection import AsyncCollection
+from pymongo.errors import BulkWriteError
+
+from shared.storage.outbox import OutboxMessage
+
+PROCESSED_LIMIT = 500  # event ids remembered per aggregate for de-duplication
+DUPLICATE_KEY = 11000
+
+
+@dataclass
+class Aggregate:
+    """One aggregate as loaded; handlers change `state`, the engine the rest."""
+
+    id: str
+    version: int = 0  # 0: not stored yet
+    state: dict[str, Any] | None = None
+    processed: list[str] = field(default_factory=list)
+    outbox: list[OutboxMessage] = field(default_factory=list)
+    dirty: bool = False
+
+    def has_processed(self, event_id: str) -> bool:
+        """True when this event id already changed the aggregate."""
+        return event_id in self.processed
+
+    def record(self, event_id: str, state: dict[str, Any] | None, outbox: Iterable[OutboxMessage]) -> None:
+        """Apply one handled event: new state, new outbox entries, the event id remembered."""
+        if state is not None:
+            self.state = state
+        self.outbox.extend(outbox)
+        self.processed = [*self.processed, event_id][-PROCESSED_LIMIT:]
+        self.dirty = True
+
+    def to_doc(self, version: int) -> dict[str, Any]:
+        """The stored form at `version`."""
+        return {
+            "_id": self.id,
+            "version": version,
+            "state": self.state or {},
+            "processed": self.processed,
+            "outbox": [m.to_doc() for m in self.outbox],
+            "outbox_pending": len(self.outbox),
+            "updated_ms": int(time.time() * 1000),
+        }
+
+    @classmethod
+    def from_doc(cls, doc: dict[str, Any]) -> Aggregate:
+        """Read a stored document."""
+        return cls(
+            id=doc["_id"],
+            version=int(doc["version"]),
+            state=doc.get("state") or None,
+            processed=list(doc.get("processed", [])),
+            outbox=[OutboxMessage.from_doc(m) for m in doc.get("outbox", [])],
+        )
+
+
+class AggregateStore:
+    """Loads and saves aggregates of one collection."""
+
+    def __init__(self, collection: AsyncCollection[dict[str, Any]]) -> None:
+        """Use `collection`; call `ensure_indexes` once at start-up."""
+        self.collection = collection
+
+    async def ensure_indexes(self) -> None:
+        """Indexes the relay needs (declared in code, created idempotently)."""
+        await self.collection.create_index([("outbox_pending", ASCENDING), ("updated_ms", ASCENDING)])
+
+    async def load_many(self, ids: Iterable[str]) -> dict[str, Aggregate]:
+        """Every requested aggregate; missing ones come back new (version 0)."""
+        wanted = list(dict.fromkeys(ids))
+        found = {
+            doc["_id"]: Aggregate.from_doc(doc)
+            async for doc in self.collection.find({"_id": {"$in": wanted}})
+        }
+        return {i: found.get(i) or Aggregate(id=i) for i in wanted}
+
+    async def load(self, aggregate_id: str) -> Aggregate:
+        """One aggregate."""
+        return (await self.load_many([aggregate_id]))[aggregate_id]
+
+    async def save_many(self, aggregates: Sequence[Aggregate]) -> list[str]:
+        """Write every dirty aggregate in one round trip; return the ids that lost a version race."""
+        dirty = [a for a in aggregates if a.dirty]
+        if not dirty:
+            return []
+        ops: list[InsertOne[dict[str, Any]] | ReplaceOne[dict[str, Any]]] = [
+            InsertOne(a.to_doc(1))
+            if a.version == 0
+            else ReplaceOne({"_id": a.id, "version": a.version}, a.to_doc(a.version + 1))
+            for a in dirty
+        ]
+        conflicts: set[str] = set()
+        try:
+            result = await self.collection.bulk_write(ops, ordered=False)
+            matched = result.matched_count
+        except BulkWriteError as exc:
+            for err in exc.details.get("writeErrors", []):
+                if err.get("code") != DUPLICATE_KEY:
+                    raise
+                conflicts.add(dirty[err["index"]].id)
+            matched = int(exc.details.get("nMatched", 0))
+        replaced = [a for a in dirty if a.version > 0]
+        if matched < len(replaced):
+            conflicts |= await self._stale(replaced)
+        for a in dirty:
+            if a.id not in conflicts:
+                a.version = 1 if a.version == 0 else a.version + 1
+                a.dirty = False
+        return sorted(conflicts)
+
+    async def _stale(self, replaced: Sequence[Aggregate]) -> set[str]:
+        # A bulk result counts matches but does not say which; read the versions back.
+        expected = {a.id: a.version + 1 for a in replaced}
+        stored = {
+            d["_id"]: d["version"]
+            async for d in self.collection.find({"_id": {"$in": list(expected)}}, {"version": 1})
+        }
+        return {i for i, v in expected.items() if stored.get(i) != v}
+
+    async def mark_sent(self, aggregates: Sequence[Aggregate]) -> None:
+        """Clear the outbox of aggregates whose pending messages were all published.
+
+        Conditional on the version: if the aggregate was written again meanwhile, its outbox
+        stays and is published again with the newer entries (consumers de-duplicate by id).
+        """
+        ops = [
+            UpdateOne(
+                {"_id": a.id, "version": a.version},
+                {"$set": {"outbox": [], "outbox_pending": 0}},
+            )
+            for a in aggregates
+            if a.outbox
+        ]
+        if ops:
+            await self.collection.bulk_write(ops, ordered=False)
+        for a in aggregates:
+            a.outbox = []
+
+    async def with_pending_outbox(self, older_than_ms: int, limit: int = 500) -> list[Aggregate]:
+        """Aggregates whose outbox was not published (a crash, or the broker was down)."""
+        cursor = self.collection.find(
+            {"outbox_pending": {"$gt": 0}, "updated_ms": {"$lte": older_than_ms}}
+        ).limit(limit)
+        return [Aggregate.from_doc(d) async for d in cursor]
