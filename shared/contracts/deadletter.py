@@ -32,6 +32,11 @@ class DeadLetterRecorded(Payload):
         default=None,
         description="set for topics that carry personal identifiers: payload is nonce||ciphertext",
     )
+    payload_sha256: str | None = Field(default=None, description="SHA-256 of the whole original payload")
+    payload_size: int | None = Field(default=None, ge=0, description="size of the original payload")
+    payload_truncated: bool = Field(
+        default=False, description="true when only the first 64 KiB of an oversized payload is kept"
+    )
     error_code: ErrorCode
     error_detail: str
     attempts: int = Field(ge=1)

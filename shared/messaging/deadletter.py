@@ -15,6 +15,9 @@ from shared.contracts.envelope import CloudEvent, new_event
 from shared.messaging.codec import RawRecord
 
 NAMESPACE = uuid.UUID("6f1d3a52-8c1e-4d7e-9a55-0b7f6d1c2e90")
+# A dead letter must never be too large to publish itself (real Kafka refuses > ~1 MB by default):
+# past this size only the head of the payload is kept, with the size and SHA-256 of the whole.
+MAX_KEPT_PAYLOAD = 64 * 1024
 
 
 def _aes_key(secret: str) -> bytes:
@@ -56,11 +59,8 @@ def dead_letter_event(
     """
     key_text = record.key_text
     key = key_text if key_text is not None or record.key is None else base64.b64encode(record.key).decode()
-    payload = (
-        encrypt_payload(record.value, encrypt_with)
-        if encrypt_with
-        else base64.b64encode(record.value).decode()
-    )
+    kept = record.value[:MAX_KEPT_PAYLOAD]
+    payload = encrypt_payload(kept, encrypt_with) if encrypt_with else base64.b64encode(kept).decode()
     data = DeadLetterRecorded(
         service=service,
         original_topic=record.topic,
@@ -70,6 +70,9 @@ def dead_letter_event(
         key_encoding=None if record.key is None else ("utf-8" if key_text is not None else "base64"),
         payload=payload,
         payload_encryption="aes-256-gcm" if encrypt_with else None,
+        payload_sha256=hashlib.sha256(record.value).hexdigest(),
+        payload_size=len(record.value),
+        payload_truncated=len(record.value) > MAX_KEPT_PAYLOAD,
         error_code=code,
         error_detail=detail,
         attempts=attempts,

@@ -1,12 +1,13 @@
 """Hosting a service: wiring the broker, the store, the engine, the relay and the health endpoint.
 
-Each service's composition root describes itself with a `ServiceSpec`, builds its handlers and
+Each service's composition root describes itself with a `ServiceDefinition`, builds its handlers and
 calls `run_service`. Clients are created here, never at import time (ARCHITECTURE rule 8).
 """
 
 from __future__ import annotations
 
 import asyncio
+import logging
 import os
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass, field
@@ -34,7 +35,7 @@ log = get_logger(__name__)
 
 
 @dataclass(frozen=True)
-class ServiceSpec:
+class ServiceDefinition:
     """What a service is: its name, what it consumes and publishes, where it keeps its aggregates."""
 
     name: str
@@ -49,7 +50,7 @@ class ServiceSpec:
 class Runtime:
     """Everything a composition root needs to build its handlers."""
 
-    spec: ServiceSpec
+    spec: ServiceDefinition
     settings: CommonSettings
     client: AsyncMongoClient[dict[str, Any]]
     db: AsyncDatabase[dict[str, Any]]
@@ -74,6 +75,7 @@ def build_broker(settings: CommonSettings, client_id: str) -> KafkaBroker:
         client_id=client_id,
         max_request_size=max(settings.max_message_bytes * 2, 1_048_576),
         linger_ms=2,
+        logger=logging.getLogger("faststream.kafka"),
     )
 
 
@@ -88,7 +90,7 @@ def _crash_hook(settings: CommonSettings) -> Callable[[], None] | None:
     return crash
 
 
-def build_runtime(spec: ServiceSpec, settings: CommonSettings) -> Runtime:
+def build_runtime(spec: ServiceDefinition, settings: CommonSettings) -> Runtime:
     """Create clients and the shared parts; nothing connects yet."""
     client = create_client(settings.mongo_uri, app_name=f"dsgov-{spec.name}")
     db = client[settings.database_for(spec.name)]
@@ -192,7 +194,7 @@ def _health_app(runtime: Runtime) -> AsgiFastStream:
 
 
 async def run_service(
-    spec: ServiceSpec,
+    spec: ServiceDefinition,
     settings: CommonSettings,
     compose: Callable[[Runtime], Awaitable[Mapping[str, Handler]]],
 ) -> None:
@@ -234,7 +236,12 @@ async def run_service(
 
     if settings.health_port:
         config = uvicorn.Config(
-            app, host=settings.health_host, port=settings.health_port, log_config=None, lifespan="on"
+            app,
+            host=settings.health_host,
+            port=settings.health_port,
+            log_config=None,
+            access_log=False,
+            lifespan="on",
         )
         await uvicorn.Server(config).serve()
     else:

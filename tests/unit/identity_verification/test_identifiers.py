@@ -244,9 +244,7 @@ def test_age_and_group_change_on_the_14th_and_18th_birthdays(
         (date(2024, 2, 29), 20),
     ],
 )
-def test_feb_29_birthday_is_reached_on_march_1_in_non_leap_years(
-    today: date, expected_age: int
-) -> None:
+def test_feb_29_birthday_is_reached_on_march_1_in_non_leap_years(today: date, expected_age: int) -> None:
     assert age_on(date(2004, 2, 29), today) == expected_age
 
 
