@@ -30,7 +30,7 @@ def envelope_model(spec: EventSpec) -> type[BaseModel]:
         name,
         __base__=CloudEvent,
         __doc__=f"`{spec.type}` on `{spec.topic}`; subject and Kafka key = `data.{spec.subject}`.",
-        type=(Literal[spec.type], ...),  # type: ignore[valid-type]
+        type=(Literal[spec.type], ...),  # type: ignore[arg-type]
         data=(spec.model, ...),
     )
 

@@ -161,6 +161,26 @@ class Engine:
         report.dead_letters = len(dead)
         return report
 
+    async def execute(
+        self, aggregate_id: str, operation_id: str, decide: Callable[[dict[str, Any] | None], Outcome]
+    ) -> bool:
+        """Apply an operation that did not come from Kafka (a timer, say) to one aggregate.
+
+        Same guarantees as for events: state, outbox and `operation_id` are written in one
+        document write, then published. Returns False when `operation_id` was already applied.
+        """
+        for _ in range(MAX_CONFLICT_ROUNDS):
+            agg = await self.store.load(aggregate_id)
+            if agg.has_processed(operation_id):
+                await self._publish_outboxes([agg])
+                return False
+            outcome = decide(agg.state)
+            agg.record(operation_id, outcome.state, [OutboxMessage.from_event(e) for e in outcome.events])
+            if not await self.store.save_many([agg]):
+                await self._publish_outboxes([agg])
+                return True
+        raise ConnectionFailure(f"aggregate {aggregate_id} kept conflicting")
+
     async def _fold_and_save(
         self, groups: Mapping[str, list[Inbound[Any]]], report: BatchReport
     ) -> list[_Fold]:

@@ -9,7 +9,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import os
-from collections.abc import Awaitable, Callable, Mapping
+from collections.abc import Awaitable, Callable, Coroutine, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -44,6 +44,7 @@ class ServiceDefinition:
     consumes: Mapping[str, tuple[str, ...]]  # topic -> event types handled there
     publishes: tuple[str, ...]
     collection: str
+    indexes: tuple[tuple[str, ...], ...] = ()  # extra ascending indexes on the collection, by field path
 
 
 @dataclass
@@ -62,6 +63,7 @@ class Runtime:
     ready: bool = False
     background: list[asyncio.Task[None]] = field(default_factory=list)
     closers: list[Callable[[], Awaitable[None]]] = field(default_factory=list)
+    workers: list[Callable[[asyncio.Event], Coroutine[Any, Any, None]]] = field(default_factory=list)
     subscriber: Any = None
 
 
@@ -209,7 +211,7 @@ async def run_service(
     @app.on_startup
     async def start_dependencies() -> None:
         await _connect_store(runtime)
-        await runtime.store.ensure_indexes()
+        await runtime.store.ensure_indexes(spec.indexes)
         await runtime.broker.connect()
         # Publish what a crash left in the outbox before consuming anything new.
         sent = await relay.sweep(include_recent=True)
@@ -218,6 +220,8 @@ async def run_service(
     @app.after_startup
     async def start_background() -> None:
         runtime.background.append(asyncio.create_task(relay.run(runtime.stop)))
+        # Workers registered by the composition root (timers, schedulers) run until shutdown.
+        runtime.background += [asyncio.create_task(work(runtime.stop)) for work in runtime.workers]
         runtime.ready = True
         log.info("service.started")
 

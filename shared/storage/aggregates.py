@@ -83,9 +83,11 @@ class AggregateStore:
         """Use `collection`; call `ensure_indexes` once at start-up."""
         self.collection = collection
 
-    async def ensure_indexes(self) -> None:
-        """Indexes the relay needs (declared in code, created idempotently)."""
+    async def ensure_indexes(self, extra: Sequence[Sequence[str]] = ()) -> None:
+        """The relay's index plus the service's own (declared in code, created idempotently)."""
         await self.collection.create_index([("outbox_pending", ASCENDING), ("updated_ms", ASCENDING)])
+        for fields in extra:
+            await self.collection.create_index([(f, ASCENDING) for f in fields])
 
     async def load_many(self, ids: Iterable[str]) -> dict[str, Aggregate]:
         """Every requested aggregate; missing ones come back new (version 0)."""

