@@ -21,7 +21,7 @@ from faststream.kafka import KafkaBroker, KafkaMessage
 from pymongo import AsyncMongoClient
 from pymongo.asynchronous.database import AsyncDatabase
 
-from shared.messaging.codec import RawRecord
+from shared.messaging.codec import Inbound, RawRecord
 from shared.messaging.engine import Engine, EngineConfig, Handler, default_aggregate_id
 from shared.messaging.provisioning import sensitive_topics
 from shared.messaging.publisher import Publisher
@@ -65,6 +65,8 @@ class Runtime:
     closers: list[Callable[[], Awaitable[None]]] = field(default_factory=list)
     workers: list[Callable[[asyncio.Event], Coroutine[Any, Any, None]]] = field(default_factory=list)
     subscriber: Any = None
+    # How events map to aggregates; a composition root may replace it before the engine is built.
+    aggregate_id: Callable[[Inbound[Any]], str] = default_aggregate_id
 
 
 def build_broker(settings: CommonSettings, client_id: str) -> KafkaBroker:
@@ -119,7 +121,7 @@ def attach_engine(runtime: Runtime, routes: Mapping[str, Handler]) -> Engine:
         routes,
         runtime.store,
         runtime.publisher,
-        aggregate_id=default_aggregate_id,
+        aggregate_id=runtime.aggregate_id,
     )
     prefix = s.topic_prefix
     subscriber = runtime.broker.subscriber(
