@@ -15,6 +15,7 @@ Document shape::
 from __future__ import annotations
 
 import time
+import uuid
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -52,11 +53,12 @@ class Aggregate:
         self.processed = [*self.processed, event_id][-PROCESSED_LIMIT:]
         self.dirty = True
 
-    def to_doc(self, version: int) -> dict[str, Any]:
-        """The stored form at `version`."""
+    def to_doc(self, version: int, write_id: str = "") -> dict[str, Any]:
+        """The stored form at `version`; `write_id` identifies this particular write."""
         return {
             "_id": self.id,
             "version": version,
+            "write_id": write_id,
             "state": self.state or {},
             "processed": self.processed,
             "outbox": [m.to_doc() for m in self.outbox],
@@ -107,10 +109,11 @@ class AggregateStore:
         dirty = [a for a in aggregates if a.dirty]
         if not dirty:
             return []
+        write_id = uuid.uuid4().hex
         ops: list[InsertOne[dict[str, Any]] | ReplaceOne[dict[str, Any]]] = [
-            InsertOne(a.to_doc(1))
+            InsertOne(a.to_doc(1, write_id))
             if a.version == 0
-            else ReplaceOne({"_id": a.id, "version": a.version}, a.to_doc(a.version + 1))
+            else ReplaceOne({"_id": a.id, "version": a.version}, a.to_doc(a.version + 1, write_id))
             for a in dirty
         ]
         conflicts: set[str] = set()
@@ -125,21 +128,22 @@ class AggregateStore:
             matched = int(exc.details.get("nMatched", 0))
         replaced = [a for a in dirty if a.version > 0]
         if matched < len(replaced):
-            conflicts |= await self._stale(replaced)
+            conflicts |= await self._not_written(replaced, write_id)
         for a in dirty:
             if a.id not in conflicts:
                 a.version = 1 if a.version == 0 else a.version + 1
                 a.dirty = False
         return sorted(conflicts)
 
-    async def _stale(self, replaced: Sequence[Aggregate]) -> set[str]:
-        # A bulk result counts matches but does not say which; read the versions back.
-        expected = {a.id: a.version + 1 for a in replaced}
-        stored = {
-            d["_id"]: d["version"]
-            async for d in self.collection.find({"_id": {"$in": list(expected)}}, {"version": 1})
+    async def _not_written(self, replaced: Sequence[Aggregate], write_id: str) -> set[str]:
+        # A bulk result counts matches but does not say which. Versions alone cannot tell (a rival
+        # may have written the very version we meant to), so look for this write's own id.
+        ids = [a.id for a in replaced]
+        ours = {
+            d["_id"]
+            async for d in self.collection.find({"_id": {"$in": ids}, "write_id": write_id}, {"_id": 1})
         }
-        return {i for i, v in expected.items() if stored.get(i) != v}
+        return set(ids) - ours
 
     async def mark_sent(self, aggregates: Sequence[Aggregate]) -> None:
         """Clear the outbox of aggregates whose pending messages were all published.
