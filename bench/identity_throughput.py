@@ -110,7 +110,9 @@ async def throughput(producer: AIOKafkaProducer, watch: DecisionWatch, n: int) -
     }
 
 
-async def latency(producer: AIOKafkaProducer, watch: DecisionWatch, rate: int, seconds: int) -> dict[str, float]:
+async def latency(
+    producer: AIOKafkaProducer, watch: DecisionWatch, rate: int, seconds: int
+) -> dict[str, float]:
     run = "l" + uuid.uuid4().hex[:6]
     n = rate * seconds
     sent: dict[str, float] = {}
@@ -149,8 +151,12 @@ async def main(args: argparse.Namespace) -> None:
                 "DSGOV_IDENTITY_AUTHORITY_MODE": "simulator",
                 "DSGOV_LOG_LEVEL": "WARNING",
             }
-            service = ServiceProcess("services.identity_verification", env, Path(tmp) / "identity.log").start()
-            producer = AIOKafkaProducer(bootstrap_servers=stack.bootstrap, linger_ms=5, max_batch_size=256 * 1024)
+            service = ServiceProcess(
+                "services.identity_verification", env, Path(tmp) / "identity.log"
+            ).start()
+            producer = AIOKafkaProducer(
+                bootstrap_servers=stack.bootstrap, linger_ms=5, max_batch_size=256 * 1024
+            )
             await producer.start()
             watch = DecisionWatch(stack.bootstrap)
             await watch.start()
@@ -170,17 +176,26 @@ async def main(args: argparse.Namespace) -> None:
 
 def print_report(t: dict[str, float], lat: dict[str, float]) -> None:
     print("identity verification on the embedded stack (1 service process, 4 partitions)")
-    print(f"  throughput: {t['submissions']:.0f} submissions, {t['decisions_per_s']:.0f} decisions/s sustained "
-          f"(producer offered {t['producer_rate_per_s']:.0f}/s; all decided {t['total_s']:.1f}s after the first send)")
-    print(f"  latency at {lat['rate_target_per_s']:.0f}/s (achieved {lat['rate_achieved_per_s']:.0f}/s, "
-          f"{lat['submissions']:.0f} submissions): p50 {lat['p50_ms']:.1f} ms, p99 {lat['p99_ms']:.1f} ms, "
-          f"max {lat['max_ms']:.1f} ms")
-    print(f"  targets: >= 1500 decisions/s -> {'MET' if t['decisions_per_s'] >= 1500 else 'MISSED'}; "
-          f"p99 <= 250 ms at 500/s -> {'MET' if lat['p99_ms'] <= 250 else 'MISSED'}")
+    print(
+        f"  throughput: {t['submissions']:.0f} submissions, {t['decisions_per_s']:.0f} decisions/s sustained "
+        f"(producer offered {t['producer_rate_per_s']:.0f}/s; "
+        f"all decided {t['total_s']:.1f}s after the first send)"
+    )
+    print(
+        f"  latency at {lat['rate_target_per_s']:.0f}/s (achieved {lat['rate_achieved_per_s']:.0f}/s, "
+        f"{lat['submissions']:.0f} submissions): p50 {lat['p50_ms']:.1f} ms, p99 {lat['p99_ms']:.1f} ms, "
+        f"max {lat['max_ms']:.1f} ms"
+    )
+    print(
+        f"  targets: >= 1500 decisions/s -> {'MET' if t['decisions_per_s'] >= 1500 else 'MISSED'}; "
+        f"p99 <= 250 ms at 500/s -> {'MET' if lat['p99_ms'] <= 250 else 'MISSED'}"
+    )
 
 
 if __name__ == "__main__":
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     parser.add_argument("-n", type=int, default=30_000, help="submissions for the throughput run")
     parser.add_argument("--rate", type=int, default=500, help="submissions per second for the latency run")
     parser.add_argument("--seconds", type=int, default=20, help="duration of the latency run")
