@@ -263,7 +263,7 @@ async def test_other_methods_verify_and_minors_get_their_age_group(
 
 
 def _id_number(birth: Any) -> str:
-    from services.identity_verification.domain.identifiers import id_card_check_character
+    from shared.standards.identifiers import id_card_check_character
 
     body = f"110105{birth:%Y%m%d}123"
     return body + id_card_check_character(body)

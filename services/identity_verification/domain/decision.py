@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta, timezone
 from typing import Literal
 
-from services.identity_verification.domain.identifiers import (
+from shared.standards.identifiers import (
     AgeGroup,
     age_group,
     mask_id_card,

@@ -66,7 +66,7 @@ def test_the_otp_window_is_configurable() -> None:
 def test_birthdays_are_counted_on_the_china_calendar() -> None:
     # 2012-11-22 birthday: at 2026-11-21T17:00Z it is already the 22nd in Beijing, so 14 years old.
     number = "110105201211220011"
-    from services.identity_verification.domain.identifiers import id_card_check_character
+    from shared.standards.identifiers import id_card_check_character
 
     number = number[:17] + id_card_check_character(number[:17])
     at = datetime(2026, 11, 21, 17, 0, tzinfo=UTC)

@@ -8,7 +8,7 @@ from datetime import date, timedelta
 
 import pytest
 
-from services.identity_verification.domain.identifiers import (
+from shared.standards.identifiers import (
     IdCardResult,
     UsccResult,
     age_group,

@@ -1,4 +1,4 @@
-"""Real-name identifier checks for user identity verification (DS-9).
+"""Real-name identifier checks (DS-9): GB 11643 identity card, GB 32100 USCC, mainland mobile.
 
 Pure functions only: no I/O, no clock reads, no logging. Callers pass ``today``
 explicitly wherever a date comparison is needed.
