@@ -73,6 +73,9 @@ class ReviewDecision(Payload):
     service_type: ServiceType | None = None
     content_id: str | None = None
     decided_at: AwareDatetime | None = None
+    output: GenerationOutput | None = Field(
+        default=None, description="for output decisions: the reviewed output (hashes, no bytes)"
+    )
 
 
 class GenerationApproved(ReviewDecision):
