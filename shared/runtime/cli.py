@@ -1,4 +1,4 @@
-"""The `dsgov` command: `dsgov run` (the embedded runtime) and `dsgov provision` (topics).
+"""The `dsgov` command: `run` (the embedded runtime), `provision` (topics), `replay-deadletters`.
 
 Every subcommand is one `Command` in `COMMANDS`: a name, a help line, a function that adds its
 arguments and a handler that returns the exit code. Adding a subcommand is adding one entry.
@@ -56,9 +56,48 @@ def _provision(args: argparse.Namespace) -> int:
     return 0
 
 
+def _replay_arguments(parser: argparse.ArgumentParser) -> None:
+    _provision_arguments(parser)
+    parser.add_argument("--service", help="only dead letters recorded by this service")
+    parser.add_argument("--error-code", help="only this error code, e.g. processing_failed")
+    parser.add_argument("--topic", help="only dead letters from this original topic")
+    parser.add_argument("--dry-run", action="store_true", help="list what would be replayed")
+
+
+def _replay(args: argparse.Namespace) -> int:
+    from shared.messaging.replay import ReplayFilter, replay_dead_letters
+
+    which = ReplayFilter(service=args.service, error_code=args.error_code, original_topic=args.topic)
+
+    def show(data: dict[str, object]) -> None:
+        where = f"{data['original_topic']}[{data['partition']}]@{data['offset']}"
+        print(f"{'would replay' if args.dry_run else 'replayed'} {where} ({data['error_code']})")
+
+    report = asyncio.run(
+        replay_dead_letters(
+            args.bootstrap,
+            which=which,
+            secret=os.environ.get("DSGOV_DEADLETTER_KEY"),
+            prefix=args.prefix,
+            dry_run=args.dry_run,
+            on_replay=show,
+        )
+    )
+    for dead_id in report.skipped_truncated:
+        print(f"skipped {dead_id}: oversized payload, only its head was kept", file=sys.stderr)
+    print(f"{len(report.replayed)} dead letter(s) {'to replay' if args.dry_run else 'replayed'}")
+    return 0
+
+
 COMMANDS: tuple[Command, ...] = (
     Command("run", "run the embedded system (Kafka, MongoDB, every service)", _run),
     Command("provision", "create missing Kafka topics", _provision, _provision_arguments),
+    Command(
+        "replay-deadletters",
+        "republish dead letters to their original topics (after fixing the cause)",
+        _replay,
+        _replay_arguments,
+    ),
 )
 """Every `dsgov` subcommand."""
 

@@ -410,3 +410,54 @@ async def test_a_crash_between_store_write_and_publish_leaves_exactly_one_decisi
         h.service.stop()
         await producer.stop()
         await rec.stop()
+
+
+async def test_submissions_dead_lettered_while_the_authority_was_down_are_decided_after_a_replay(
+    stack: EmbeddedStack, tmp_path: Path
+) -> None:
+    from shared.messaging.replay import ReplayFilter, replay_dead_letters
+    from shared.runtime.servers import free_port
+
+    down = {
+        "DSGOV_IDENTITY_AUTHORITY_MODE": "http",
+        "DSGOV_IDENTITY_AUTHORITY_URL": f"http://127.0.0.1:{free_port()}",  # nothing listens there
+        "DSGOV_IDENTITY_AUTHORITY_TOKEN": "token-for-tests",
+        "DSGOV_IDENTITY_AUTHORITY_TIMEOUT_S": "0.5",
+        "DSGOV_MAX_ATTEMPTS": "2",
+    }
+    h = IdentityHarness(stack, tmp_path, **down)
+    await provision_topics(stack.bootstrap, prefix=h.prefix)
+    rec = Recorder(
+        stack.bootstrap, [h.topic("dsgov.identity"), h.topic("dsgov.deadletter")], strip_prefix=h.prefix
+    )
+    await rec.start()
+    producer = await start_producer(stack.bootstrap)
+    try:
+        h.service.start()
+        user = unique("outage")
+        sent = id_card(user)
+        await send(producer, h, sent, user)
+        [dead] = await rec.wait_for(lambda r: r.topic == "dsgov.deadletter", timeout=60)
+        data = dead.json()["data"]
+        assert data["error_code"] == "processing_failed"
+        assert data["attempts"] == 2
+        assert "AuthorityUnavailable" in data["error_detail"]
+        assert decisions_for(rec, user) == []
+
+        h.service.stop()
+        h.restart_with(DSGOV_IDENTITY_AUTHORITY_MODE="simulator", DSGOV_IDENTITY_AUTHORITY_URL="").start()
+        report = await replay_dead_letters(
+            stack.bootstrap,
+            which=ReplayFilter(service="identity_verification", error_code="processing_failed"),
+            secret=TEST_SECRET,
+            prefix=h.prefix,
+        )
+        assert len(report.replayed) == 1
+
+        [event] = await decision(rec, user)
+        assert event["type"] == "dsgov.identity.verified"
+        assert event["causationid"] == sent["id"]
+    finally:
+        h.service.stop()
+        await producer.stop()
+        await rec.stop()
