@@ -4,7 +4,7 @@ PYTHON ?= python3
 VENV   ?= .venv
 PY     := $(VENV)/bin/python
 STAMP  := $(VENV)/.installed-$(shell sha1sum pyproject.toml | cut -c1-12)
-SERVICES := identity_verification
+SERVICES := identity_verification biometric_consent
 
 .DEFAULT_GOAL := help
 .PHONY: help install run test lint fmt unit integration e2e docs schemas bench clean

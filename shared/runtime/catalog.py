@@ -75,6 +75,7 @@ SERVICES: tuple[ServiceSpec, ...] = (
         secrets=(DEADLETTER_KEY, "DSGOV_IDENTITY_HMAC_KEY"),
         env={"DSGOV_IDENTITY_AUTHORITY_MODE": "simulator"},
     ),
+    ServiceSpec("biometric_consent", "services.biometric_consent"),
 )
 """Every service `dsgov run` starts, in start order."""
 

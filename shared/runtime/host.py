@@ -130,6 +130,7 @@ def attach_engine(runtime: Runtime, routes: Mapping[str, Handler]) -> Engine:
         batch=True,
         max_records=s.max_batch,
         batch_timeout_ms=s.batch_timeout_ms,
+        fetch_max_wait_ms=s.fetch_max_wait_ms,
         auto_offset_reset="earliest",
         include_in_schema=False,  # documented by the typed AsyncAPI app (shared.messaging.asyncapi)
     )

@@ -25,6 +25,12 @@ class CommonSettings(BaseSettings):
     deadletter_key: SecretStr = Field(description="encrypts dead letters from sensitive topics")
     max_batch: int = Field(default=500, ge=1, le=10_000)
     batch_timeout_ms: int = Field(default=20, ge=1, le=5_000)
+    fetch_max_wait_ms: int = Field(
+        default=25,
+        ge=1,
+        le=5_000,
+        description="longest a fetch waits at the broker; the embedded broker does not answer early",
+    )
     max_message_bytes: int = Field(default=1_000_000, ge=1_024)
     max_attempts: int = Field(default=3, ge=1, le=20)
     relay_interval_s: float = Field(default=2.0, gt=0)

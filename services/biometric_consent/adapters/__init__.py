@@ -1,0 +1,1 @@
+"""Adapters of the consent service: they translate, nothing more."""

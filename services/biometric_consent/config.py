@@ -1,0 +1,45 @@
+"""Settings of the consent service (env prefix `DSGOV_CONSENT_`) and of its proof command."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+from pydantic import Field
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from services.biometric_consent.domain.consent import Policy
+
+
+class ConsentSettings(BaseSettings):
+    """Consent-specific settings; the service needs no secret of its own."""
+
+    model_config = SettingsConfigDict(env_prefix="DSGOV_CONSENT_", extra="ignore")
+
+    max_duration_days: int = Field(
+        default=365, ge=1, le=3650, description="longest consent accepted, counted from the decision"
+    )
+    clock_skew_s: int = Field(default=120, ge=0, le=3600, description="tolerance for evidence times")
+    expiry_interval_s: float = Field(
+        default=5.0,
+        gt=0,
+        le=50,
+        description="how often due expiries are looked for (DS-14.2: within a minute)",
+    )
+    expiry_batch: int = Field(default=500, ge=1, le=10_000, description="expiries applied per round at most")
+
+    def policy(self) -> Policy:
+        """The domain policy these settings describe."""
+        return Policy(
+            max_duration=timedelta(days=self.max_duration_days),
+            clock_skew=timedelta(seconds=self.clock_skew_s),
+        )
+
+
+class ProofSettings(BaseSettings):
+    """What `python -m services.biometric_consent proof` needs: only the store (env prefix `DSGOV_`)."""
+
+    model_config = SettingsConfigDict(env_prefix="DSGOV_", extra="ignore")
+
+    mongo_uri: str = Field(default="mongodb://127.0.0.1:27017/?directConnection=true")
+    mongo_database: str | None = Field(default=None, description="defaults to dsgov_biometric_consent")
+    provider_id: str | None = Field(default=None, description="default for --provider")

@@ -1,0 +1,1 @@
+"""Pure biometric-consent rules: no I/O; time and ids are passed in."""

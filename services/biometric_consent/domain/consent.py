@@ -1,0 +1,473 @@
+"""Deciding grants, withdrawals and expiry of biometric consents (DS-14.2, PI-14/15, PI-28..31).
+
+Pure functions over the consent's stored state (a dict of JSON values), with time and ids
+passed in. Each returns a `Decision`: the new state (None when nothing changes) and what to
+publish. The state keeps the full history of the consent (see `history`).
+
+Statuses: `awaiting_grant` (only withdrawals seen so far), `rejected` (no grant accepted yet;
+a later grant with the same id is decided afresh), `granted`, `withdrawn`, `expired` (final).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import re
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from typing import Any, Final, Literal
+
+import rfc8785
+
+from services.biometric_consent.domain.history import HAS_GRANT, append_entry, rfc3339
+
+EmissionKind = Literal["granted", "rejected", "withdrawn", "expired"]
+Channel = Literal["platform", "console"]
+
+_SHA256: Final = re.compile(r"[0-9a-f]{64}")
+_EPOCH: Final = datetime(1970, 1, 1, tzinfo=UTC)
+PERMITTED_CONSOLE_ROLES: Final = frozenset({"operator", "admin"})
+SUBJECT: Final = "subject"
+GUARDIAN: Final = "guardian"
+SYSTEM: Final = "system"
+
+
+@dataclass(frozen=True)
+class Policy:
+    """Tunable limits."""
+
+    max_duration: timedelta = timedelta(days=365)
+    clock_skew: timedelta = timedelta(minutes=2)
+
+
+@dataclass(frozen=True)
+class IdentityFacts:
+    """What the service's identity projection knows about one user (DS-9)."""
+
+    user_id: str
+    verified: bool
+    age_group: str = "unknown"  # under_14 · 14_to_17 · adult · unknown
+
+
+@dataclass(frozen=True)
+class EvidenceRef:
+    """How the subject's separate consent was captured: references and hashes only."""
+
+    method: str
+    notice_version: str | None = None
+    artifact_sha256: str | None = None
+    captured_at: datetime | None = None
+
+
+@dataclass(frozen=True)
+class GrantRequest:
+    """A submitted grant, as plain values."""
+
+    consent_id: str
+    subject_id: str
+    grantee_user_id: str
+    biometric_types: tuple[str, ...]
+    expires_at: datetime
+    evidence: EvidenceRef
+    purpose: str = ""
+    service_types: tuple[str, ...] | None = None
+    guardian_user_id: str | None = None
+
+    def users(self) -> tuple[str, ...]:
+        """Every user whose identity the decision needs."""
+        ids = (self.subject_id, self.grantee_user_id, self.guardian_user_id)
+        return tuple(dict.fromkeys(i for i in ids if i))
+
+    def record(self) -> dict[str, Any]:
+        """The submission as JSON values (for the history and the fingerprint)."""
+        ev = self.evidence
+        return {
+            "subject_id": self.subject_id,
+            "grantee_user_id": self.grantee_user_id,
+            "biometric_types": sorted(set(self.biometric_types)),
+            "purpose": self.purpose,
+            "service_types": sorted(set(self.service_types)) if self.service_types is not None else None,
+            "expires_at": rfc3339(self.expires_at),
+            "evidence": {
+                "method": ev.method,
+                "notice_version": ev.notice_version,
+                "artifact_sha256": ev.artifact_sha256,
+                "captured_at": rfc3339(ev.captured_at) if ev.captured_at else None,
+            },
+            "guardian_user_id": self.guardian_user_id,
+        }
+
+    def fingerprint(self) -> str:
+        """SHA-256 of the canonical submission: equal content, equal fingerprint."""
+        return hashlib.sha256(rfc8785.dumps(self.record())).hexdigest()
+
+
+@dataclass(frozen=True)
+class WithdrawalRequest:
+    """A withdrawal from the platform (by the subject) or the console (by an operator)."""
+
+    consent_id: str
+    subject_id: str
+    channel: Channel
+    reason: str | None = None
+    console_user: str | None = None  # console only
+    console_role: str | None = None  # console only
+
+    @property
+    def actor(self) -> str:
+        """`subject` from the platform, `console:<username>` from the console."""
+        return f"console:{self.console_user}" if self.channel == "console" else SUBJECT
+
+
+@dataclass(frozen=True)
+class Cause:
+    """Where a change comes from: the inbound event (or timer) and when it is applied."""
+
+    now: datetime
+    provider_id: str
+    consent_id: str
+    event_id: str | None = None  # None for timer-driven changes
+    correlation_id: str | None = None
+
+
+@dataclass(frozen=True)
+class ConsentFields:
+    """The consent fields every outbound consent event carries."""
+
+    subject_id: str
+    grantee_user_id: str
+    biometric_types: tuple[str, ...]
+    expires_at: datetime | None
+    service_types: tuple[str, ...] | None = None
+
+
+@dataclass(frozen=True)
+class Emission:
+    """An event to publish, before it is put in an envelope."""
+
+    kind: EmissionKind
+    fields: ConsentFields
+    reasons: tuple[str, ...]
+    actor: str
+    occurred_at: datetime
+
+
+@dataclass(frozen=True)
+class Decision:
+    """The new state (None: unchanged) and what to publish, in order."""
+
+    state: dict[str, Any] | None
+    emissions: tuple[Emission, ...] = field(default_factory=tuple)
+
+
+def epoch_ms(moment: datetime) -> int:
+    """Milliseconds since the epoch, by integer arithmetic (stored for range queries)."""
+    return (moment - _EPOCH) // timedelta(milliseconds=1)
+
+
+def new_state(provider_id: str, consent_id: str) -> dict[str, Any]:
+    """The state of a consent nothing is known about yet."""
+    return {
+        "kind": "consent",
+        "provider_id": provider_id,
+        "consent_id": consent_id,
+        "status": "awaiting_grant",
+        "grant": None,
+        "expires_at_ms": None,
+        "early_withdrawals": [],
+        "correlation_id": None,
+        "grant_event_id": None,  # the accepted grant-submitted event
+        "history": [],
+    }
+
+
+# --- grants -------------------------------------------------------------------------------
+
+
+def grant_reasons(
+    req: GrantRequest, identities: Mapping[str, IdentityFacts], now: datetime, policy: Policy
+) -> list[str]:
+    """Why a grant cannot be accepted, in a stable order (empty: acceptable)."""
+    reasons = _party_reasons(req, identities)
+    if not req.biometric_types:
+        reasons.append("biometric_types_missing")
+    if req.expires_at <= now:
+        reasons.append("expiry_not_in_future")
+    elif req.expires_at > now + policy.max_duration:
+        reasons.append("expiry_too_far")
+    reasons += _evidence_reasons(req.evidence, now, policy)
+    return reasons
+
+
+def _verified(facts: IdentityFacts | None) -> bool:
+    return facts is not None and facts.verified
+
+
+def _party_reasons(req: GrantRequest, identities: Mapping[str, IdentityFacts]) -> list[str]:
+    reasons: list[str] = []
+    subject = identities.get(req.subject_id)
+    ev = req.evidence
+    signed_form = ev.method == "signed_form" and _SHA256.fullmatch(ev.artifact_sha256 or "") is not None
+    if not _verified(subject) and not signed_form:
+        reasons.append("subject_unverified")
+    if not _verified(identities.get(req.grantee_user_id)):
+        reasons.append("grantee_unverified")
+    # PI-31: only a verified age tells us the subject is under 14 (mobile verification gives
+    # `unknown`); a guardian who is named is always checked.
+    subject_age = subject.age_group if subject and subject.verified else "unknown"
+    if subject_age == "under_14" and not req.guardian_user_id:
+        reasons.append("guardian_missing")
+    if req.guardian_user_id:
+        guardian = identities.get(req.guardian_user_id)
+        if not _verified(guardian):
+            reasons.append("guardian_unverified")
+        elif guardian is not None and guardian.age_group != "adult":
+            reasons.append("guardian_not_adult")
+    return reasons
+
+
+def _evidence_reasons(ev: EvidenceRef, now: datetime, policy: Policy) -> list[str]:
+    reasons: list[str] = []
+    if not (ev.notice_version or "").strip():
+        reasons.append("notice_version_missing")
+    if not (ev.artifact_sha256 or "").strip():
+        reasons.append("evidence_artifact_missing")
+    elif _SHA256.fullmatch(ev.artifact_sha256 or "") is None:
+        reasons.append("evidence_artifact_invalid")
+    if ev.captured_at is not None and ev.captured_at > now + policy.clock_skew:
+        reasons.append("evidence_captured_in_future")
+    return reasons
+
+
+def decide_grant(
+    state: Mapping[str, Any] | None,
+    req: GrantRequest,
+    identities: Mapping[str, IdentityFacts],
+    cause: Cause,
+    policy: Policy,
+) -> Decision:
+    """Accept or reject a grant; an identical re-submission of an accepted grant changes nothing."""
+    settled = settle_expiry(state, cause.now)
+    current = dict(settled.state or state or new_state(cause.provider_id, cause.consent_id))
+    early = settled.emissions
+    fingerprint = req.fingerprint()
+    if current["status"] in HAS_GRANT:
+        if current["grant"]["fingerprint"] == fingerprint:
+            return settled  # the same grant again: one decision
+        return _reject(current, req, ["consent_id_reused"], identities, cause, early)
+    current = _judge_early_withdrawals(current, req, cause)
+    reasons = grant_reasons(req, identities, cause.now, policy)
+    if _withdrawn_before(current, req):
+        reasons.append("consent_withdrawn_before_grant")
+    if reasons:
+        return _reject(current, req, reasons, identities, cause, early)
+    return _accept(current, req, identities, cause, fingerprint)
+
+
+def _facts_record(req: GrantRequest, identities: Mapping[str, IdentityFacts]) -> dict[str, Any]:
+    return {
+        uid: (
+            {"known": True, "verified": f.verified, "age_group": f.age_group}
+            if (f := identities.get(uid))
+            else {"known": False, "verified": False, "age_group": "unknown"}
+        )
+        for uid in req.users()
+    }
+
+
+def _fields_of(req: GrantRequest) -> ConsentFields:
+    return ConsentFields(
+        subject_id=req.subject_id,
+        grantee_user_id=req.grantee_user_id,
+        biometric_types=tuple(sorted(set(req.biometric_types))),
+        expires_at=req.expires_at,
+        service_types=tuple(sorted(set(req.service_types))) if req.service_types is not None else None,
+    )
+
+
+def _reject(
+    current: dict[str, Any],
+    req: GrantRequest,
+    reasons: Sequence[str],
+    identities: Mapping[str, IdentityFacts],
+    cause: Cause,
+    before: tuple[Emission, ...],
+) -> Decision:
+    details = {
+        "source_event_id": cause.event_id,
+        "submission": req.record(),
+        "fingerprint": req.fingerprint(),
+        "identities": _facts_record(req, identities),
+    }
+    current["history"] = _append(current, cause, "rejected", SYSTEM, reasons, details)
+    if current["status"] not in HAS_GRANT:
+        current["status"] = "rejected"
+    emission = Emission("rejected", _fields_of(req), tuple(reasons), SYSTEM, cause.now)
+    return Decision(current, (*before, emission))
+
+
+def _accept(
+    current: dict[str, Any],
+    req: GrantRequest,
+    identities: Mapping[str, IdentityFacts],
+    cause: Cause,
+    fingerprint: str,
+) -> Decision:
+    # PI-31: for a subject under 14 the guardian gives the consent.
+    subject = identities.get(req.subject_id)
+    given_by = GUARDIAN if subject and subject.verified and subject.age_group == "under_14" else SUBJECT
+    grant = {**req.record(), "fingerprint": fingerprint, "given_by": given_by}
+    details = {
+        "source_event_id": cause.event_id,
+        "submission": req.record(),
+        "fingerprint": fingerprint,
+        "identities": _facts_record(req, identities),
+    }
+    current.update(
+        status="granted",
+        grant=grant,
+        expires_at_ms=epoch_ms(req.expires_at),
+        correlation_id=cause.correlation_id,
+        grant_event_id=cause.event_id,
+        history=_append(current, cause, "granted", given_by, (), details),
+    )
+    return Decision(current, (Emission("granted", _fields_of(req), (), given_by, cause.now),))
+
+
+def _withdrawal_counts(w: Mapping[str, Any], subject_id: str) -> bool:
+    return bool(w["channel"] == "console" or w["subject_id"] == subject_id)
+
+
+def _withdrawn_before(current: Mapping[str, Any], req: GrantRequest) -> bool:
+    return any(_withdrawal_counts(w, req.subject_id) for w in current["early_withdrawals"])
+
+
+def _judge_early_withdrawals(current: dict[str, Any], req: GrantRequest, cause: Cause) -> dict[str, Any]:
+    """Early platform withdrawals by someone other than the grant's subject are refused now."""
+    keep: list[dict[str, Any]] = []
+    refused: list[dict[str, Any]] = []
+    for w in current["early_withdrawals"]:
+        (keep if _withdrawal_counts(w, req.subject_id) else refused).append(w)
+    for w in refused:
+        details = {"channel": w["channel"], "claimed_subject_id": w["subject_id"], "early_seq": w["seq"]}
+        details["source_event_id"] = cause.event_id
+        current["history"] = _append(
+            current, cause, "withdrawal_refused", w["actor"], ["withdrawal_not_by_subject"], details
+        )
+    current["early_withdrawals"] = keep
+    return current
+
+
+# --- withdrawals --------------------------------------------------------------------------
+
+
+def decide_withdrawal(state: Mapping[str, Any] | None, req: WithdrawalRequest, cause: Cause) -> Decision:
+    """Withdraw at once (PI-15); remember a withdrawal that arrives before its grant.
+
+    Never erases anything: the grant and its history stay, so processing before the
+    withdrawal stays valid. Withdrawing a withdrawn or expired consent changes nothing.
+    """
+    settled = settle_expiry(state, cause.now)
+    current = dict(settled.state or state or new_state(cause.provider_id, cause.consent_id))
+    before = settled.emissions
+    details: dict[str, Any] = {
+        "source_event_id": cause.event_id,
+        "channel": req.channel,
+        "claimed_subject_id": req.subject_id,
+        "reason_text": req.reason,
+    }
+    if req.channel == "console":
+        details["console_role"] = req.console_role
+        if req.console_role not in PERMITTED_CONSOLE_ROLES:
+            return _refuse(current, req, cause, "withdrawal_actor_not_permitted", details, before)
+    status = current["status"]
+    if status in ("withdrawn", "expired"):
+        return settled  # already over: nothing new to say
+    if status == "granted":
+        grant = current["grant"]
+        if req.channel == "platform" and req.subject_id != grant["subject_id"]:
+            return _refuse(current, req, cause, "withdrawal_not_by_subject", details, before)
+        current["status"] = "withdrawn"
+        current["history"] = _append(current, cause, "withdrawn", req.actor, ["consent_withdrawn"], details)
+        emission = Emission("withdrawn", granted_fields(grant), ("consent_withdrawn",), req.actor, cause.now)
+        return Decision(current, (*before, emission))
+    return _remember_early(current, req, cause, details)
+
+
+def _refuse(
+    current: dict[str, Any],
+    req: WithdrawalRequest,
+    cause: Cause,
+    code: str,
+    details: Mapping[str, Any],
+    before: tuple[Emission, ...],
+) -> Decision:
+    current["history"] = _append(current, cause, "withdrawal_refused", req.actor, [code], details)
+    return Decision(current, before)
+
+
+def _remember_early(
+    current: dict[str, Any], req: WithdrawalRequest, cause: Cause, details: Mapping[str, Any]
+) -> Decision:
+    early = current["early_withdrawals"]
+    if any(w["channel"] == req.channel and w["subject_id"] == req.subject_id for w in early):
+        return Decision(None)  # remembered already
+    history = _append(current, cause, "withdrawal_before_grant", req.actor, [], details)
+    remembered = {
+        "seq": history[-1]["seq"],
+        "channel": req.channel,
+        "subject_id": req.subject_id,
+        "actor": req.actor,
+    }
+    current.update(history=history, early_withdrawals=[*early, remembered])
+    return Decision(current)
+
+
+# --- expiry -------------------------------------------------------------------------------
+
+
+def settle_expiry(state: Mapping[str, Any] | None, now: datetime) -> Decision:
+    """Expire a granted consent whose `expires_at` has passed; otherwise change nothing."""
+    if state is None or state.get("status") != "granted" or state["expires_at_ms"] > epoch_ms(now):
+        return Decision(None)
+    current = dict(state)
+    grant = current["grant"]
+    cause = Cause(now=now, provider_id=current["provider_id"], consent_id=current["consent_id"])
+    details = {"expires_at": grant["expires_at"]}
+    current["status"] = "expired"
+    current["history"] = _append(current, cause, "expired", SYSTEM, ["consent_expired"], details)
+    expired_at = datetime.fromisoformat(grant["expires_at"])
+    emission = Emission("expired", granted_fields(grant), ("consent_expired",), SYSTEM, expired_at)
+    return Decision(current, (emission,))
+
+
+def granted_fields(grant: Mapping[str, Any]) -> ConsentFields:
+    """The event fields of an accepted grant, from the stored state."""
+    service_types = grant.get("service_types")
+    return ConsentFields(
+        subject_id=grant["subject_id"],
+        grantee_user_id=grant["grantee_user_id"],
+        biometric_types=tuple(grant["biometric_types"]),
+        expires_at=datetime.fromisoformat(grant["expires_at"]),
+        service_types=tuple(service_types) if service_types is not None else None,
+    )
+
+
+def _append(
+    current: Mapping[str, Any],
+    cause: Cause,
+    event: str,
+    actor: str,
+    reasons: Sequence[str],
+    details: Mapping[str, Any],
+) -> list[dict[str, Any]]:
+    return append_entry(
+        current["history"],
+        at=cause.now,
+        provider_id=current["provider_id"],
+        consent_id=current["consent_id"],
+        event=event,
+        actor=actor,
+        reasons=reasons,
+        details=details,
+    )
