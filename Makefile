@@ -4,10 +4,13 @@ PYTHON ?= python3
 VENV   ?= .venv
 PY     := $(VENV)/bin/python
 STAMP  := $(VENV)/.installed-$(shell sha1sum pyproject.toml | cut -c1-12)
-SERVICES := identity_verification biometric_consent
+SERVICES := identity_verification biometric_consent labeling
+# Debian packages the tests need: a CJK font to burn explicit labels (GB 45438 5.2).
+SYSTEM_PACKAGES := fonts-wqy-microhei
+SYSTEM_CHECK := test -f /usr/share/fonts/truetype/wqy/wqy-microhei.ttc
 
 .DEFAULT_GOAL := help
-.PHONY: help install run test lint fmt unit integration e2e docs schemas bench clean
+.PHONY: help install system-deps run test lint fmt unit integration e2e docs schemas bench clean
 
 help:  ## list the commands
 	@grep -E '^[a-z-]+:.*##' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-12s %s\n", $$1, $$2}'
@@ -21,10 +24,17 @@ $(STAMP): pyproject.toml
 
 install: $(STAMP)  ## create the virtualenv and install pinned dependencies
 
+system-deps:  ## install the Debian packages the tests need (fonts; root or sudo)
+	@if ! ($(SYSTEM_CHECK)); then \
+		echo "installing $(SYSTEM_PACKAGES) (Debian packages needed by the tests)"; \
+		SUDO=$$( [ "$$(id -u)" = 0 ] || echo sudo ); \
+		$$SUDO apt-get update -qq && $$SUDO apt-get install -y -qq $(SYSTEM_PACKAGES) >/dev/null; \
+	fi
+
 run: install  ## run the whole system on the embedded broker and store (Ctrl-C stops it)
 	$(VENV)/bin/dsgov run
 
-test: install  ## lint, type-check and run every test (unit, contract, integration, e2e)
+test: install system-deps  ## lint, type-check and run every test (unit, contract, integration, e2e)
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/ruff format --check .
 	$(VENV)/bin/mypy shared services
@@ -57,8 +67,10 @@ docs: install  ## generate the AsyncAPI documents into docs/asyncapi/
 schemas: install  ## accept the current event schemas as the v1 contract snapshot
 	$(PY) -m tests.contract.snapshot
 
-bench: install  ## throughput and latency of identity decisions on the embedded stack
+bench: install  ## every benchmark on the embedded stack (each starts its own broker and store)
 	$(PY) -m bench.identity_throughput
+	$(PY) -m bench.consent_throughput
+	$(PY) -m bench.labeling_throughput
 
 clean:  ## remove runtime data (var/); keeps the virtualenv
 	rm -rf var

@@ -30,3 +30,9 @@ class ContentLabeled(Payload):
     implicit_label: dict[str, Any] = Field(description='the GB 45438 `{"AIGC": {...7 keys...}}` object')
     explicit_label: ExplicitLabel | None = None
     produce_id: str | None = None
+    media_id: str | None = Field(
+        default=None, description="the output media item the label is for; absent for the output text"
+    )
+    content_sha256: str | None = Field(
+        default=None, description="SHA-256 of the content the label is bound to (its ReservedCode1)"
+    )

@@ -76,6 +76,12 @@ SERVICES: tuple[ServiceSpec, ...] = (
         env={"DSGOV_IDENTITY_AUTHORITY_MODE": "simulator"},
     ),
     ServiceSpec("biometric_consent", "services.biometric_consent"),
+    ServiceSpec(
+        "labeling",
+        "services.labeling",
+        secrets=(DEADLETTER_KEY, "DSGOV_LABELING_SIGNING_KEY"),
+        env={"DSGOV_LABELING_PROVIDER_CODE": "001191110108MA0000000A1DEMO"},
+    ),  # fictitious demo code; any token_urlsafe(32) is a valid Ed25519 seed
 )
 """Every service `dsgov run` starts, in start order."""
 

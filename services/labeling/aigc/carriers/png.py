@@ -1,0 +1,139 @@
+"""PNG: an `iTXt` chunk with keyword `AIGC` right before `IEND` (chunk framing and CRCs by pypng).
+
+Legacy carriers also recognised (GB-I9 counts them; embed replaces them): `tEXt`/`zTXt`/other
+`iTXt` chunks whose keyword contains `AIGC`, and the TC260 property inside an XMP packet
+(`iTXt` keyword `XML:com.adobe.xmp`).
+"""
+
+from __future__ import annotations
+
+import zlib
+from collections.abc import Iterator
+from typing import Final
+
+import png  # type: ignore[import-untyped]  # pypng ships no type information
+
+from services.labeling.aigc.carriers import xmp
+from services.labeling.aigc.carriers.base import CarrierError, FoundLabel
+
+SIGNATURE: Final = b"\x89PNG\r\n\x1a\n"
+KEYWORD: Final = b"AIGC"
+XMP_KEYWORD: Final = b"XML:com.adobe.xmp"
+TEXT_TYPES: Final = (b"tEXt", b"zTXt", b"iTXt")
+MAX_TEXT: Final = 4 * 1024 * 1024  # decompression cap for text chunks (zip bombs)
+
+Chunk = tuple[bytes, bytes]
+
+
+def _chunks(data: bytes) -> tuple[list[Chunk], bytes]:
+    """Every chunk up to IEND (CRC-checked) and whatever trails it."""
+    try:
+        chunks = list(png.Reader(bytes=data).chunks())
+    except (png.FormatError, png.ChunkError, ValueError) as exc:
+        raise CarrierError(f"PNG: {exc}") from None
+    used = len(SIGNATURE) + sum(12 + len(body) for _, body in chunks)
+    return chunks, data[used:]
+
+
+def _write(chunks: list[Chunk], tail: bytes) -> bytes:
+    out = _Sink()
+    png.write_chunks(out, chunks)
+    return out.value() + tail
+
+
+class _Sink:
+    def __init__(self) -> None:
+        self.parts: list[bytes] = []
+
+    def write(self, b: bytes) -> None:
+        self.parts.append(bytes(b))
+
+    def value(self) -> bytes:
+        return b"".join(self.parts)
+
+
+def _inflate(raw: bytes) -> bytes:
+    d = zlib.decompressobj()
+    try:
+        out = d.decompress(raw, MAX_TEXT)
+    except zlib.error as exc:
+        raise CarrierError(f"PNG text chunk: {exc}") from None
+    return out
+
+
+def _text_chunk(kind: bytes, body: bytes) -> tuple[bytes, bytes, bool]:
+    """(keyword, text bytes, uncompressed iTXt) of a text chunk."""
+    keyword, _, rest = body.partition(b"\0")
+    if kind == b"tEXt":
+        return keyword, rest, False
+    if kind == b"zTXt":
+        return keyword, _inflate(rest[1:]), False
+    flag, rest = rest[:1], rest[2:]
+    _lang, _, rest = rest.partition(b"\0")
+    _translated, _, text = rest.partition(b"\0")
+    compressed = flag == b"\x01"
+    return keyword, _inflate(text) if compressed else text, not compressed
+
+
+def _is_label_keyword(keyword: bytes) -> bool:
+    return b"aigc" in keyword.lower()
+
+
+def itxt(keyword: bytes, text: bytes) -> bytes:
+    """An uncompressed iTXt body without language tags."""
+    return keyword + b"\0\0\0\0\0" + text
+
+
+class PngCarrier:
+    """PNG files."""
+
+    name = "png"
+
+    def sniff(self, data: bytes) -> bool:
+        """PNG signature."""
+        return data.startswith(SIGNATURE)
+
+    def _labels(self, chunks: list[Chunk]) -> Iterator[FoundLabel]:
+        for kind, body in chunks:
+            if kind not in TEXT_TYPES:
+                continue
+            keyword, text, plain_itxt = _text_chunk(kind, body)
+            where = f"png:{kind.decode()}:{keyword.decode('latin-1')}"
+            if _is_label_keyword(keyword):
+                primary = kind == b"iTXt" and keyword == KEYWORD and plain_itxt
+                yield FoundLabel(where, text.decode("utf-8", "replace"), legacy=not primary)
+            elif keyword == XMP_KEYWORD:
+                yield from (FoundLabel(f.carrier, f.text, legacy=True) for f in xmp.find(text, where))
+
+    def find(self, data: bytes) -> list[FoundLabel]:
+        """Label chunks and XMP properties, in file order."""
+        chunks, _ = _chunks(data)
+        return list(self._labels(chunks))
+
+    def strip(self, data: bytes) -> bytes:
+        """Drop label chunks; remove the property from an XMP packet."""
+        chunks, tail = _chunks(data)
+        kept: list[Chunk] = []
+        changed = False
+        for kind, body in chunks:
+            if kind in TEXT_TYPES:
+                keyword, text, _ = _text_chunk(kind, body)
+                if _is_label_keyword(keyword):
+                    changed = True
+                    continue
+                if keyword == XMP_KEYWORD and xmp.has_label(text):
+                    changed = True
+                    clean = xmp.strip(text)
+                    if clean is not None:
+                        kept.append((b"iTXt", itxt(XMP_KEYWORD, clean)))
+                    continue
+            kept.append((kind, body))
+        return _write(kept, tail) if changed else data
+
+    def insert(self, data: bytes, label_json: str) -> bytes:
+        """Add the iTXt chunk just before IEND."""
+        chunks, tail = _chunks(data)
+        if not chunks or chunks[-1][0] != b"IEND":
+            raise CarrierError("PNG: no IEND chunk")
+        label = (b"iTXt", itxt(KEYWORD, label_json.encode("ascii")))
+        return _write([*chunks[:-1], label, chunks[-1]], tail)

@@ -1,0 +1,161 @@
+"""Explicit labels (GB-E0..E6): the wording, its check, and burning it into images and text.
+
+Images (GB-E2): a text label in a corner, rendered with a CJK font (WenQuanYi Micro Hei from the
+Debian package `fonts-wqy-microhei`, or the file named by `DSGOV_LABEL_FONT`). The height rule is
+applied conservatively because the standard does not settle what "text height" measures
+(regulations.md §7.1): the font size is raised until EVERY character's own ink height — the
+Latin capitals included, not just the taller CJK glyphs — is at least `min_ratio` (5 %) of the
+image's shortest side. The image is re-encoded (PNG lossless; JPEG quality 95, Exif and ICC kept);
+any implicit label is dropped, since it was bound to the old pixels: embed a new one afterwards.
+"""
+
+from __future__ import annotations
+
+import io
+import math
+import os
+import re
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Final, Literal
+
+from PIL import Image, ImageDraw, ImageFont
+
+from services.labeling.aigc import files
+
+Corner = Literal["bottom-right", "bottom-left", "top-right", "top-left"]
+
+DEFAULT_IMAGE_TEXT: Final = "AI生成"
+DEFAULT_TEXT_NOTICE: Final = "【本内容由人工智能生成】"
+MIN_HEIGHT_RATIO: Final = 0.05  # GB-E2 / GB-E4
+FONT_ENV: Final = "DSGOV_LABEL_FONT"
+FONT_CANDIDATES: Final = (
+    "/usr/share/fonts/truetype/wqy/wqy-microhei.ttc",
+    "/usr/share/fonts/truetype/wqy/wqy-zenhei.ttc",
+    "/usr/share/fonts/opentype/noto/NotoSansCJK-Regular.ttc",
+)
+_AI: Final = re.compile(r"人工智能|AI", re.IGNORECASE)
+_GENERATED: Final = re.compile(r"生成|合成")
+
+
+class FontMissing(RuntimeError):
+    """No CJK font is installed."""
+
+
+def wording_ok(text: str) -> bool:
+    """GB-E0: the wording has an AI element and a generation/synthesis element."""
+    return bool(_AI.search(text) and _GENERATED.search(text))
+
+
+def find_font(explicit: str | None = None) -> str:
+    """The CJK font file to render with."""
+    for path in (explicit, os.environ.get(FONT_ENV), *FONT_CANDIDATES):
+        if path and Path(path).is_file():
+            return path
+    raise FontMissing("no CJK font found: apt-get install fonts-wqy-microhei (or set DSGOV_LABEL_FONT)")
+
+
+@dataclass(frozen=True)
+class Burned:
+    """The burned file and what was measured."""
+
+    data: bytes
+    box: tuple[int, int, int, int]  # the label plate: left, top, right, bottom
+    min_glyph_height: int  # the smallest per-character ink height, in pixels
+    shortest_side: int
+    font_size: int
+    dropped_implicit_label: bool
+
+    @property
+    def ratio(self) -> float:
+        """Smallest glyph height over the shortest side."""
+        return self.min_glyph_height / self.shortest_side
+
+
+def min_glyph_height(font: ImageFont.FreeTypeFont, text: str) -> int:
+    """The smallest ink height among the visible characters of `text` at this font."""
+    heights: list[int] = []
+    for ch in text:
+        if ch.isspace():
+            continue
+        box = font.getmask(ch).getbbox()  # the ink, not the advance box
+        if box:
+            heights.append(box[3] - box[1])
+    return min(heights) if heights else 0
+
+
+def fit_font(font_path: str, text: str, target_px: int) -> ImageFont.FreeTypeFont:
+    """The smallest font size whose every glyph is at least `target_px` tall."""
+    size = max(8, target_px)
+    for _ in range(400):
+        font = ImageFont.truetype(font_path, size)
+        if min_glyph_height(font, text) >= target_px:
+            return font
+        size += max(1, size // 20)
+    raise ValueError("could not size the label font")
+
+
+def _placement(corner: Corner, size: tuple[int, int], plate: tuple[int, int], margin: int) -> tuple[int, int]:
+    width, height = size
+    x = width - plate[0] - margin if corner.endswith("right") else margin
+    y = height - plate[1] - margin if corner.startswith("bottom") else margin
+    return x, y
+
+
+def burn_image(
+    data: bytes,
+    *,
+    text: str = DEFAULT_IMAGE_TEXT,
+    corner: Corner = "bottom-right",
+    min_ratio: float = MIN_HEIGHT_RATIO,
+    font_path: str | None = None,
+) -> Burned:
+    """Draw `text` on a dark plate in `corner`, every glyph >= `min_ratio` of the shortest side (GB-E2)."""
+    if not wording_ok(text):
+        raise ValueError("the wording needs an AI element and a generation element (GB-E0)")
+    fmt = files.format_of(data)
+    if fmt not in ("png", "jpeg"):
+        raise ValueError(f"burn supports PNG and JPEG images, not {fmt}")
+    had_label = bool(files.find_labels(data))
+    with Image.open(io.BytesIO(data)) as source:
+        source.load()
+        exif, icc = source.info.get("exif"), source.info.get("icc_profile")
+        image = source.convert("RGBA" if source.mode in ("RGBA", "LA", "P") and fmt == "png" else "RGB")
+    shortest = min(image.size)
+    font = fit_font(find_font(font_path), text, math.ceil(min_ratio * shortest))
+    left, top, right, bottom = (int(v) for v in font.getbbox(text))
+    pad = max(2, round(0.2 * (bottom - top)))
+    plate = (right - left + 2 * pad, bottom - top + 2 * pad)
+    margin = max(2, round(0.02 * shortest))
+    if plate[0] + 2 * margin > image.size[0] or plate[1] + 2 * margin > image.size[1]:
+        raise ValueError("the image is too small for a legible label of the required height")
+    x, y = _placement(corner, image.size, plate, margin)
+    overlay = Image.new("RGBA", image.size, (0, 0, 0, 0))
+    draw = ImageDraw.Draw(overlay)
+    draw.rectangle((x, y, x + plate[0] - 1, y + plate[1] - 1), fill=(0, 0, 0, 150))
+    draw.text((x + pad - left, y + pad - top), text, font=font, fill=(255, 255, 255, 255))
+    out = Image.alpha_composite(image.convert("RGBA"), overlay)
+    buffer = io.BytesIO()
+    if fmt == "png":
+        (out if image.mode == "RGBA" else out.convert("RGB")).save(buffer, "PNG")
+    else:
+        extra = {k: v for k, v in (("exif", exif), ("icc_profile", icc)) if v}
+        out.convert("RGB").save(buffer, "JPEG", quality=95, **extra)
+    return Burned(
+        data=buffer.getvalue(),
+        box=(x, y, x + plate[0], y + plate[1]),
+        min_glyph_height=min_glyph_height(font, text),
+        shortest_side=shortest,
+        font_size=round(font.size),
+        dropped_implicit_label=had_label,
+    )
+
+
+def burn_text(data: bytes, *, notice: str = DEFAULT_TEXT_NOTICE) -> bytes:
+    """Put the notice on the first line of a UTF-8 text (GB-E1, LB-4.2); drops a stale implicit label."""
+    if not wording_ok(notice):
+        raise ValueError("the wording needs an AI element and a generation element (GB-E0)")
+    if files.format_of(data) != "text":
+        raise ValueError("burn_text needs UTF-8 text")
+    body = files.carrier_for(data).strip(data)
+    return notice.encode("utf-8") + b"\n" + body

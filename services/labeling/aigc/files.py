@@ -1,0 +1,74 @@
+"""File-level operations over every carrier: detect the format, find, embed, and the content hash.
+
+Content hash (what ReservedCode1 binds, GB-I5): SHA-256 of the file's bytes with every AIGC label
+carrier removed. Because embedding only inserts a carrier, and stripping removes exactly what was
+inserted, the content hash of a labeled file equals the SHA-256 of the file before labeling — the
+hash the platform reports for its output. Any change to the content (pixels, samples, text)
+changes it; changes to the label alone do not.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from typing import Final
+
+from services.labeling.aigc.carriers.base import Carrier, CarrierError, FoundLabel
+from services.labeling.aigc.carriers.jpeg import JpegCarrier
+from services.labeling.aigc.carriers.mp4 import Mp4Carrier
+from services.labeling.aigc.carriers.png import PngCarrier
+from services.labeling.aigc.carriers.text import TextCarrier
+from services.labeling.aigc.carriers.wav import WavCarrier
+from services.labeling.aigc.label import AigcLabel
+
+# Order matters: the text carrier accepts anything that is clean UTF-8, so it is asked last.
+CARRIERS: Final[tuple[Carrier, ...]] = (
+    PngCarrier(),
+    JpegCarrier(),
+    WavCarrier(),
+    Mp4Carrier(),
+    TextCarrier(),
+)
+
+
+class UnknownFormat(ValueError):
+    """Not one of the supported formats."""
+
+
+def carrier_for(data: bytes) -> Carrier:
+    """The carrier of `data`'s format."""
+    for carrier in CARRIERS:
+        if carrier.sniff(data):
+            return carrier
+    raise UnknownFormat("not a PNG, JPEG, WAV, MP4 or UTF-8 text file")
+
+
+def format_of(data: bytes) -> str:
+    """The format name: png, jpeg, wav, mp4 or text."""
+    return carrier_for(data).name
+
+
+def find_labels(data: bytes) -> list[FoundLabel]:
+    """Every AIGC label in the file, primary and legacy (GB-I9 wants exactly one)."""
+    return carrier_for(data).find(data)
+
+
+def content_hash(data: bytes) -> str:
+    """SHA-256 (hex) of the file without its label carrier."""
+    return hashlib.sha256(carrier_for(data).strip(data)).hexdigest()
+
+
+def embed(data: bytes, label: AigcLabel) -> bytes:
+    """The file carrying exactly `label`: any existing label, legacy ones included, is replaced (GB-I9)."""
+    carrier = carrier_for(data)
+    return carrier.insert(carrier.strip(data), label.to_json())
+
+
+__all__ = [
+    "CarrierError",
+    "FoundLabel",
+    "UnknownFormat",
+    "carrier_for",
+    "content_hash",
+    "embed",
+    "find_labels",
+]
