@@ -4,10 +4,11 @@ PYTHON ?= python3
 VENV   ?= .venv
 PY     := $(VENV)/bin/python
 STAMP  := $(VENV)/.installed-$(shell sha1sum pyproject.toml | cut -c1-12)
-SERVICES := identity_verification biometric_consent labeling
-# Debian packages the tests need: a CJK font to burn explicit labels (GB 45438 5.2).
-SYSTEM_PACKAGES := fonts-wqy-microhei
-SYSTEM_CHECK := test -f /usr/share/fonts/truetype/wqy/wqy-microhei.ttc
+SERVICES := identity_verification biometric_consent labeling console
+# Debian packages the tests need: a CJK font to burn explicit labels (GB 45438 5.2) and Chromium
+# for the console's browser tests (driven by Playwright; never `playwright install`).
+SYSTEM_PACKAGES := fonts-wqy-microhei chromium
+SYSTEM_CHECK := test -f /usr/share/fonts/truetype/wqy/wqy-microhei.ttc && test -x /usr/bin/chromium
 
 .DEFAULT_GOAL := help
 .PHONY: help install system-deps run test lint fmt unit integration e2e docs schemas bench clean
@@ -24,7 +25,7 @@ $(STAMP): pyproject.toml
 
 install: $(STAMP)  ## create the virtualenv and install pinned dependencies
 
-system-deps:  ## install the Debian packages the tests need (fonts; root or sudo)
+system-deps:  ## install the Debian packages the tests need (CJK font, Chromium; root or sudo)
 	@if ! ($(SYSTEM_CHECK)); then \
 		echo "installing $(SYSTEM_PACKAGES) (Debian packages needed by the tests)"; \
 		SUDO=$$( [ "$$(id -u)" = 0 ] || echo sudo ); \

@@ -190,6 +190,11 @@ def _consent_event(
                 Reason(code=c, article=article_for(c), detail=detail_for(c)) for c in emission.reasons
             ],
             "occurred_at": emission.occurred_at,
+            "purpose": fields.purpose,
+            "evidence": {k: v for k, v in fields.evidence.items() if v is not None}
+            if fields.evidence
+            else None,
+            "guardian_user_id": fields.guardian_user_id,
         }
     )
     provider = state["provider_id"]

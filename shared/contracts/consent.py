@@ -62,6 +62,9 @@ class ConsentEvent(Payload):
     service_types: list[ServiceType] | None = None
     reason_details: list[Reason] = Field(default_factory=list)
     occurred_at: AwareDatetime | None = None
+    purpose: str | None = Field(default=None, description="as shown to the subject")
+    evidence: Evidence | None = Field(default=None, description="how the consent was captured")
+    guardian_user_id: str | None = None
 
 
 class ConsentGranted(ConsentEvent):

@@ -102,9 +102,10 @@ def types_on(topic: str) -> tuple[str, ...]:
     return tuple(e.type for e in EVENTS if e.topic == topic)
 
 
-def outbound_spec(type_: str) -> EventSpec:
-    """The spec of a type dsgov publishes; it travels on exactly one topic."""
-    matches = [e for e in EVENTS if e.type == type_]
+def outbound_spec(type_: str, topic: str | None = None) -> EventSpec:
+    """The spec of a type dsgov publishes: on `topic`, or on its only topic when none is given."""
+    matches = [e for e in EVENTS if e.type == type_ and (topic is None or e.topic == topic)]
     if len(matches) != 1:
-        raise KeyError(f"{type_} is not a single-topic event type")
+        where = f" on {topic}" if topic else ""
+        raise KeyError(f"{type_}{where} is not a single-topic event type; name the topic")
     return matches[0]

@@ -57,7 +57,7 @@ def asyncapi_app(definition: ServiceDefinition, *, bootstrap: str = "kafka:9092"
             description=f"Consumed by {definition.name}: " + ", ".join(types),
         )(_documented_handler(body, f"{definition.name} consumes " + ", ".join(types)))
     for type_ in definition.publishes:
-        spec = outbound_spec(type_)
+        spec = outbound_spec(type_, definition.publishes_on.get(type_))
         broker.publisher(
             spec.topic,
             title=f"{spec.topic}:{type_}",

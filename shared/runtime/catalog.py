@@ -76,12 +76,21 @@ SERVICES: tuple[ServiceSpec, ...] = (
         env={"DSGOV_IDENTITY_AUTHORITY_MODE": "simulator"},
     ),
     ServiceSpec("biometric_consent", "services.biometric_consent"),
+    ServiceSpec("generation_review", "services.generation_review"),
     ServiceSpec(
         "labeling",
         "services.labeling",
         secrets=(DEADLETTER_KEY, "DSGOV_LABELING_SIGNING_KEY"),
         env={"DSGOV_LABELING_PROVIDER_CODE": "001191110108MA0000000A1DEMO"},
     ),  # fictitious demo code; any token_urlsafe(32) is a valid Ed25519 seed
+    ServiceSpec(
+        "console",
+        "services.console",
+        "web",
+        secrets=(DEADLETTER_KEY, "DSGOV_CONSOLE_SESSION_SECRET"),
+        env={"DSGOV_CONSOLE_INSECURE_COOKIES": "true"},
+        http_port=CONSOLE_PORT,
+    ),
 )
 """Every service `dsgov run` starts, in start order."""
 

@@ -45,6 +45,7 @@ class ServiceDefinition:
     publishes: tuple[str, ...]
     collection: str
     indexes: tuple[tuple[str, ...], ...] = ()  # extra ascending indexes on the collection, by field path
+    publishes_on: Mapping[str, str] = field(default_factory=dict)  # type -> topic, where it has several
 
 
 @dataclass

@@ -22,11 +22,14 @@ class OutboxMessage:
     correlation_id: str
 
     @classmethod
-    def from_event(cls, event: CloudEvent) -> OutboxMessage:
-        """Wrap an outbound envelope; its topic comes from the registry, its key is the subject."""
+    def from_event(cls, event: CloudEvent, topic: str | None = None) -> OutboxMessage:
+        """Wrap an outbound envelope; its key is the subject, its topic comes from the registry.
+
+        Name the `topic` for a type that travels on more than one (a console command, say).
+        """
         return cls(
             id=event.id,
-            topic=outbound_spec(event.type).topic,
+            topic=outbound_spec(event.type, topic).topic,
             key=event.subject,
             value=encode(event).decode("utf-8"),
             type=event.type,

@@ -252,6 +252,9 @@ async def test_a_verified_subject_consents_and_the_proof_of_it_can_be_exported(
     assert datetime.fromisoformat(data["expires_at"]) == datetime.fromisoformat(sent["data"]["expires_at"])
     assert data["reasons"] == []
     assert data["actor"] == "subject"
+    assert data["purpose"] == sent["data"]["purpose"]
+    assert data["evidence"]["artifact_sha256"] == ARTIFACT
+    assert data["evidence"]["notice_version"] == "notice-2026-11"
 
     code, out, err = await run_cli(harness, "proof", consent, "--provider", PROVIDER)
     assert code == 0, err

@@ -139,6 +139,9 @@ class ConsentFields:
     biometric_types: tuple[str, ...]
     expires_at: datetime | None
     service_types: tuple[str, ...] | None = None
+    purpose: str | None = None
+    evidence: Mapping[str, Any] | None = None  # references and hashes only, as submitted
+    guardian_user_id: str | None = None
 
 
 @dataclass(frozen=True)
@@ -282,6 +285,9 @@ def _fields_of(req: GrantRequest) -> ConsentFields:
         biometric_types=tuple(sorted(set(req.biometric_types))),
         expires_at=req.expires_at,
         service_types=tuple(sorted(set(req.service_types))) if req.service_types is not None else None,
+        purpose=req.purpose,
+        evidence=req.record()["evidence"],
+        guardian_user_id=req.guardian_user_id,
     )
 
 
@@ -450,6 +456,9 @@ def granted_fields(grant: Mapping[str, Any]) -> ConsentFields:
         biometric_types=tuple(grant["biometric_types"]),
         expires_at=datetime.fromisoformat(grant["expires_at"]),
         service_types=tuple(service_types) if service_types is not None else None,
+        purpose=grant.get("purpose"),
+        evidence=grant.get("evidence"),
+        guardian_user_id=grant.get("guardian_user_id"),
     )
 
 

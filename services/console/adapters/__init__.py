@@ -1,0 +1,1 @@
+"""Adapters of the console: MongoDB repositories and the command sender."""

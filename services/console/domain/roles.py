@@ -1,0 +1,40 @@
+"""Console roles and what each may do.
+
+viewer: read; operator: read and withdraw consents on the subject's behalf (DS-14.2, PI-15);
+admin: everything, including user management and the audit log.
+"""
+
+from __future__ import annotations
+
+from enum import StrEnum
+from typing import Final, Literal, get_args
+
+Role = Literal["viewer", "operator", "admin"]
+ROLES: Final[tuple[Role, ...]] = get_args(Role)
+
+
+class Permission(StrEnum):
+    """What a route needs."""
+
+    READ = "read"  # dashboards, consent search and detail, proof export, own account
+    WITHDRAW = "withdraw"  # send a withdrawal command on the subject's behalf
+    ADMINISTER = "administer"  # users and the audit log
+
+
+_RANK: Final[dict[Role, int]] = {"viewer": 1, "operator": 2, "admin": 3}
+MINIMUM_ROLE: Final[dict[Permission, Role]] = {
+    Permission.READ: "viewer",
+    Permission.WITHDRAW: "operator",
+    Permission.ADMINISTER: "admin",
+}
+
+
+def is_role(value: str) -> bool:
+    """True when `value` names a console role."""
+    return value in _RANK
+
+
+def allows(role: str, permission: Permission) -> bool:
+    """True when `role` may do what `permission` stands for; unknown roles may do nothing."""
+    rank = _RANK.get(role)  # type: ignore[call-overload]
+    return rank is not None and rank >= _RANK[MINIMUM_ROLE[permission]]

@@ -1,0 +1,1 @@
+"""Entrypoints of the console: the composition root and the command line."""

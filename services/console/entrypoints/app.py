@@ -1,0 +1,218 @@
+"""Composition root of `console`: the read-model consumer (foundation engine) and the web app, one process.
+
+`run_service` hosts the Kafka consumer, the outbox relay and `/health/{live,ready}` on
+DSGOV_HEALTH_PORT; the FastAPI app runs beside them as a runtime worker, on its own uvicorn server
+(DSGOV_HTTP_PORT), until the host's stop event is set. Signals stay with the host's server.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import ipaddress
+import os
+import re
+import signal
+from collections.abc import Callable, Coroutine, Generator, Mapping
+from datetime import UTC, datetime
+from typing import Any
+
+import uvicorn
+from fastapi import FastAPI
+
+from services.console.adapters.commands import CommandSender
+from services.console.adapters.mongo import (
+    AUDIT,
+    LOGIN_FAILURES,
+    PROJECTION_INDEXES,
+    PROJECTIONS,
+    SESSIONS,
+    USERS,
+    MongoAuditLog,
+    MongoFailureLog,
+    MongoReadModel,
+    MongoSessions,
+    MongoUsers,
+)
+from services.console.config import ConsoleSettings
+from services.console.domain.commands import SOURCE, WITHDRAWAL
+from services.console.domain.passwords import Passwords
+from services.console.domain.ratelimit import LoginRateLimiter, RateLimitPolicy
+from services.console.projections import CONSUMES, Projections, aggregate_id, routes
+from services.console.web.app import create_app
+from services.console.web.base import ConsoleDeps
+from services.console.web.security import WebConfig
+from shared.contracts import topics
+from shared.messaging.engine import Handler
+from shared.messaging.relay import OutboxRelay
+from shared.observability import get_logger
+from shared.runtime.host import Runtime, ServiceDefinition, run_service
+from shared.runtime.settings import CommonSettings
+from shared.storage.aggregates import AggregateStore
+
+log = get_logger(__name__)
+
+CREATE_ADMIN_HINT = "python -m services.console create-user --username NAME --role admin"
+
+DEFINITION = ServiceDefinition(
+    name="console",
+    source=SOURCE,
+    description=(
+        "The admins' web console: read models from dsgov.consent and dsgov.identity; withdrawal of a "
+        "biometric consent on the subject's behalf sent as a command (DS-14.2, PI-15)."
+    ),
+    consumes=CONSUMES,
+    publishes=(WITHDRAWAL,),
+    publishes_on={WITHDRAWAL: topics.CONSOLE_COMMANDS},
+    collection=PROJECTIONS,
+    indexes=PROJECTION_INDEXES,
+)
+
+
+class WebFailed(Exception):
+    """The web server stopped without being asked to (port taken, say)."""
+
+
+class _WebServer(uvicorn.Server):
+    """A uvicorn server that leaves SIGINT/SIGTERM to the host's server and stops on the stop event."""
+
+    @contextlib.contextmanager
+    def capture_signals(self) -> Generator[None, None, None]:
+        yield
+
+
+def build_deps(
+    runtime: Runtime, settings: ConsoleSettings, clock: Callable[[], datetime]
+) -> tuple[ConsoleDeps, AggregateStore]:
+    """The web app's dependencies over the runtime's clients; also the audit store (it has an outbox)."""
+    db = runtime.db
+    audit_store = AggregateStore(db[AUDIT])
+    deps = ConsoleDeps(
+        users=MongoUsers(db[USERS]),
+        sessions=MongoSessions(db[SESSIONS]),
+        audit=MongoAuditLog(audit_store),
+        read_model=MongoReadModel(runtime.store.collection, runtime.settings.provider_id),
+        commands=CommandSender(audit_store, runtime.publisher, publish_timeout_s=settings.publish_timeout_s),
+        limiter=LoginRateLimiter(
+            MongoFailureLog(db[LOGIN_FAILURES], settings.login_window_s),
+            RateLimitPolicy(settings.login_max_failures, settings.login_window_s),
+        ),
+        passwords=Passwords(),
+        config=WebConfig(
+            session_secret=settings.session_secret.get_secret_value().encode("utf-8"),
+            secure_cookies=not settings.insecure_cookies,
+            session_ttl_s=settings.session_ttl_s,
+            anonymous_session_ttl_s=settings.anonymous_session_ttl_s,
+        ),
+        clock=clock,
+    )
+    return deps, audit_store
+
+
+def create_admin_command(common: CommonSettings) -> str:
+    """The exact command that creates the first admin in this console's store (credentials masked)."""
+    uri = re.sub(r"//[^/@]+@", "//<user>:<password>@", common.mongo_uri)
+    env = f"DSGOV_MONGO_URI='{uri}' "
+    if common.mongo_database:
+        env += f"DSGOV_MONGO_DATABASE='{common.mongo_database}' "
+    return env + ".venv/bin/" + CREATE_ADMIN_HINT
+
+
+async def prepare(deps: ConsoleDeps, settings: ConsoleSettings, common: CommonSettings) -> None:
+    """Indexes of the console's own collections; say how to create the first admin when there is none."""
+    for repo in (deps.sessions, deps.limiter.log, deps.audit):
+        ensure = getattr(repo, "ensure_indexes", None)
+        if ensure is not None:
+            await ensure()
+    if await deps.users.count() == 0:
+        log.warning(
+            "console.no_users",
+            create_first_admin=create_admin_command(common),
+            see="services/console/README.md",
+        )
+    if settings.insecure_cookies and not _loopback(settings.http_host):
+        log.warning("console.insecure_cookies_on_public_address", host=settings.http_host)
+
+
+def _loopback(host: str) -> bool:
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return host == "localhost"
+
+
+def web_worker(
+    app: FastAPI, deps: ConsoleDeps, settings: ConsoleSettings, common: CommonSettings, failures: list[str]
+) -> Callable[[asyncio.Event], Coroutine[Any, Any, None]]:
+    """A runtime worker serving `app` until the stop event; a failed server stops the whole process."""
+
+    async def serve(stop: asyncio.Event) -> None:
+        await prepare(deps, settings, common)
+        server = _WebServer(
+            uvicorn.Config(
+                app,
+                host=settings.http_host,
+                port=settings.http_port,
+                lifespan="off",
+                log_config=None,
+                access_log=False,
+                server_header=False,
+                proxy_headers=settings.forwarded_allow_ips is not None,
+                forwarded_allow_ips=settings.forwarded_allow_ips,
+                timeout_graceful_shutdown=10,
+            )
+        )
+        serving = asyncio.create_task(_serve(server))
+        stopping = asyncio.create_task(stop.wait())
+        log.info("console.web_starting", url=f"http://{settings.http_host}:{settings.http_port}/")
+        done, _ = await asyncio.wait({serving, stopping}, return_when=asyncio.FIRST_COMPLETED)
+        if serving in done:
+            stopping.cancel()
+            failures.append(repr(serving.exception()) if serving.exception() else "stopped")
+            log.error("console.web_failed", error=failures[-1])
+            # Stop the whole process the way the supervisor would: the host shuts down gracefully and
+            # its uvicorn server re-raises the signal, so the exit status is "terminated by SIGTERM".
+            os.kill(os.getpid(), signal.SIGTERM)
+            return
+        server.should_exit = True
+        await serving
+
+    return serve
+
+
+async def _serve(server: uvicorn.Server) -> None:
+    try:
+        await server.serve()
+    except SystemExit as exc:  # uvicorn exits this way when it cannot bind
+        raise WebFailed(f"web server could not start (exit {exc.code})") from None
+    if not server.should_exit:
+        raise WebFailed("web server stopped by itself")
+
+
+async def main() -> int:
+    """Run the console until it is told to stop; non-zero when the web server failed."""
+    settings = ConsoleSettings()  # read from the environment
+    common = CommonSettings()
+    failures: list[str] = []
+
+    def clock() -> datetime:
+        return datetime.now(UTC)
+
+    async def compose(runtime: Runtime) -> Mapping[str, Handler]:
+        runtime.aggregate_id = aggregate_id
+        deps, audit_store = build_deps(runtime, settings, clock)
+        runtime.workers.append(web_worker(create_app(deps), deps, settings, common, failures))
+        audit_relay = OutboxRelay(audit_store, runtime.publisher, interval_s=common.relay_interval_s)
+        runtime.workers.append(audit_relay.run)
+
+        async def first_sweep(stop: asyncio.Event) -> None:
+            # Commands a crash left unsent go out before anything new (the relay then keeps sweeping).
+            sent = await audit_relay.sweep(include_recent=True)
+            if sent:
+                log.info("console.commands_relayed_at_start", messages=sent)
+
+        runtime.workers.append(first_sweep)
+        return routes(Projections(clock))
+
+    await run_service(DEFINITION, common, compose)
+    return 1 if failures else 0

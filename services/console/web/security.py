@@ -1,0 +1,78 @@
+"""Sessions, cookies, role checks and CSRF checks for the web app."""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import secrets
+from dataclasses import dataclass
+from typing import Final
+
+from services.console.domain.roles import Permission
+from services.console.ports import Actor, Session, User
+
+SECURE_COOKIE: Final = "__Host-dsgov_console"  # the __Host- prefix: Secure, Path=/, no Domain
+PLAIN_COOKIE: Final = "dsgov_console"  # plain http on 127.0.0.1 only (DSGOV_CONSOLE_INSECURE_COOKIES)
+
+
+@dataclass(frozen=True)
+class WebConfig:
+    """How the web app treats sessions and cookies."""
+
+    session_secret: bytes
+    secure_cookies: bool = True
+    session_ttl_s: int = 8 * 3600
+    anonymous_session_ttl_s: int = 3600
+
+    @property
+    def cookie_name(self) -> str:
+        """The session cookie's name."""
+        return SECURE_COOKIE if self.secure_cookies else PLAIN_COOKIE
+
+
+def new_session_token() -> str:
+    """The cookie value of a new session (256 bits)."""
+    return secrets.token_urlsafe(32)
+
+
+def session_digest(secret: bytes, token: str) -> str:
+    """Under which id a session is stored: a leaked sessions collection yields no usable cookie."""
+    return hmac.new(secret, token.encode("utf-8"), hashlib.sha256).hexdigest()
+
+
+@dataclass(frozen=True)
+class Principal:
+    """The logged-in user of a request."""
+
+    user: User
+    session: Session
+
+    @property
+    def actor(self) -> Actor:
+        """As recorded in audit entries and commands."""
+        return Actor(self.user.username, self.user.role)
+
+
+class LoginRequired(Exception):
+    """No valid logged-in session."""
+
+
+class Forbidden(Exception):
+    """The user's role does not allow this."""
+
+    def __init__(self, principal: Principal, permission: Permission) -> None:
+        """Who was refused what."""
+        super().__init__(f"{principal.user.role} may not {permission.value}")
+        self.principal = principal
+        self.permission = permission
+
+
+class CsrfRejected(Exception):
+    """A POST without the session's CSRF token."""
+
+
+def safe_next(target: str | None) -> str:
+    """A same-site path to return to after login; anything else goes to the dashboard."""
+    if target and target.startswith("/") and not target.startswith("//") and "\\" not in target:
+        return target
+    return "/dashboard"

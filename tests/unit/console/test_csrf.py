@@ -1,0 +1,79 @@
+"""CSRF: a synchronizer token per session, checked on every POST (403 when missing or forged)."""
+
+from __future__ import annotations
+
+import httpx
+import pytest
+
+from services.console.domain.csrf import new_token, tokens_match
+from tests.unit.console.conftest import client_for, csrf_of, sign_in_as
+from tests.unit.console.fakes import Fakes, granted_consent
+
+
+def test_tokens_match_only_when_both_are_present_and_equal() -> None:
+    token = new_token()
+    assert tokens_match(token, token)
+    assert not tokens_match(token, token[:-1] + ("A" if token[-1] != "A" else "B"))
+    assert not tokens_match(token, "")
+    assert not tokens_match(token, None)
+    assert not tokens_match(None, token)
+    assert not tokens_match("", "")
+
+
+def test_tokens_are_unguessable() -> None:
+    tokens = {new_token() for _ in range(100)}
+    assert len(tokens) == 100
+    assert all(len(t) >= 43 for t in tokens)  # 32 random bytes, base64url
+
+
+@pytest.mark.parametrize("forged", [None, "", "forged-token", "STOLEN"])
+async def test_a_withdrawal_without_the_sessions_token_is_refused(
+    fakes: Fakes, client: httpx.AsyncClient, forged: str | None
+) -> None:
+    fakes.read_model.put(granted_consent("c-1"))
+    real = sign_in_as(fakes, client, "olga", "operator")
+    if forged == "STOLEN":
+        async with client_for(fakes) as other:
+            forged = sign_in_as(fakes, other, "mallory", "operator")  # a token, but of another session
+    data = {"reason": "asked by phone", "request_id": "5f1a3c7e-0000-4000-8000-000000000001"}
+    if forged is not None:
+        data["csrf_token"] = forged
+
+    response = await client.post("/consents/withdraw/c-1", data=data)
+
+    assert response.status_code == 403
+    assert "Request refused" in response.text
+    assert fakes.commands.calls == []
+    assert "csrf_rejected" in fakes.audit.actions()
+    ok = await client.post("/consents/withdraw/c-1", data=data | {"csrf_token": real})
+    assert ok.status_code == 303
+    assert len(fakes.commands.calls) == 1
+
+
+async def test_the_login_form_is_protected_too(fakes: Fakes, client: httpx.AsyncClient) -> None:
+    await client.get("/login")  # an anonymous session with its own token
+    response = await client.post(
+        "/login", data={"username": "olga", "password": "whatever-it-is", "csrf_token": "forged"}
+    )
+    assert response.status_code == 403
+    assert fakes.failures.failures == {}  # refused before any password check
+
+
+async def test_a_post_without_any_session_is_refused(client: httpx.AsyncClient) -> None:
+    response = await client.post("/logout", data={"csrf_token": "anything"})
+    assert response.status_code == 403
+
+
+async def test_every_form_on_every_page_carries_the_sessions_token(
+    fakes: Fakes, client: httpx.AsyncClient
+) -> None:
+    fakes.read_model.put(granted_consent("c-1"))
+    token = sign_in_as(fakes, client, "ada", "admin")
+    for path in ("/dashboard", "/consents", "/consents/view/c-1", "/users", "/audit", "/account"):
+        html = (await client.get(path)).text
+        forms = html.count("<form")
+        posts = html.count('method="post"')
+        assert html.count(f'name="csrf_token" value="{token}"') == posts, path
+        assert posts >= 1, path  # at least the sign-out form
+        assert forms >= posts
+        assert csrf_of(html) == token

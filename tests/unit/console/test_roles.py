@@ -1,0 +1,164 @@
+"""Role matrix: every route by every role (viewer: read; operator: + withdraw; admin: + users and audit)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+from fastapi.routing import APIRoute
+
+from services.console.domain.roles import ROLES, Permission, allows
+from services.console.web.app import create_app
+from tests.unit.console.conftest import PASSWORD, add_user, client_for, csrf_of, sign_in_as
+from tests.unit.console.fakes import granted_consent, make_fakes
+
+# (method, route path) -> (a concrete path, form data that succeeds for a permitted role)
+SAMPLES: dict[tuple[str, str], tuple[str, dict[str, str]]] = {
+    ("GET", "/login"): ("/login", {}),
+    ("POST", "/login"): ("/login", {"username": "USER", "password": PASSWORD}),
+    ("POST", "/logout"): ("/logout", {}),
+    ("GET", "/account"): ("/account", {}),
+    ("POST", "/account/password"): (
+        "/account/password",
+        {
+            "current_password": PASSWORD,
+            "new_password": "a brand new passphrase",
+            "confirm_password": "a brand new passphrase",
+        },
+    ),
+    ("GET", "/"): ("/", {}),
+    ("GET", "/dashboard"): ("/dashboard", {}),
+    ("GET", "/consents"): ("/consents?status=granted", {}),
+    ("GET", "/consents/view/{consent_id:path}"): ("/consents/view/c%2F1", {}),
+    ("GET", "/consents/proof/{consent_id:path}"): ("/consents/proof/c%2F1", {}),
+    ("POST", "/consents/withdraw/{consent_id:path}"): (
+        "/consents/withdraw/c%2F1",
+        {"reason": "the subject asked by phone", "request_id": "5f1a3c7e-0000-4000-8000-000000000001"},
+    ),
+    ("GET", "/users"): ("/users", {}),
+    ("POST", "/users"): (
+        "/users",
+        {"username": "newbie", "role": "viewer", "password": "a long enough password"},
+    ),
+    ("POST", "/users/role/{username}"): ("/users/role/target", {"role": "operator"}),
+    ("POST", "/users/status/{username}"): ("/users/status/target", {"active": "false"}),
+    ("GET", "/audit"): ("/audit", {}),
+}
+EXPECTED: dict[tuple[str, str], Permission | None] = {
+    ("GET", "/login"): None,
+    ("POST", "/login"): None,
+    ("POST", "/logout"): Permission.READ,
+    ("GET", "/account"): Permission.READ,
+    ("POST", "/account/password"): Permission.READ,
+    ("GET", "/"): Permission.READ,
+    ("GET", "/dashboard"): Permission.READ,
+    ("GET", "/consents"): Permission.READ,
+    ("GET", "/consents/view/{consent_id:path}"): Permission.READ,
+    ("GET", "/consents/proof/{consent_id:path}"): Permission.READ,
+    ("POST", "/consents/withdraw/{consent_id:path}"): Permission.WITHDRAW,
+    ("GET", "/users"): Permission.ADMINISTER,
+    ("POST", "/users"): Permission.ADMINISTER,
+    ("POST", "/users/role/{username}"): Permission.ADMINISTER,
+    ("POST", "/users/status/{username}"): Permission.ADMINISTER,
+    ("GET", "/audit"): Permission.ADMINISTER,
+}
+WHO = ("anonymous", *ROLES)
+
+
+@pytest.mark.parametrize(
+    ("role", "permission", "allowed"),
+    [
+        ("viewer", Permission.READ, True),
+        ("viewer", Permission.WITHDRAW, False),
+        ("viewer", Permission.ADMINISTER, False),
+        ("operator", Permission.READ, True),
+        ("operator", Permission.WITHDRAW, True),
+        ("operator", Permission.ADMINISTER, False),
+        ("admin", Permission.READ, True),
+        ("admin", Permission.WITHDRAW, True),
+        ("admin", Permission.ADMINISTER, True),
+        ("root", Permission.READ, False),
+        ("", Permission.READ, False),
+    ],
+)
+def test_allows(role: str, permission: Permission, allowed: bool) -> None:
+    assert allows(role, permission) is allowed
+
+
+def test_every_route_of_the_app_declares_its_permission_and_is_in_the_matrix() -> None:
+    app = create_app(make_fakes().deps)
+    declared = app.state.route_permissions
+    routes = {(m, r.path) for r in app.routes if isinstance(r, APIRoute) for m in r.methods or ()}
+    assert routes == set(declared)  # nothing was added around the guarded registration
+    assert declared == EXPECTED
+    assert set(SAMPLES) == set(EXPECTED)
+
+
+async def _request(role: str, method: str, route: str) -> tuple[Any, Any]:
+    fakes = make_fakes()
+    fakes.read_model.put(granted_consent("c/1"))  # an id with a slash: URLs must still work
+    add_user(fakes, "target", "viewer")
+    add_user(fakes, "second-admin", "admin")
+    path, form = SAMPLES[(method, route)]
+    async with client_for(fakes) as client:
+        if role == "anonymous":
+            token = csrf_of((await client.get("/login")).text) if route == "/login" else ""
+            add_user(fakes, "someone", "viewer")
+            form = {k: ("someone" if v == "USER" else v) for k, v in form.items()}
+        else:
+            token = sign_in_as(fakes, client, f"{role}-user", role)
+            form = {k: (f"{role}-user" if v == "USER" else v) for k, v in form.items()}
+        if method == "GET":
+            response = await client.get(path)
+        else:
+            response = await client.post(path, data={**form, "csrf_token": token})
+    return response, fakes
+
+
+@pytest.mark.parametrize("who", WHO)
+@pytest.mark.parametrize(("method", "route"), list(SAMPLES))
+async def test_route_by_role(who: str, method: str, route: str) -> None:
+    permission = EXPECTED[(method, route)]
+    response, fakes = await _request(who, method, route)
+
+    if permission is None or (who != "anonymous" and allows(who, permission)):
+        assert response.status_code in (200, 303), (who, route, response.status_code, response.text[:300])
+        if response.status_code == 303:
+            assert "/login" not in response.headers["location"] or route == "/logout"
+        assert "Not allowed" not in response.text
+    elif who == "anonymous":
+        if method == "GET":
+            assert response.status_code == 303
+            assert response.headers["location"].startswith("/login?next=")
+        else:
+            assert response.status_code == 403  # no session, so no valid CSRF token
+        assert "access_denied" not in fakes.audit.actions()
+    else:
+        assert response.status_code == 403
+        assert "Not allowed" in response.text
+        assert "access_denied" in fakes.audit.actions()
+
+    withdrew = bool(fakes.commands.calls)
+    assert withdrew == (route.startswith("/consents/withdraw") and who in ("operator", "admin"))
+    users_changed = "newbie" in fakes.users.users or fakes.users.users["target"].role != "viewer"
+    users_changed |= not fakes.users.users["target"].active
+    assert users_changed == (route.startswith("/users") and method == "POST" and who == "admin")
+
+
+async def test_a_role_change_applies_to_the_very_next_request() -> None:
+    fakes = make_fakes()
+    async with client_for(fakes) as client:
+        sign_in_as(fakes, client, "olga", "operator")
+        fakes.read_model.put(granted_consent("c-1"))
+        assert 'id="withdraw-form"' in (await client.get("/consents/view/c-1")).text
+        user = fakes.users.users["olga"]
+        await fakes.users.replace(
+            type(user)(user.username, "viewer", user.password_hash, True, version=user.version)
+        )
+        page = await client.get("/consents/view/c-1")
+        assert page.status_code == 200
+        assert 'id="withdraw-form"' not in page.text
+        await fakes.users.replace(
+            type(user)(user.username, "viewer", user.password_hash, False, version=user.version + 1)
+        )
+        assert (await client.get("/consents/view/c-1")).status_code == 303  # disabled: back to login
