@@ -4,7 +4,7 @@ PYTHON ?= python3
 VENV   ?= .venv
 PY     := $(VENV)/bin/python
 STAMP  := $(VENV)/.installed-$(shell sha1sum pyproject.toml | cut -c1-12)
-SERVICES := identity_verification biometric_consent labeling console
+SERVICES := identity_verification biometric_consent generation_review labeling console
 # Debian packages the tests need: a CJK font to burn explicit labels (GB 45438 5.2) and Chromium
 # for the console's browser tests (driven by Playwright; never `playwright install`).
 SYSTEM_PACKAGES := fonts-wqy-microhei chromium
@@ -71,6 +71,7 @@ schemas: install  ## accept the current event schemas as the v1 contract snapsho
 bench: install  ## every benchmark on the embedded stack (each starts its own broker and store)
 	$(PY) -m bench.identity_throughput
 	$(PY) -m bench.consent_throughput
+	$(PY) -m bench.review_throughput
 	$(PY) -m bench.labeling_throughput
 
 clean:  ## remove runtime data (var/); keeps the virtualenv

@@ -6,9 +6,11 @@ from typing import Literal
 
 from pydantic import AwareDatetime, Field
 
-from shared.contracts.base import MediaKind, Payload, Reason, ServiceType
+from shared.contracts.base import Actor, MediaKind, Payload, Reason, ServiceType
 
 SanctionLevel = Literal["warning", "restricted", "suspended", "closed"]
+EntryKind = Literal["keyword", "regex", "sha256", "phash"]
+EntryAction = Literal["block", "review"]
 
 
 class MediaRef(Payload):
@@ -60,6 +62,18 @@ class GenerationCompleted(Payload):
     output: GenerationOutput
 
 
+class LibraryHit(Payload):
+    """A feature-library entry that matched what was reviewed (DS-10.2 hit log); never the term itself."""
+
+    entry_id: str
+    kind: EntryKind
+    category: str
+    action: EntryAction
+    where: str = Field(default="text", description="`text`, or the media_id of the matching media item")
+    distance: int | None = Field(default=None, description="Hamming distance, for perceptual hashes")
+    why: str = Field(default="", description="the admission reason the approver gave for the entry")
+
+
 class ReviewDecision(Payload):
     """Common fields of the review decisions on `dsgov.review`."""
 
@@ -76,6 +90,13 @@ class ReviewDecision(Payload):
     output: GenerationOutput | None = Field(
         default=None, description="for output decisions: the reviewed output (hashes, no bytes)"
     )
+    hits: list[LibraryHit] = Field(default_factory=list, description="library entries that matched")
+    rumour_ids: list[str] = Field(default_factory=list, description="known rumours that matched (DS-11)")
+    reviewer: Actor | None = Field(default=None, description="the person who decided, for human review")
+    strike: bool = Field(
+        default=False, description="a confirmed violation that counts against the user (DS-10.3)"
+    )
+    violation_category: str | None = Field(default=None, description="the category of the violation")
 
 
 class GenerationApproved(ReviewDecision):

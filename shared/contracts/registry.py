@@ -14,6 +14,7 @@ from shared.contracts import (
     identity,
     labeling,
     reporting,
+    review,
     rumour,
 )
 from shared.contracts import topics as t
@@ -79,6 +80,9 @@ EVENTS: tuple[EventSpec, ...] = (
     _spec("dsgov.output.approved", t.REVIEW, generation.OutputApproved, "request_id"),
     _spec("dsgov.output.blocked", t.REVIEW, generation.OutputBlocked, "request_id"),
     _spec("dsgov.user.sanctioned", t.REVIEW, generation.UserSanctioned, "user_id"),
+    _spec("dsgov.review.queued", t.REVIEW, review.ReviewQueued, "request_id"),
+    _spec("dsgov.review.resolved", t.REVIEW, review.ReviewResolved, "request_id"),
+    _spec("dsgov.library.updated", t.REVIEW, review.LibraryUpdated, "entry_id"),
     _spec("dsgov.content.labeled", t.LABELING, labeling.ContentLabeled, "content_id"),
     _spec("dsgov.rumour.recorded", t.RUMOUR, rumour.RumourRecorded, "rumour_id"),
     _spec("dsgov.content.takedown-required", t.RUMOUR, rumour.ContentTakedownRequired, "content_id"),

@@ -9,6 +9,7 @@ from contextlib import contextmanager
 from typing import Any
 
 import structlog
+from structlog.tracebacks import ExceptionDictTransformer
 
 from shared.observability.redaction import redact_processor
 
@@ -36,12 +37,21 @@ def configure_logging(*, level: str = "INFO", json: bool | None = None, service:
         wrapper_class=structlog.stdlib.BoundLogger,
         cache_logger_on_first_use=True,
     )
-    renderer: Any = structlog.processors.JSONRenderer() if json else structlog.dev.ConsoleRenderer()
+    renderer: Any = (
+        structlog.processors.JSONRenderer()
+        if json
+        else structlog.dev.ConsoleRenderer(exception_formatter=structlog.dev.plain_traceback)
+    )
     formatter = structlog.stdlib.ProcessorFormatter(
         foreign_pre_chain=shared,
         processors=[
             structlog.stdlib.ProcessorFormatter.remove_processors_meta,
-            *([structlog.processors.dict_tracebacks] if json else []),
+            # Never render local variables: they hold payloads (prompts, identifiers) (rule 6).
+            *(
+                [structlog.processors.ExceptionRenderer(ExceptionDictTransformer(show_locals=False))]
+                if json
+                else []
+            ),
             renderer,
         ],
     )

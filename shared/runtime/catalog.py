@@ -76,7 +76,11 @@ SERVICES: tuple[ServiceSpec, ...] = (
         env={"DSGOV_IDENTITY_AUTHORITY_MODE": "simulator"},
     ),
     ServiceSpec("biometric_consent", "services.biometric_consent"),
-    ServiceSpec("generation_review", "services.generation_review"),
+    ServiceSpec(
+        "generation_review",
+        "services.generation_review",
+        env={"DSGOV_REVIEW_DEMO_LIBRARY": "true"},  # demo data, clearly marked; never in production
+    ),
     ServiceSpec(
         "labeling",
         "services.labeling",

@@ -34,3 +34,21 @@ def test_log_lines_are_json_with_bound_ids_and_no_identifiers(capsys: pytest.Cap
     assert lines[0]["user_id"] == "u1"
     assert lines[0]["service"] == "unit"
     assert "13800138000" not in lines[1]["event"]
+
+
+def test_exception_logs_never_carry_local_variables(capsys: pytest.CaptureFixture[str]) -> None:
+    configure_logging(level="INFO", json=True, service="unit")
+
+    def fail(prompt: str) -> None:
+        secret_prompt = prompt  # a local that must not be rendered
+        raise ValueError(f"failed on a prompt of {len(secret_prompt)} characters")
+
+    try:
+        fail("the whole user prompt, 张三 wrote this")
+    except ValueError:
+        get_logger("t").exception("processing_failed")
+    line = capsys.readouterr().out.strip().splitlines()[-1]
+    record = json.loads(line)
+    assert "ValueError" in json.dumps(record["exception"])
+    assert "the whole user prompt" not in line
+    assert "张三" not in line

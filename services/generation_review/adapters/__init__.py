@@ -1,0 +1,1 @@
+"""Adapters of the review service: they translate, nothing more."""

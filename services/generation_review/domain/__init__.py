@@ -1,0 +1,1 @@
+"""Pure generation-review rules: no I/O; time and ids are passed in."""

@@ -1,0 +1,152 @@
+"""The enforcement ladder (DS-10.3, GA-14.2): strikes on a user, sanctions, and their expiry.
+
+Each confirmed violation is a strike (a blocked input or output, or a reviewer's rejection).
+The number of strikes within a rolling window picks the rung: by default 1 → `warning`,
+2 → `restricted`, 3 → `suspended`, 4 or more → `closed`. A strike whose category is marked
+severe goes straight to `closed`. A new strike never lowers a sanction still in force.
+
+What each level means for later requests (`refuses`):
+
+- `warning`: nothing is refused; the user has been told;
+- `restricted`: the biometric editing functions (face swap, face/pose manipulation, voice
+  cloning/conversion, DS-14.2) are refused until `until`;
+- `suspended`: every request is refused until `until`;
+- `closed`: every request is refused, for ever (no `until`; reopening is a decision outside
+  this service).
+
+A sanction lapses by itself when `until` passes; strikes age out of the window.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from typing import Any, Final
+
+from services.generation_review.domain.service_types import biometric_editing
+
+LEVELS: Final = ("warning", "restricted", "suspended", "closed")
+STRIKE_LIMIT: Final = 200  # strikes kept per user; far more than any window needs
+
+
+@dataclass(frozen=True)
+class LadderPolicy:
+    """The ladder, the window and the durations (all configuration)."""
+
+    ladder: tuple[str, ...] = LEVELS
+    window: timedelta = timedelta(days=30)
+    durations: Mapping[str, timedelta] = field(
+        default_factory=lambda: {
+            "warning": timedelta(0),
+            "restricted": timedelta(days=7),
+            "suspended": timedelta(days=30),
+        }
+    )
+    severe_categories: frozenset[str] = frozenset()
+
+
+@dataclass(frozen=True)
+class Strike:
+    """One confirmed violation."""
+
+    strike_id: str  # the decision id: one strike per decision
+    at: datetime
+    category: str
+    request_id: str
+    reasons: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class Sanction:
+    """A sanction level with its end (None: no end, or nothing to end for a warning)."""
+
+    level: str
+    until: datetime | None
+    strikes: int = 0
+
+
+def _rank(level: str | None) -> int:
+    return LEVELS.index(level) if level in LEVELS else -1
+
+
+def new_standing() -> dict[str, Any]:
+    """A user with no strikes."""
+    return {"level": None, "until": None, "strikes": [], "sanctions": []}
+
+
+def in_force(standing: Mapping[str, Any] | None, now: datetime) -> Sanction | None:
+    """The sanction that restricts the user at `now` (a lapsed one, or a warning, restricts nothing)."""
+    if not standing or not standing.get("level"):
+        return None
+    level = standing["level"]
+    until = datetime.fromisoformat(standing["until"]) if standing.get("until") else None
+    if level == "closed":
+        return Sanction(level, None)
+    if level in ("restricted", "suspended") and until is not None and until > now:
+        return Sanction(level, until)
+    return None
+
+
+def refuses(sanction: Sanction | None, service_type: str) -> bool:
+    """True when `sanction` forbids a request of `service_type`."""
+    if sanction is None:
+        return False
+    if sanction.level == "restricted":
+        return biometric_editing(service_type)
+    return sanction.level in ("suspended", "closed")
+
+
+def apply_strike(
+    standing: Mapping[str, Any] | None, strike: Strike, policy: LadderPolicy
+) -> tuple[dict[str, Any], Sanction] | None:
+    """The standing after `strike` and the sanction it brings; None when this strike was counted already."""
+    current = dict(standing or new_standing())
+    if any(s["strike_id"] == strike.strike_id for s in current["strikes"]):
+        return None
+    record = {
+        "strike_id": strike.strike_id,
+        "at": strike.at.isoformat(),
+        "category": strike.category,
+        "request_id": strike.request_id,
+        "reasons": list(strike.reasons),
+    }
+    strikes = [*current["strikes"], record][-STRIKE_LIMIT:]
+    since = strike.at - policy.window
+    counted = sum(1 for s in strikes if datetime.fromisoformat(s["at"]) > since)
+    level = _level_for(counted, strike.category, policy)
+    until = _until(level, strike.at, policy)
+    active = in_force(current, strike.at)
+    if active and _rank(active.level) >= _rank(level):
+        # A new strike never shortens or lowers what is in force.
+        level = active.level
+        until = None if active.until is None else max(active.until, until or active.until)
+    sanction = Sanction(level, until, counted)
+    history = {
+        "strike_id": strike.strike_id,
+        "level": level,
+        "until": until.isoformat() if until else None,
+        "strikes": counted,
+        "at": strike.at.isoformat(),
+    }
+    current.update(
+        level=level,
+        until=until.isoformat() if until else None,
+        strikes=strikes,
+        sanctions=[*current["sanctions"], history][-STRIKE_LIMIT:],
+    )
+    return current, sanction
+
+
+def _level_for(counted: int, category: str, policy: LadderPolicy) -> str:
+    if category in policy.severe_categories:
+        return "closed"
+    ladder = policy.ladder or LEVELS
+    return ladder[min(counted, len(ladder)) - 1]
+
+
+def _until(level: str, at: datetime, policy: LadderPolicy) -> datetime | None:
+    if level == "closed":
+        return None
+    duration = policy.durations.get(level, timedelta(0))
+    return at + duration if duration > timedelta(0) else None
