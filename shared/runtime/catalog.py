@@ -81,6 +81,7 @@ SERVICES: tuple[ServiceSpec, ...] = (
         "services.generation_review",
         env={"DSGOV_REVIEW_DEMO_LIBRARY": "true"},  # demo data, clearly marked; never in production
     ),
+    ServiceSpec("rumour_refutation", "services.rumour_refutation"),
     ServiceSpec(
         "labeling",
         "services.labeling",

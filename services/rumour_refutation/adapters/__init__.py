@@ -1,0 +1,1 @@
+"""Adapters of the rumour refutation service: they translate, nothing more."""

@@ -1,0 +1,1 @@
+"""Pure rumour-refutation rules: fingerprints, matching, and the state of contents, cases and reach."""

@@ -1,0 +1,400 @@
+"""The fan-out worker: takedowns for contents found at determination, and one notice per recipient.
+
+Each round, in this order:
+
+1. cases with matches not yet recorded on their contents: record each match on its content (the
+   content requires its takedown, and marks every distribution so far as due for fan-out);
+2. contents with fan-out due: read the recipients of each due (notice, distribution), group them
+   by case and reach shard, and let each shard notify the recipients it has not notified yet
+   (one notice per recipient per case; a recipient reached through two contents in one round
+   gets one notice naming both); then mark the items done on the contents;
+3. now and then, catch up with what other processes indexed or opened (scale-out).
+
+Every step is an idempotent operation with an operation id, written with its outbox in one
+document: a crash anywhere is repaired by running the round again, and the reach shards make
+sure no recipient is notified twice whatever is repeated.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import hashlib
+from collections import defaultdict
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from services.rumour_refutation.batch import BatchExecutor, Decide
+from services.rumour_refutation.domain import case as cases
+from services.rumour_refutation.domain import content as contents
+from services.rumour_refutation.domain import reach
+from services.rumour_refutation.domain.content import CaseRef
+from services.rumour_refutation.domain.fingerprint import decode_sketches
+from services.rumour_refutation.domain.index import Claim, MediaHash, Thresholds
+from services.rumour_refutation.keys import CASE, CONTENT, case_key, content_key, reach_key
+from services.rumour_refutation.outbound import notice_event, takedown_event
+from services.rumour_refutation.ports import CaseStore, RecipientLists
+from services.rumour_refutation.search import SearchState, add_content, provider_of, rumour_from
+from shared.contracts.envelope import CloudEvent
+from shared.messaging.engine import Outcome
+from shared.observability import get_logger
+from shared.storage.aggregates import Aggregate, AggregateStore
+
+log = get_logger(__name__)
+
+QUICK_S = 0.05  # how often the worker looks for a while after being woken
+QUICK_FOR_S = 2.0
+
+
+@dataclass(frozen=True)
+class FanoutSettings:
+    """How much one round does, and how often the worker looks."""
+
+    interval_s: float = 1.0  # idle polling; handlers wake the worker when they leave work due
+    cases_per_round: int = 20
+    contents_per_apply: int = 500
+    contents_per_round: int = 500
+    notices_per_round: int = 20_000
+    catch_up_interval_s: float = 5.0  # 0: never (a single process sees everything itself)
+    catch_up_margin_ms: int = 10_000  # covers clock skew and commit delays between processes
+
+
+@dataclass(frozen=True)
+class _Due:
+    """One due (notice, distribution) fan-out item of one content."""
+
+    aggregate_id: str
+    provider_id: str
+    content_id: str
+    notice_id: str
+    distribution_id: str
+    list_ids: tuple[str, ...]
+    recipients: int
+
+
+def _digest(parts: Sequence[str]) -> str:
+    return hashlib.blake2b("\x1f".join(sorted(parts)).encode("utf-8"), digest_size=10).hexdigest()
+
+
+def _ms(moment: datetime) -> int:
+    return int(moment.timestamp() * 1000)
+
+
+class FanoutWorker:
+    """Runs rounds until stopped; `wake()` starts the next round early."""
+
+    def __init__(
+        self,
+        *,
+        store: AggregateStore,
+        cases_store: CaseStore,
+        lists: RecipientLists,
+        executor: BatchExecutor,
+        search: SearchState,
+        thresholds: Thresholds,
+        clock: Callable[[], datetime],
+        settings: FanoutSettings = FanoutSettings(),
+    ) -> None:
+        """Wire the worker."""
+        self.store = store
+        self.cases = cases_store
+        self.lists = lists
+        self.executor = executor
+        self.search = search
+        self.thresholds = thresholds
+        self.clock = clock
+        self.settings = settings
+        self._wake = asyncio.Event()
+        self._caught_up_ms = 0
+        self._next_catch_up = 0.0
+
+    def wake(self) -> None:
+        """Work is due: start a round soon."""
+        self._wake.set()
+
+    async def run(self, stop: asyncio.Event) -> None:
+        """Rounds until `stop`; errors are logged and the round is tried again.
+
+        A handler wakes the worker before the engine has stored what it decided, so after a wake
+        the worker looks again every `QUICK_S` for a while, then goes back to `interval_s`.
+        """
+        loop = asyncio.get_running_loop()
+        self._caught_up_ms = _ms(self.clock())  # the start-up rebuild covered everything before
+        quick_until = 0.0
+        while not stop.is_set():
+            self._wake.clear()
+            try:
+                busy = await self.round()
+            except Exception:
+                log.exception("fanout.round_failed")
+                busy = False
+            if busy:
+                continue
+            timeout = QUICK_S if loop.time() < quick_until else self.settings.interval_s
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(_first(stop, self._wake), timeout=timeout)
+            if self._wake.is_set():
+                quick_until = loop.time() + QUICK_FOR_S
+
+    async def round(self) -> bool:
+        """One round; True when it did something (then another follows at once)."""
+        applied = await self.apply_matches()
+        notified = await self.fan_out()
+        caught_up = await self._maybe_catch_up()
+        return applied or notified or caught_up
+
+    # 1. matches found at determination -> the contents
+
+    async def apply_matches(self) -> bool:
+        """Record the matches of cases on their contents (takedowns come out there)."""
+        found = await self.cases.cases_to_apply(self.settings.cases_per_round)
+        for agg in found:
+            await self._apply_case(agg)
+        return bool(found)
+
+    async def _apply_case(self, agg: Aggregate) -> None:
+        state = agg.state or {}
+        provider = provider_of(agg.id, CASE, state["notice_id"])
+        ref, scores = cases.case_ref(state), cases.initial_matches(state)
+        ids = list(state["to_apply"][: self.settings.contents_per_apply])
+        now = self.clock()
+        ops: dict[str, tuple[str, Decide]] = {}
+        for cid in ids:
+            score, via = scores.get(cid, (1.0, "ordered"))
+            decide = self._match_decision(provider, cid, ref, score, via, state["event_id"], now)
+            ops[content_key(provider, cid)] = (f"match:{ref.notice_id}", decide)
+        published = await self.executor.apply(ops)
+        await self.executor.apply(
+            {agg.id: (f"applied:{_digest(ids)}", lambda s: Outcome(state=cases.applied(s, ids)))}
+        )
+        log.info("fanout.matches_applied", notice_id=ref.notice_id, contents=len(ids), takedowns=published)
+
+    def _match_decision(
+        self, provider: str, cid: str, ref: CaseRef, score: float, via: str, cause_id: str, now: datetime
+    ) -> Decide:
+        def decide(state: dict[str, Any] | None) -> Outcome:
+            result = contents.apply_match(
+                state, cid, ref, score=score, via=via, cause_id=cause_id, now_ms=_ms(now)
+            )
+            if result is None:
+                return Outcome(state=None)
+            new, takedown = result
+            return Outcome(state=new, events=[takedown_event(provider, takedown, now)])
+
+        return decide
+
+    # 2. due (notice, distribution) items -> one notice per recipient
+
+    async def fan_out(self) -> bool:
+        """Notify the recipients of due items, within the round's budget; True when any was due."""
+        found = await self.cases.contents_with_fanout_due(self.settings.contents_per_round)
+        items = self._budget([item for agg in found for item in _due_items(agg)])
+        if not items:
+            return False
+        case_ids = {(i.provider_id, i.notice_id) for i in items}
+        loaded = await self.store.load_many(case_key(p, n) for p, n in case_ids)
+        recipients = await self.lists.get_many([lid for i in items for lid in i.list_ids])
+        now = self.clock()
+        ops: dict[str, tuple[str, Decide]] = {}
+        done: list[_Due] = []
+        for (provider, notice_id), group in _by_case(items).items():
+            case_state = loaded[case_key(provider, notice_id)].state
+            if case_state is None:
+                log.warning("fanout.case_missing", notice_id=notice_id)  # not stored yet: next round
+                continue
+            ops |= self._notify_ops(provider, case_state, group, recipients, now)
+            done += group
+        if not done:
+            return False
+        sent = await self.executor.apply(ops)
+        await self.executor.apply(self._done_ops(done, recipients, now))
+        log.info("fanout.notified", items=len(done), notices=sent)
+        return True
+
+    def _budget(self, items: list[_Due]) -> list[_Due]:
+        chosen: list[_Due] = []
+        total = 0
+        for item in items:
+            if chosen and total + item.recipients > self.settings.notices_per_round:
+                break
+            chosen.append(item)
+            total += item.recipients
+        return chosen
+
+    def _notify_ops(
+        self,
+        provider: str,
+        case_state: dict[str, Any],
+        group: list[_Due],
+        recipients: dict[str, list[str]],
+        now: datetime,
+    ) -> dict[str, tuple[str, Decide]]:
+        ref, shards = cases.case_ref(case_state), int(case_state["shards"])
+        reached: dict[int, dict[str, list[str]]] = defaultdict(lambda: defaultdict(list))
+        for item in group:
+            for list_id in item.list_ids:
+                for recipient in recipients.get(list_id, []):
+                    reached[reach.shard_of(recipient, shards)][recipient].append(item.content_id)
+        operation = f"notify:{_digest([f'{i.content_id}|{i.distribution_id}' for i in group])}"
+        text, cause = case_state["refutation_text"], case_state["event_id"]
+        return {
+            reach_key(provider, ref.notice_id, shard): (
+                operation,
+                self._notify_decision(provider, ref, text, cause, shard, dict(by_recipient), now),
+            )
+            for shard, by_recipient in reached.items()
+        }
+
+    @staticmethod
+    def _notify_decision(
+        provider: str,
+        ref: CaseRef,
+        text: str,
+        cause_id: str,
+        shard: int,
+        reached: dict[str, list[str]],
+        now: datetime,
+    ) -> Decide:
+        def decide(state: dict[str, Any] | None) -> Outcome:
+            result = reach.notify(state, ref.notice_id, shard, reached, _ms(now))
+            if result is None:
+                return Outcome(state=None)
+            new, notices = result
+            return Outcome(
+                state=new, events=[notice_event(provider, ref, text, cause_id, n, now) for n in notices]
+            )
+
+        return decide
+
+    @staticmethod
+    def _done_ops(
+        done: list[_Due], recipients: dict[str, list[str]], now: datetime
+    ) -> dict[str, tuple[str, Decide]]:
+        per_content: dict[str, list[tuple[str, str, int]]] = defaultdict(list)
+        for item in done:
+            count = sum(len(recipients.get(lid, [])) for lid in item.list_ids)
+            per_content[item.aggregate_id].append((item.notice_id, item.distribution_id, count))
+        return {
+            agg_id: (f"fanned:{_digest([f'{n}|{d}' for n, d, _ in finished])}", _complete(finished, _ms(now)))
+            for agg_id, finished in per_content.items()
+        }
+
+    # 3. catch up with other processes (scale-out); a no-op when this process is the only one
+
+    async def _maybe_catch_up(self) -> bool:
+        interval = self.settings.catch_up_interval_s
+        loop_now = asyncio.get_running_loop().time()
+        if interval <= 0 or loop_now < self._next_catch_up:
+            return False
+        self._next_catch_up = loop_now + interval
+        return await self.catch_up()
+
+    async def catch_up(self) -> bool:
+        """Index outputs and open rumours this process has not seen, and match them both ways."""
+        started = _ms(self.clock())
+        since = self._caught_up_ms - self.settings.catch_up_margin_ms
+        ops: dict[str, tuple[str, Decide]] = {}
+        new_ids = [i for i in await self.cases.indexed_content_ids(since) if not self._known_content(i)]
+        for agg in (await self.store.load_many(new_ids)).values():
+            if add_content(self.search, agg):
+                ops |= self._matches_for_content(agg)
+        for agg in await self.cases.rumour_cases(since):
+            loaded = rumour_from(agg)
+            if loaded and self.search.rumours_for(loaded.provider_id).add(loaded.ref, loaded.claim):
+                ops |= self._matches_for_rumour(loaded.provider_id, loaded.ref, loaded.claim, agg)
+        self._caught_up_ms = started
+        if ops:
+            await self.executor.apply(ops)
+            log.info("fanout.caught_up", matches=len(ops))
+        return bool(ops)
+
+    def _known_content(self, aggregate_id: str) -> bool:
+        provider, _, content_id = aggregate_id[len(CONTENT) :].rpartition("/")
+        return content_id in self.search.index_for(provider)
+
+    def _matches_for_content(self, agg: Aggregate) -> dict[str, tuple[str, Decide]]:
+        state = agg.state or {}
+        provider = provider_of(agg.id, CONTENT, state["content_id"])
+        output = state["output"]
+        windows = decode_sketches(output["sketches"], output["sizes"]) if output["sizes"] else []
+        media = [MediaHash(m["sha256"], m.get("phash")) for m in output.get("media", [])]
+        now = self.clock()
+        found = self.search.rumours_for(provider).matching(windows, media, self.thresholds)
+        # One operation per content: several rumours found at once are applied in turn.
+        decisions = [
+            self._match_decision(provider, state["content_id"], ref, score, via, output["event_id"], now)
+            for ref, score, via in found
+        ]
+        if not decisions:
+            return {}
+        ids = [ref.notice_id for ref, _, _ in found]
+        return {agg.id: (f"catch-up:{_digest(ids)}", _chain(decisions))}
+
+    def _matches_for_rumour(
+        self, provider: str, ref: CaseRef, claim: Claim, agg: Aggregate
+    ) -> dict[str, tuple[str, Decide]]:
+        now = self.clock()
+        hits = self.search.index_for(provider).search(claim, self.thresholds)
+        cause = (agg.state or {})["event_id"]
+        return {
+            content_key(provider, m.content_id): (
+                f"match:{ref.notice_id}",
+                self._match_decision(provider, m.content_id, ref, m.score, m.via, cause, now),
+            )
+            for m in hits
+        }
+
+
+def _complete(finished: list[tuple[str, str, int]], now_ms: int) -> Decide:
+    def decide(state: dict[str, Any] | None) -> Outcome:
+        return Outcome(state=contents.complete_fanout(state, finished, now_ms))
+
+    return decide
+
+
+def _chain(decisions: list[Decide]) -> Decide:
+    """Several decisions on one aggregate, each on the state the previous one left."""
+
+    def decide(state: dict[str, Any] | None) -> Outcome:
+        changed: dict[str, Any] | None = None
+        events: list[CloudEvent] = []
+        for step in decisions:
+            outcome = step(changed if changed is not None else state)
+            changed = outcome.state if outcome.state is not None else changed
+            events += outcome.events
+        return Outcome(state=changed, events=events)
+
+    return decide
+
+
+def _due_items(agg: Aggregate) -> list[_Due]:
+    state = agg.state or {}
+    provider = provider_of(agg.id, CONTENT, state["content_id"])
+    items = []
+    for notice_id, distribution_id in contents.pending_items(state):
+        lists = contents.list_ids(state, distribution_id)
+        count = next(
+            (d["recipients"] for d in state["distributions"] if d["distribution_id"] == distribution_id), 0
+        )
+        items.append(
+            _Due(agg.id, provider, state["content_id"], notice_id, distribution_id, tuple(lists), int(count))
+        )
+    return items
+
+
+def _by_case(items: list[_Due]) -> dict[tuple[str, str], list[_Due]]:
+    grouped: dict[tuple[str, str], list[_Due]] = defaultdict(list)
+    for item in items:
+        grouped[(item.provider_id, item.notice_id)].append(item)
+    return grouped
+
+
+async def _first(*events: asyncio.Event) -> None:
+    waiters = [asyncio.ensure_future(e.wait()) for e in events]
+    try:
+        await asyncio.wait(waiters, return_when=asyncio.FIRST_COMPLETED)
+    finally:
+        for w in waiters:
+            w.cancel()

@@ -1,0 +1,117 @@
+"""The events the service publishes on `dsgov.rumour`, with deterministic ids (DS-11).
+
+Every id is derived from what the event is about, never from when it was made: a takedown from
+(notice, content), a notice from (notice, recipient), the record from the notice. A retried or
+recomputed event therefore carries the same id, and a consumer that de-duplicates by id sees it
+once, however often it is published.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import datetime
+
+from services.rumour_refutation.domain.content import CaseRef, Takedown
+from services.rumour_refutation.domain.reach import Notice
+from shared.contracts.envelope import CloudEvent, new_event
+from shared.contracts.rumour import (
+    ClaimMedia,
+    ContentTakedownRequired,
+    RefutationNotice,
+    RumourRecorded,
+)
+from shared.messaging.ids import derived_id
+
+SOURCE = "dsgov/rumour-refutation"
+TAKEDOWN_REQUIRED = "dsgov.content.takedown-required"
+REFUTATION_NOTICE = "dsgov.refutation.notice"
+RUMOUR_RECORDED = "dsgov.rumour.recorded"
+
+
+def rumour_id(provider_id: str, notice_id: str) -> str:
+    """The stable id of the rumour a notice determined."""
+    return derived_id(SOURCE, "rumour", provider_id, notice_id)
+
+
+def takedown_event(provider_id: str, takedown: Takedown, now: datetime) -> CloudEvent:
+    """`dsgov.content.takedown-required` for one content, keyed by the content id."""
+    data = ContentTakedownRequired(
+        content_id=takedown.content_id,
+        notice_id=takedown.notice_id,
+        rumour_id=takedown.rumour_id,
+        reason=takedown.reason,
+        score=takedown.score,
+    )
+    return new_event(
+        type=TAKEDOWN_REQUIRED,
+        source=SOURCE,
+        subject=takedown.content_id,
+        providerid=provider_id,
+        data=data,
+        id=derived_id(SOURCE, "takedown", provider_id, takedown.notice_id, takedown.content_id),
+        time=now,
+        correlationid=takedown.correlation_id,
+        causationid=takedown.causation_id,
+    )
+
+
+def notice_event(
+    provider_id: str, case: CaseRef, refutation_text: str, cause_id: str, notice: Notice, now: datetime
+) -> CloudEvent:
+    """`dsgov.refutation.notice` to one recipient, keyed by the recipient's user id."""
+    data = RefutationNotice(
+        recipient_user_id=notice.recipient,
+        rumour_id=case.rumour_id,
+        notice_id=case.notice_id,
+        refutation_text=refutation_text,
+        content_ids=list(notice.content_ids),
+    )
+    return new_event(
+        type=REFUTATION_NOTICE,
+        source=SOURCE,
+        subject=notice.recipient,
+        providerid=provider_id,
+        data=data,
+        id=derived_id(SOURCE, "notice", provider_id, case.notice_id, notice.recipient),
+        time=now,
+        correlationid=case.correlation_id,
+        causationid=cause_id,
+    )
+
+
+def recorded_event(
+    provider_id: str,
+    *,
+    case: CaseRef,
+    claim_text: str,
+    refutation_text: str,
+    claim_media: Sequence[ClaimMedia],
+    fingerprints: Sequence[str],
+    matched_content_ids: Sequence[str],
+    recipients_reached: int,
+    cause_id: str,
+    now: datetime,
+) -> CloudEvent:
+    """`dsgov.rumour.recorded`: what the review service needs to block the rumour from now on."""
+    assert case.rumour_id is not None
+    data = RumourRecorded(
+        rumour_id=case.rumour_id,
+        notice_id=case.notice_id,
+        refutation_text=refutation_text,
+        claim_text=claim_text,
+        claim_media=list(claim_media),
+        fingerprints=list(fingerprints),
+        matched_content_ids=list(matched_content_ids),
+        recipients_reached=recipients_reached,
+    )
+    return new_event(
+        type=RUMOUR_RECORDED,
+        source=SOURCE,
+        subject=case.rumour_id,
+        providerid=provider_id,
+        data=data,
+        id=derived_id(SOURCE, "recorded", provider_id, case.notice_id),
+        time=now,
+        correlationid=case.correlation_id,
+        causationid=cause_id,
+    )

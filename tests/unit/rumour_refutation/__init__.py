@@ -1,0 +1,1 @@
+"""Unit tests for the rumour refutation service (DS-11)."""
