@@ -36,7 +36,11 @@ class Recorder:
         """Record `topics`; topic names are stored without `strip_prefix`."""
         self.records: list[Seen] = []
         self._consumer = AIOKafkaConsumer(
-            *topics, bootstrap_servers=bootstrap, auto_offset_reset="earliest", group_id=None
+            *topics,
+            bootstrap_servers=bootstrap,
+            auto_offset_reset="earliest",
+            group_id=None,
+            fetch_max_wait_ms=10,  # the embedded broker answers a fetch only when this expires
         )
         self._strip = strip_prefix
         self._task: asyncio.Task[None] | None = None
