@@ -5,8 +5,9 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any, Protocol
+from typing import Any, Literal, Protocol
 
+from services.console.domain.claims import Take
 from services.console.domain.roles import Role
 
 
@@ -89,12 +90,76 @@ class DashboardCounts:
 
 
 @dataclass(frozen=True)
-class WithdrawalResult:
-    """What happened to a withdrawal request."""
+class CommandResult:
+    """What happened to a command submitted from a form."""
 
     command_id: str
     duplicate: bool  # the same form was submitted before: no second command
     published: bool  # False: stored and left to the outbox relay (the broker did not confirm in time)
+    accepted: bool = True  # False: another command already did this (`existing` is its audit record)
+    existing: Mapping[str, Any] | None = None
+
+
+WithdrawalResult = CommandResult  # the name the withdrawal path was written with
+
+
+@dataclass(frozen=True)
+class LibraryQuery:
+    """Search criteria of the feature library; empty fields do not filter."""
+
+    text: str = ""  # in the id, the pattern, the category and the reasons (case-insensitive)
+    kind: str = ""
+    category: str = ""
+    status: str = ""
+    action: str = ""
+    page: int = 1
+    page_size: int = 50
+
+
+@dataclass(frozen=True)
+class ReviewQuery:
+    """Criteria of the review queue: `status` pending (default), resolved, or empty for all."""
+
+    status: str = "pending"
+    stage: str = ""
+    page: int = 1
+    page_size: int = 50
+
+
+@dataclass(frozen=True)
+class Page:
+    """One page of read-model documents."""
+
+    items: list[dict[str, Any]]
+    total: int
+
+
+@dataclass(frozen=True)
+class LibraryCounts:
+    """The feature library on the dashboard."""
+
+    by_status: dict[str, int]
+    version: int
+
+
+@dataclass(frozen=True)
+class ReviewCounts:
+    """The review queue and the review decisions on the dashboard."""
+
+    pending: int
+    oldest_pending_at: str | None
+    resolved_7_days: int
+    decisions_7_days: dict[str, int]  # by `stats_key` of the decision type
+    human_7_days: int
+    sanctions_7_days: dict[str, int]
+
+
+@dataclass(frozen=True)
+class TakeResult:
+    """What happened when a reviewer took an item."""
+
+    taken: bool
+    holder: Take | None  # the holder afterwards (the rival, when the take lost a race)
 
 
 class Users(Protocol):
@@ -156,6 +221,10 @@ class AuditLog(Protocol):
         """Withdrawal commands sent for one consent, newest first, with whether they went out."""
         ...
 
+    async def submitted(self, action: str, target: str) -> list[dict[str, Any]]:
+        """Commands of one kind (audit action) sent about one target, newest first, with `sent`."""
+        ...
+
 
 class ReadModel(Protocol):
     """The projections built from `dsgov.consent` and `dsgov.identity`."""
@@ -173,6 +242,60 @@ class ReadModel(Protocol):
         ...
 
 
+class LibraryView(Protocol):
+    """The feature library as built from `dsgov.library.updated` (DS-10.2)."""
+
+    async def search(self, query: LibraryQuery) -> Page:
+        """Entries matching `query`, most recently changed first (without their history)."""
+        ...
+
+    async def entry(self, entry_id: str) -> dict[str, Any] | None:
+        """One entry with its history."""
+        ...
+
+    async def counts(self) -> LibraryCounts:
+        """Entries by status and the library version."""
+        ...
+
+
+class ReviewView(Protocol):
+    """The human review queue (DS-10.1) and the decision counters, as built from `dsgov.review`."""
+
+    async def queue(self, query: ReviewQuery) -> Page:
+        """Items matching `query`: pending first, oldest first (resolved alone: newest first)."""
+        ...
+
+    async def item(self, item_id: str) -> dict[str, Any] | None:
+        """One item."""
+        ...
+
+    async def counts(self, now: datetime) -> ReviewCounts:
+        """The dashboard's numbers."""
+        ...
+
+
+class ReviewDesk(Protocol):
+    """The console's own bookkeeping of the review queue: who holds which item, what was sent."""
+
+    async def takes(self, item_id: str) -> list[Take]:
+        """Every take of the item, oldest first."""
+        ...
+
+    async def holders(self, item_ids: list[str]) -> dict[str, Take]:
+        """The current holder of each of the items that has one."""
+        ...
+
+    async def take(
+        self, item_id: str, *, actor: Actor, expected_seq: int, client: str | None, now: datetime
+    ) -> TakeResult:
+        """Record a take as the next one after `expected_seq`; refused if someone else took it first."""
+        ...
+
+    async def decisions(self, item_ids: list[str]) -> dict[str, dict[str, Any]]:
+        """The decision sent from the console for each of the items that has one."""
+        ...
+
+
 class Commands(Protocol):
     """Actions sent to the services as commands on `dsgov.console.commands`."""
 
@@ -187,4 +310,34 @@ class Commands(Protocol):
         now: datetime,
     ) -> WithdrawalResult:
         """Record and send a withdrawal on the subject's behalf (DS-14.2, PI-15)."""
+        ...
+
+    async def library_change(
+        self,
+        *,
+        change: Literal["propose", "approve", "disable"],
+        entry_id: str,
+        entry: Mapping[str, Any] | None,
+        current: Mapping[str, Any] | None,
+        reason: str,
+        actor: Actor,
+        request_id: str,
+        client: str | None,
+        now: datetime,
+    ) -> CommandResult:
+        """Record and send a feature-library change (DS-10.2)."""
+        ...
+
+    async def review_decision(
+        self,
+        item: Mapping[str, Any],
+        *,
+        decision: Literal["approve", "reject"],
+        reason: str,
+        actor: Actor,
+        request_id: str,
+        client: str | None,
+        now: datetime,
+    ) -> CommandResult:
+        """Record and send a reviewer's decision (DS-10.1); at most one per item."""
         ...

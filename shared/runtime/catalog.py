@@ -83,6 +83,12 @@ SERVICES: tuple[ServiceSpec, ...] = (
     ),
     ServiceSpec("rumour_refutation", "services.rumour_refutation"),
     ServiceSpec(
+        "regulator_reporting",
+        "services.regulator_reporting",
+        secrets=(DEADLETTER_KEY, "DSGOV_REPORTING_SIGNING_KEY"),  # any token_urlsafe(32) is a valid seed
+        env={"DSGOV_REPORTING_KEY_ID": "embedded-1"},
+    ),
+    ServiceSpec(
         "labeling",
         "services.labeling",
         secrets=(DEADLETTER_KEY, "DSGOV_LABELING_SIGNING_KEY"),

@@ -1,6 +1,7 @@
 """Console roles and what each may do.
 
-viewer: read; operator: read and withdraw consents on the subject's behalf (DS-14.2, PI-15);
+viewer: read; operator: read, withdraw consents on the subject's behalf (DS-14.2, PI-15), propose,
+approve and disable feature-library entries (DS-10.2) and decide human-review items (DS-10.1);
 admin: everything, including user management and the audit log.
 """
 
@@ -18,6 +19,8 @@ class Permission(StrEnum):
 
     READ = "read"  # dashboards, consent search and detail, proof export, own account
     WITHDRAW = "withdraw"  # send a withdrawal command on the subject's behalf
+    CURATE = "curate"  # propose, approve and disable feature-library entries (DS-10.2)
+    REVIEW = "review"  # take and decide items of the human review queue (DS-10.1)
     ADMINISTER = "administer"  # users and the audit log
 
 
@@ -25,6 +28,8 @@ _RANK: Final[dict[Role, int]] = {"viewer": 1, "operator": 2, "admin": 3}
 MINIMUM_ROLE: Final[dict[Permission, Role]] = {
     Permission.READ: "viewer",
     Permission.WITHDRAW: "operator",
+    Permission.CURATE: "operator",
+    Permission.REVIEW: "operator",
     Permission.ADMINISTER: "admin",
 }
 

@@ -30,12 +30,15 @@ from services.console.adapters.mongo import (
     USERS,
     MongoAuditLog,
     MongoFailureLog,
+    MongoLibraryView,
     MongoReadModel,
+    MongoReviewDesk,
+    MongoReviewView,
     MongoSessions,
     MongoUsers,
 )
 from services.console.config import ConsoleSettings
-from services.console.domain.commands import SOURCE, WITHDRAWAL
+from services.console.domain.commands import LIBRARY_CHANGE, REVIEW_DECISION, SOURCE, WITHDRAWAL
 from services.console.domain.passwords import Passwords
 from services.console.domain.ratelimit import LoginRateLimiter, RateLimitPolicy
 from services.console.projections import CONSUMES, Projections, aggregate_id, routes
@@ -52,18 +55,20 @@ from shared.storage.aggregates import AggregateStore
 
 log = get_logger(__name__)
 
+COMMANDS = (WITHDRAWAL, LIBRARY_CHANGE, REVIEW_DECISION)
 CREATE_ADMIN_HINT = "python -m services.console create-user --username NAME --role admin"
 
 DEFINITION = ServiceDefinition(
     name="console",
     source=SOURCE,
     description=(
-        "The admins' web console: read models from dsgov.consent and dsgov.identity; withdrawal of a "
-        "biometric consent on the subject's behalf sent as a command (DS-14.2, PI-15)."
+        "The admins' web console: read models from dsgov.consent, dsgov.identity and dsgov.review; "
+        "withdrawal of a biometric consent on the subject's behalf (DS-14.2, PI-15), feature-library "
+        "changes (DS-10.2) and human review decisions (DS-10.1) sent as commands."
     ),
     consumes=CONSUMES,
-    publishes=(WITHDRAWAL,),
-    publishes_on={WITHDRAWAL: topics.CONSOLE_COMMANDS},
+    publishes=COMMANDS,
+    publishes_on=dict.fromkeys(COMMANDS, topics.CONSOLE_COMMANDS),
     collection=PROJECTIONS,
     indexes=PROJECTION_INDEXES,
 )
@@ -86,13 +91,17 @@ def build_deps(
 ) -> tuple[ConsoleDeps, AggregateStore]:
     """The web app's dependencies over the runtime's clients; also the audit store (it has an outbox)."""
     db = runtime.db
+    provider = runtime.settings.provider_id
+    projections = runtime.store.collection
     audit_store = AggregateStore(db[AUDIT])
     deps = ConsoleDeps(
         users=MongoUsers(db[USERS]),
         sessions=MongoSessions(db[SESSIONS]),
         audit=MongoAuditLog(audit_store),
-        read_model=MongoReadModel(runtime.store.collection, runtime.settings.provider_id),
-        commands=CommandSender(audit_store, runtime.publisher, publish_timeout_s=settings.publish_timeout_s),
+        read_model=MongoReadModel(projections, provider),
+        commands=CommandSender(
+            audit_store, runtime.publisher, publish_timeout_s=settings.publish_timeout_s, provider_id=provider
+        ),
         limiter=LoginRateLimiter(
             MongoFailureLog(db[LOGIN_FAILURES], settings.login_window_s),
             RateLimitPolicy(settings.login_max_failures, settings.login_window_s),
@@ -104,6 +113,9 @@ def build_deps(
             session_ttl_s=settings.session_ttl_s,
             anonymous_session_ttl_s=settings.anonymous_session_ttl_s,
         ),
+        library=MongoLibraryView(projections, provider),
+        reviews=MongoReviewView(projections, provider),
+        desk=MongoReviewDesk(audit_store),
         clock=clock,
     )
     return deps, audit_store

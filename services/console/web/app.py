@@ -10,7 +10,14 @@ from fastapi.responses import RedirectResponse, Response
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from services.console.web import pages_admin, pages_auth, pages_consents
+from services.console.web import (
+    pages_admin,
+    pages_auth,
+    pages_consents,
+    pages_dashboard,
+    pages_library,
+    pages_review,
+)
 from services.console.web.base import ConsoleDeps, Guarded, audit, build_templates, render
 from services.console.web.security import CsrfRejected, Forbidden, LoginRequired
 from services.console.web.style import CONTENT_SECURITY_POLICY
@@ -56,7 +63,7 @@ def create_app(deps: ConsoleDeps) -> FastAPI:
     app.state.deps = deps
     app.state.templates = build_templates()
     guarded = Guarded(app.router)  # straight onto the app: every route is an APIRoute of `app.routes`
-    for pages in (pages_auth, pages_consents, pages_admin):
+    for pages in (pages_auth, pages_dashboard, pages_consents, pages_review, pages_library, pages_admin):
         pages.register(guarded)
     app.state.route_permissions = guarded.permissions
     _add_error_handlers(app)

@@ -18,7 +18,18 @@ from services.console.domain.csrf import tokens_match
 from services.console.domain.passwords import Passwords
 from services.console.domain.ratelimit import LoginRateLimiter
 from services.console.domain.roles import Permission, allows
-from services.console.ports import AuditEntry, AuditLog, Commands, ReadModel, Session, Sessions, Users
+from services.console.ports import (
+    AuditEntry,
+    AuditLog,
+    Commands,
+    LibraryView,
+    ReadModel,
+    ReviewDesk,
+    ReviewView,
+    Session,
+    Sessions,
+    Users,
+)
 from services.console.web.security import (
     CsrfRejected,
     Forbidden,
@@ -45,6 +56,9 @@ class ConsoleDeps:
     limiter: LoginRateLimiter
     passwords: Passwords
     config: WebConfig
+    library: LibraryView
+    reviews: ReviewView
+    desk: ReviewDesk
     clock: Callable[[], datetime] = field(default=lambda: datetime.now(UTC))
 
     def now_ms(self) -> int:

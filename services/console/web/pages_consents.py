@@ -1,4 +1,4 @@
-"""Dashboard, consent search, consent detail with history, proof export and withdrawal (DS-14.2, PI-15)."""
+"""Consent search, consent detail with history, proof export and withdrawal (DS-14.2, PI-15)."""
 
 from __future__ import annotations
 
@@ -64,16 +64,6 @@ def _query(
             error = f"'Expiring within' must be a number of days from 0 to {MAX_DAYS}."
     number = int(page) if re.fullmatch(r"\d{1,6}", page) and int(page) >= 1 else 1
     return ConsentQuery(subject.strip(), grantee.strip(), status, days, number), error
-
-
-async def home(request: Request) -> Response:
-    return RedirectResponse("/dashboard", status_code=303)
-
-
-async def dashboard(request: Request) -> Response:
-    deps = deps_of(request)
-    counts = await deps.read_model.counts(deps.clock())
-    return await render(request, "dashboard.html", counts=counts, statuses=CONSENT_STATUSES)
 
 
 async def consents(
@@ -153,8 +143,6 @@ async def withdraw(
 
 def register(r: Guarded) -> None:
     """Add this module's routes, each with the permission it needs."""
-    r.get("/", Permission.READ)(home)
-    r.get("/dashboard", Permission.READ)(dashboard)
     r.get("/consents", Permission.READ)(consents)
     r.get("/consents/view/{consent_id:path}", Permission.READ)(consent)
     r.get("/consents/proof/{consent_id:path}", Permission.READ)(proof)

@@ -46,10 +46,14 @@ pre{background:#0f1b28;color:#e3edf7;padding:12px;border-radius:6px;overflow:aut
 white-space:pre-wrap;overflow-wrap:anywhere}
 .badge{display:inline-block;padding:1px 9px;border-radius:999px;font-size:12px;font-weight:600;
 border:1px solid currentColor}
-.badge.granted,.badge.verified,.badge.active{color:var(--ok)}
-.badge.withdrawn,.badge.rejected,.badge.disabled{color:var(--bad)}
-.badge.expired{color:var(--grey)}
-.badge.pending{color:var(--warn)}
+.badge.granted,.badge.verified,.badge.active,.badge.approved,.badge.resolved{color:var(--ok)}
+.badge.withdrawn,.badge.rejected,.badge.disabled,.badge.refused,.badge.block{color:var(--bad)}
+.badge.expired,.badge.demo{color:var(--grey)}
+.badge.pending,.badge.proposed,.badge.review{color:var(--warn)}
+tr.refused td{background:#fdecea}
+pre.checked{background:#fffbea;color:var(--ink);border:1px solid #e7d9a6;font-size:14px}
+.stack.wide{max-width:720px}
+.card>h2:first-child{margin-top:0}
 form.search{display:flex;flex-wrap:wrap;gap:10px;align-items:flex-end}
 label{display:flex;flex-direction:column;font-size:13px;color:var(--muted);gap:3px}
 input,select,textarea{font:inherit;color:var(--ink);padding:6px 8px;border:1px solid #b8c4d0;

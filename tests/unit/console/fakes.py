@@ -11,16 +11,26 @@ from typing import Any
 
 from argon2 import PasswordHasher
 
+from services.console.domain.claims import Take, holder
+from services.console.domain.library_view import ENTRY_STATUSES, fold_library_entry
 from services.console.domain.passwords import Passwords
 from services.console.domain.projection import fold_consent
 from services.console.domain.ratelimit import LoginRateLimiter
+from services.console.domain.review_view import fold_review_item
 from services.console.ports import (
     Actor,
     AuditEntry,
+    CommandResult,
     ConsentPage,
     ConsentQuery,
     DashboardCounts,
+    LibraryCounts,
+    LibraryQuery,
+    Page,
+    ReviewCounts,
+    ReviewQuery,
     Session,
+    TakeResult,
     User,
     WithdrawalResult,
 )
@@ -28,6 +38,7 @@ from services.console.web.base import ConsoleDeps
 from services.console.web.security import WebConfig
 from shared.contracts.consent import ConsentEvent
 from shared.contracts.envelope import CloudEvent
+from shared.contracts.review import LibraryUpdated, ReviewQueued, ReviewResolved
 
 NOW = datetime(2026, 11, 22, 9, 30, tzinfo=UTC)
 SECRET = b"unit-test-session-secret-0123456789abcdef"
@@ -103,6 +114,7 @@ class FakeAudit:
     def __init__(self) -> None:
         self.entries: list[AuditEntry] = []
         self.withdrawals: list[dict[str, Any]] = []
+        self.commands: list[dict[str, Any]] = []  # rows as `submitted` returns them, with "action"
 
     async def record(self, entry: AuditEntry) -> None:
         self.entries.append(entry)
@@ -127,6 +139,9 @@ class FakeAudit:
 
     async def withdrawals_for(self, consent_id: str) -> list[dict[str, Any]]:
         return [w for w in self.withdrawals if w["target"] == consent_id]
+
+    async def submitted(self, action: str, target: str) -> list[dict[str, Any]]:
+        return [c for c in reversed(self.commands) if c["action"] == action and c["target"] == target]
 
 
 class FakeReadModel:
@@ -157,9 +172,102 @@ class FakeReadModel:
         return DashboardCounts(by_status, 0, self.identity["verified"], self.identity["rejected"])
 
 
+class FakeLibrary:
+    def __init__(self) -> None:
+        self.entries: dict[str, dict[str, Any]] = {}
+
+    def put(self, state: dict[str, Any]) -> None:
+        self.entries[state["entry_id"]] = state
+
+    async def search(self, query: LibraryQuery) -> Page:
+        items = [
+            e
+            for e in self.entries.values()
+            if (not query.status or e["status"] == query.status)
+            and (not query.kind or e["entry_kind"] == query.kind)
+            and (not query.category or e["category"] == query.category)
+            and (not query.action or e["action"] == query.action)
+            and (not query.text or query.text.casefold() in e["search"])
+        ]
+        return Page(items, len(items))
+
+    async def entry(self, entry_id: str) -> dict[str, Any] | None:
+        return self.entries.get(entry_id)
+
+    async def counts(self) -> LibraryCounts:
+        by_status = {s: sum(e["status"] == s for e in self.entries.values()) for s in ENTRY_STATUSES}
+        return LibraryCounts(by_status, max((e["library_version"] for e in self.entries.values()), default=0))
+
+
+class FakeReviews:
+    def __init__(self) -> None:
+        self.items: dict[str, dict[str, Any]] = {}
+        self.counted = ReviewCounts(0, None, 0, {}, 0, {})
+
+    def put(self, state: dict[str, Any]) -> None:
+        self.items[state["item_id"]] = state
+
+    async def queue(self, query: ReviewQuery) -> Page:
+        items = [
+            i
+            for i in self.items.values()
+            if (not query.status or i["status"] == query.status)
+            and (not query.stage or i["stage"] == query.stage)
+        ]
+        items.sort(key=lambda i: (i["queue_rank"], i["queued_ms"]))
+        return Page(items, len(items))
+
+    async def item(self, item_id: str) -> dict[str, Any] | None:
+        return self.items.get(item_id)
+
+    async def counts(self, now: datetime) -> ReviewCounts:
+        pending = [i for i in self.items.values() if i["status"] == "pending"]
+        return replace(self.counted, pending=len(pending))
+
+
+class FakeDesk:
+    def __init__(self) -> None:
+        self.all_takes: list[Take] = []
+        self.sent: dict[str, dict[str, Any]] = {}
+        self.rival: Take | None = None  # taken by someone else at the very moment of the next take
+
+    async def takes(self, item_id: str) -> list[Take]:
+        return sorted((t for t in self.all_takes if t.item_id == item_id), key=lambda t: t.seq)
+
+    async def holders(self, item_ids: list[str]) -> dict[str, Take]:
+        found = {i: holder(await self.takes(i)) for i in item_ids}
+        return {i: t for i, t in found.items() if t is not None}
+
+    async def take(
+        self, item_id: str, *, actor: Actor, expected_seq: int, client: str | None, now: datetime
+    ) -> TakeResult:
+        if self.rival is not None:
+            self.all_takes.append(replace(self.rival, item_id=item_id, seq=expected_seq + 1))
+            self.rival = None
+        if any(t.item_id == item_id and t.seq == expected_seq + 1 for t in self.all_takes):
+            return TakeResult(False, holder(await self.takes(item_id)))
+        previous = holder(await self.takes(item_id))
+        take = Take(
+            item_id,
+            expected_seq + 1,
+            actor.username,
+            actor.role,
+            now.isoformat(),
+            previous.username if previous else None,
+        )
+        self.all_takes.append(take)
+        return TakeResult(True, take)
+
+    async def decisions(self, item_ids: list[str]) -> dict[str, dict[str, Any]]:
+        return {i: self.sent[i] for i in item_ids if i in self.sent}
+
+
 @dataclass
 class FakeCommands:
     calls: list[dict[str, Any]] = field(default_factory=list)
+    library_calls: list[dict[str, Any]] = field(default_factory=list)
+    review_calls: list[dict[str, Any]] = field(default_factory=list)
+    desk: FakeDesk | None = None
 
     async def withdraw(
         self,
@@ -176,6 +284,58 @@ class FakeCommands:
         )
         return WithdrawalResult(command_id=str(uuid.uuid4()), duplicate=False, published=True)
 
+    async def library_change(
+        self,
+        *,
+        change: str,
+        entry_id: str,
+        entry: Mapping[str, Any] | None,
+        current: Mapping[str, Any] | None,
+        reason: str,
+        actor: Actor,
+        request_id: str,
+        client: str | None,
+        now: datetime,
+    ) -> CommandResult:
+        duplicate = any(c["request_id"] == request_id for c in self.library_calls)
+        if not duplicate:
+            self.library_calls.append(
+                {"change": change, "entry_id": entry_id, "entry": entry, "reason": reason}
+                | {"actor": actor, "request_id": request_id, "current": current}
+            )
+        return CommandResult(f"cmd-{request_id}", duplicate=duplicate, published=True)
+
+    async def review_decision(
+        self,
+        item: Mapping[str, Any],
+        *,
+        decision: str,
+        reason: str,
+        actor: Actor,
+        request_id: str,
+        client: str | None,
+        now: datetime,
+    ) -> CommandResult:
+        earlier = [c for c in self.review_calls if c["item_id"] == item["item_id"]]
+        if earlier and earlier[0]["request_id"] == request_id:
+            return CommandResult(f"cmd-{request_id}", duplicate=True, published=True)
+        if earlier:
+            existing = {"actor": earlier[0]["actor"].as_dict()}
+            return CommandResult(f"cmd-{earlier[0]['request_id']}", False, True, False, existing)
+        self.review_calls.append(
+            {"item_id": item["item_id"], "decision": decision, "reason": reason}
+            | {"actor": actor, "request_id": request_id}
+        )
+        if self.desk is not None:  # as the audit store would show it
+            self.desk.sent[item["item_id"]] = {
+                "actor": actor.as_dict(),
+                "at": now.isoformat(),
+                "at_ms": int(now.timestamp() * 1000),
+                "details": {"decision": decision, "reason": reason, "command_id": f"cmd-{request_id}"},
+                "sent": True,
+            }
+        return CommandResult(f"cmd-{request_id}", duplicate=False, published=True)
+
 
 @dataclass
 class Fakes:
@@ -187,11 +347,16 @@ class Fakes:
     commands: FakeCommands
     deps: ConsoleDeps
     clock: list[datetime]
+    library: FakeLibrary
+    reviews: FakeReviews
+    desk: FakeDesk
 
 
 def make_fakes(*, secure_cookies: bool = True) -> Fakes:
     users, sessions, failures = FakeUsers(), FakeSessions(), FakeFailureLog()
-    audit, read_model, commands = FakeAudit(), FakeReadModel(), FakeCommands()
+    audit, read_model, desk = FakeAudit(), FakeReadModel(), FakeDesk()
+    commands = FakeCommands(desk=desk)
+    library, reviews = FakeLibrary(), FakeReviews()
     clock = [NOW]
     deps = ConsoleDeps(
         users=users,
@@ -202,9 +367,12 @@ def make_fakes(*, secure_cookies: bool = True) -> Fakes:
         limiter=LoginRateLimiter(failures),
         passwords=cheap_passwords(),
         config=WebConfig(session_secret=SECRET, secure_cookies=secure_cookies),
+        library=library,
+        reviews=reviews,
+        desk=desk,
         clock=lambda: clock[0],
     )
-    return Fakes(users, sessions, failures, audit, read_model, commands, deps, clock)
+    return Fakes(users, sessions, failures, audit, read_model, commands, deps, clock, library, reviews, desk)
 
 
 def consent_event(
@@ -255,5 +423,166 @@ def fold(
 
 def granted_consent(consent_id: str = "consent-1", **data: Any) -> dict[str, Any]:
     state = fold(None, consent_event("dsgov.consent.granted", consent_id, **data))
+    assert state is not None
+    return state
+
+
+def envelope(type_: str, subject: str, data: dict[str, Any], **extra: Any) -> dict[str, Any]:
+    """A CloudEvent from the review service, as a dict."""
+    return {
+        "specversion": "1.0",
+        "id": extra.pop("event_id", None) or str(uuid.uuid4()),
+        "source": "dsgov/generation-review",
+        "type": type_,
+        "time": extra.pop("time", NOW).isoformat(),
+        "subject": subject,
+        "datacontenttype": "application/json",
+        "providerid": "provider-test",
+        "correlationid": extra.pop("correlationid", "corr-" + subject),
+        "causationid": extra.pop("causationid", "cause-" + subject),
+        "data": data,
+    }
+
+
+def snapshot(entry_id: str, **fields: Any) -> dict[str, Any]:
+    """A `LibraryEntrySnapshot` as the review service publishes it."""
+    return {
+        "entry_id": entry_id,
+        "kind": "keyword",
+        "pattern": "forbidden words",
+        "category": "fraud",
+        "action": "review",
+        "max_distance": None,
+        "status": "proposed",
+        "demo": False,
+        "proposed_by": "console:alice",
+        "proposed_reason": "criterion 4.2: fraud bait",
+        "approved_by": None,
+        "approval_reason": None,
+        "disabled_by": None,
+        "disabled_reason": None,
+        "created_version": 1,
+        "updated_version": 1,
+        **fields,
+    }
+
+
+def library_event(
+    entry_id: str,
+    *,
+    version: int = 1,
+    change: str = "propose",
+    applied: bool = True,
+    entry: dict[str, Any] | None = None,
+    actor: str = "console:alice",
+    reason: str = "criterion 4.2: fraud bait",
+    time: datetime = NOW,
+    **extra: Any,
+) -> dict[str, Any]:
+    """`dsgov.library.updated` as the review service publishes it."""
+    data: dict[str, Any] = {
+        "entry_id": entry_id,
+        "library_version": version,
+        "change": change,
+        "applied": applied,
+        "actor": actor,
+        "actor_role": "operator",
+        "reason": reason,
+        "changed_at": time.isoformat(),
+        **{k: v for k, v in extra.items() if k in ("refusal", "refusal_detail")},
+    }
+    if entry is not None:
+        data["entry"] = entry
+    envelope_extra = {k: v for k, v in extra.items() if k not in ("refusal", "refusal_detail")}
+    return envelope("dsgov.library.updated", entry_id, data, time=time, **envelope_extra)
+
+
+def fold_library(state: dict[str, Any] | None, raw: dict[str, Any]) -> dict[str, Any]:
+    """Fold one new event into an entry's read model (the event must change it)."""
+    event = CloudEvent.model_validate(raw)
+    new = fold_library_entry(
+        state, event=event, data=LibraryUpdated.model_validate(raw["data"]), received_at=NOW
+    )
+    assert new is not None
+    return new
+
+
+def proposed_entry(entry_id: str = "kw-1", **fields: Any) -> dict[str, Any]:
+    """An entry proposed by console:alice, as the read model holds it."""
+    state = fold_library(None, library_event(entry_id, entry=snapshot(entry_id, **fields)))
+    assert state is not None
+    return state
+
+
+HIT = {
+    "entry_id": "demo-kw-review",
+    "kind": "keyword",
+    "category": "demo_negative",
+    "action": "review",
+    "where": "text",
+    "why": "demo: stands for negative information a person must look at",
+}
+
+
+def queued_event(item_id: str = "item-1", request_id: str = "req-1", **data: Any) -> dict[str, Any]:
+    """`dsgov.review.queued` as the review service publishes it."""
+    body: dict[str, Any] = {
+        "item_id": item_id,
+        "request_id": request_id,
+        "user_id": "user-1",
+        "service_type": "text_writing",
+        "stage": "input",
+        "hits": [HIT],
+        "text": "please write about demo-review-term",
+        "text_truncated": False,
+        "text_sha256": "ab" * 32,
+        "media": [],
+        "library_version": 7,
+        "queued_at": NOW.isoformat(),
+        **data,
+    }
+    return envelope("dsgov.review.queued", request_id, body)
+
+
+def resolved_event(
+    item_id: str = "item-1", request_id: str = "req-1", decision: str = "approve", **data: Any
+) -> dict[str, Any]:
+    """`dsgov.review.resolved` as the review service publishes it."""
+    outcome = "dsgov.generation.approved" if decision == "approve" else "dsgov.generation.rejected"
+    body: dict[str, Any] = {
+        "item_id": item_id,
+        "request_id": request_id,
+        "user_id": "user-1",
+        "stage": "input",
+        "decision": decision,
+        "outcome_type": outcome,
+        "decision_id": "dec-" + item_id,
+        "reviewer": {"username": "olga", "role": "operator"},
+        "reason": "harmless in context",
+        "resolved_at": NOW.isoformat(),
+        **data,
+    }
+    return envelope("dsgov.review.resolved", request_id, body, causationid="cmd-x")
+
+
+def fold_item(state: dict[str, Any] | None, raw: dict[str, Any]) -> dict[str, Any] | None:
+    """Fold one event into an item's read model; None when it was already applied."""
+    event = CloudEvent.model_validate(raw)
+    model = ReviewQueued if raw["type"] == "dsgov.review.queued" else ReviewResolved
+    data = model.model_validate(raw["data"])
+    return fold_review_item(state, event=event, data=data, received_at=NOW)
+
+
+def resolved_item(item_id: str = "item-1", **data: Any) -> dict[str, Any]:
+    """An item queued, then resolved."""
+    state = fold_item(
+        pending_item(item_id, request_id=data.get("request_id", "req-1")), resolved_event(item_id, **data)
+    )
+    assert state is not None
+    return state
+
+
+def pending_item(item_id: str = "item-1", **data: Any) -> dict[str, Any]:
+    state = fold_item(None, queued_event(item_id, **data))
     assert state is not None
     return state

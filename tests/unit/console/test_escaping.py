@@ -2,11 +2,23 @@
 
 from __future__ import annotations
 
+from urllib.parse import quote
+
 import httpx
 
 from services.console.ports import AuditEntry
-from tests.unit.console.conftest import sign_in_as
-from tests.unit.console.fakes import NOW, Fakes, granted_consent
+from tests.unit.console.conftest import csrf_of, sign_in_as
+from tests.unit.console.fakes import (
+    HIT,
+    NOW,
+    Fakes,
+    fold_library,
+    granted_consent,
+    library_event,
+    pending_item,
+    proposed_entry,
+    snapshot,
+)
 
 SCRIPT = "<script>alert('xss')</script>"
 ESCAPED = "&lt;script&gt;alert(&#39;xss&#39;)&lt;/script&gt;"
@@ -67,3 +79,57 @@ async def test_every_response_forbids_scripts_and_framing(fakes: Fakes, client: 
         assert response.headers["x-frame-options"] == "DENY"
         assert response.headers["cache-control"] == "no-store"
         assert response.headers["x-content-type-options"] == "nosniff"
+
+
+async def test_flagged_text_and_library_fields_are_shown_as_text(
+    fakes: Fakes, client: httpx.AsyncClient
+) -> None:
+    hit = HIT | {"entry_id": f"kw{SCRIPT}", "why": SCRIPT, "category": "demo_negative"}
+    fakes.reviews.put(
+        pending_item(
+            f"item{SCRIPT}",
+            request_id=f"req{SCRIPT}",
+            user_id=f"user{SCRIPT}",
+            text=f"the checked text {SCRIPT}",
+            hits=[hit],
+        )
+    )
+    entry = proposed_entry(f"kw{SCRIPT}", pattern=SCRIPT, proposed_reason=SCRIPT)
+    refusal = library_event(
+        f"kw{SCRIPT}",
+        change="approve",
+        applied=False,
+        entry=snapshot(f"kw{SCRIPT}", pattern=SCRIPT, proposed_reason=SCRIPT),
+        reason=SCRIPT,
+        refusal="four_eyes",
+        refusal_detail=SCRIPT,
+    )
+    fakes.library.put(fold_library(entry, refusal))
+    sign_in_as(fakes, client, "olga", "operator")
+    pages = {
+        "item": (await client.get(f"/review/item/{quote('item' + SCRIPT, safe='')}")).text,
+        "queue": (await client.get("/review")).text,
+        "entry": (await client.get(f"/library/entry/{quote('kw' + SCRIPT, safe='')}")).text,
+        "library": (await client.get(f"/library?q={quote(SCRIPT)}")).text,
+    }
+
+    for name, html in pages.items():
+        assert SCRIPT not in html, name
+        assert "<script" not in html.lower(), name
+        assert ESCAPED in html, name
+    assert f"the checked text {ESCAPED}" in pages["item"]
+    assert pages["item"].count(ESCAPED) >= 5  # id, request, user, text, hit entry and why
+    assert pages["entry"].count(ESCAPED) >= 5  # id, pattern, reason, refusal detail, history reason
+
+
+async def test_a_bad_proposal_is_shown_back_escaped(fakes: Fakes, client: httpx.AsyncClient) -> None:
+    sign_in_as(fakes, client, "olga", "operator")
+    token = csrf_of((await client.get("/library/new")).text)
+    html = (
+        await client.post(
+            "/library/propose",
+            data={"csrf_token": token, "pattern": SCRIPT, "reason": SCRIPT, "entry_id": SCRIPT, "kind": "x"},
+        )
+    ).text
+    assert SCRIPT not in html
+    assert html.count(ESCAPED) >= 2  # the pattern and the reason come back in the form, as text

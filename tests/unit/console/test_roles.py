@@ -1,4 +1,8 @@
-"""Role matrix: every route by every role (viewer: read; operator: + withdraw; admin: + users and audit)."""
+"""Role matrix: every route by every role.
+
+viewer: read; operator: + withdraw, library changes (DS-10.2), review take and decide (DS-10.1);
+admin: + users and audit.
+"""
 
 from __future__ import annotations
 
@@ -7,10 +11,13 @@ from typing import Any
 import pytest
 from fastapi.routing import APIRoute
 
+from services.console.domain.claims import Take
 from services.console.domain.roles import ROLES, Permission, allows
 from services.console.web.app import create_app
 from tests.unit.console.conftest import PASSWORD, add_user, client_for, csrf_of, sign_in_as
-from tests.unit.console.fakes import granted_consent, make_fakes
+from tests.unit.console.fakes import NOW, granted_consent, make_fakes, pending_item, proposed_entry
+
+RID = "5f1a3c7e-0000-4000-8000-000000000001"
 
 # (method, route path) -> (a concrete path, form data that succeeds for a permitted role)
 SAMPLES: dict[tuple[str, str], tuple[str, dict[str, str]]] = {
@@ -43,6 +50,36 @@ SAMPLES: dict[tuple[str, str], tuple[str, dict[str, str]]] = {
     ("POST", "/users/role/{username}"): ("/users/role/target", {"role": "operator"}),
     ("POST", "/users/status/{username}"): ("/users/status/target", {"active": "false"}),
     ("GET", "/audit"): ("/audit", {}),
+    ("GET", "/library"): ("/library?status=proposed&q=kw", {}),
+    ("GET", "/library/new"): ("/library/new", {}),
+    ("POST", "/library/propose"): (
+        "/library/propose",
+        {
+            "entry_id": "kw-new",
+            "kind": "keyword",
+            "pattern": "fraud bait",
+            "category": "fraud",
+            "action": "block",
+            "reason": "criterion 4.2",
+            "request_id": RID,
+        },
+    ),
+    ("GET", "/library/entry/{entry_id:path}"): ("/library/entry/kw%2F1", {}),
+    ("POST", "/library/approve/{entry_id:path}"): (
+        "/library/approve/kw%2F1",
+        {"reason": "meets criterion 4.2", "request_id": RID},
+    ),
+    ("POST", "/library/disable/{entry_id:path}"): (
+        "/library/disable/kw%2F1",
+        {"reason": "over-blocks", "request_id": RID},
+    ),
+    ("GET", "/review"): ("/review?status=all", {}),
+    ("GET", "/review/item/{item_id:path}"): ("/review/item/item%2F1", {}),
+    ("POST", "/review/take/{item_id:path}"): ("/review/take/item%2F1", {"expected_seq": "0"}),
+    ("POST", "/review/decide/{item_id:path}"): (
+        "/review/decide/item%2F2",
+        {"decision": "approve", "reason": "harmless in context", "request_id": RID},
+    ),
 }
 EXPECTED: dict[tuple[str, str], Permission | None] = {
     ("GET", "/login"): None,
@@ -61,6 +98,16 @@ EXPECTED: dict[tuple[str, str], Permission | None] = {
     ("POST", "/users/role/{username}"): Permission.ADMINISTER,
     ("POST", "/users/status/{username}"): Permission.ADMINISTER,
     ("GET", "/audit"): Permission.ADMINISTER,
+    ("GET", "/library"): Permission.READ,
+    ("GET", "/library/new"): Permission.CURATE,
+    ("POST", "/library/propose"): Permission.CURATE,
+    ("GET", "/library/entry/{entry_id:path}"): Permission.READ,
+    ("POST", "/library/approve/{entry_id:path}"): Permission.CURATE,
+    ("POST", "/library/disable/{entry_id:path}"): Permission.CURATE,
+    ("GET", "/review"): Permission.READ,
+    ("GET", "/review/item/{item_id:path}"): Permission.READ,
+    ("POST", "/review/take/{item_id:path}"): Permission.REVIEW,
+    ("POST", "/review/decide/{item_id:path}"): Permission.REVIEW,
 }
 WHO = ("anonymous", *ROLES)
 
@@ -72,10 +119,16 @@ WHO = ("anonymous", *ROLES)
         ("viewer", Permission.WITHDRAW, False),
         ("viewer", Permission.ADMINISTER, False),
         ("operator", Permission.READ, True),
+        ("viewer", Permission.CURATE, False),
+        ("viewer", Permission.REVIEW, False),
         ("operator", Permission.WITHDRAW, True),
+        ("operator", Permission.CURATE, True),
+        ("operator", Permission.REVIEW, True),
         ("operator", Permission.ADMINISTER, False),
         ("admin", Permission.READ, True),
         ("admin", Permission.WITHDRAW, True),
+        ("admin", Permission.CURATE, True),
+        ("admin", Permission.REVIEW, True),
         ("admin", Permission.ADMINISTER, True),
         ("root", Permission.READ, False),
         ("", Permission.READ, False),
@@ -97,6 +150,10 @@ def test_every_route_of_the_app_declares_its_permission_and_is_in_the_matrix() -
 async def _request(role: str, method: str, route: str) -> tuple[Any, Any]:
     fakes = make_fakes()
     fakes.read_model.put(granted_consent("c/1"))  # an id with a slash: URLs must still work
+    fakes.library.put(proposed_entry("kw/1"))  # proposed by console:alice, whom no test signs in as
+    fakes.reviews.put(pending_item("item/1"))
+    fakes.reviews.put(pending_item("item/2", request_id="req-2"))
+    fakes.desk.all_takes.append(Take("item/2", 1, f"{role}-user", role, NOW.isoformat()))  # held by them
     add_user(fakes, "target", "viewer")
     add_user(fakes, "second-admin", "admin")
     path, form = SAMPLES[(method, route)]
@@ -138,8 +195,15 @@ async def test_route_by_role(who: str, method: str, route: str) -> None:
         assert "Not allowed" in response.text
         assert "access_denied" in fakes.audit.actions()
 
+    acts = who in ("operator", "admin")
     withdrew = bool(fakes.commands.calls)
-    assert withdrew == (route.startswith("/consents/withdraw") and who in ("operator", "admin"))
+    assert withdrew == (route.startswith("/consents/withdraw") and acts)
+    changed_library = bool(fakes.commands.library_calls)
+    assert changed_library == (route.startswith("/library/") and method == "POST" and acts)
+    decided = bool(fakes.commands.review_calls)
+    assert decided == (route.startswith("/review/decide") and acts)
+    took = any(t.item_id == "item/1" for t in fakes.desk.all_takes)
+    assert took == (route.startswith("/review/take") and acts)
     users_changed = "newbie" in fakes.users.users or fakes.users.users["target"].role != "viewer"
     users_changed |= not fakes.users.users["target"].active
     assert users_changed == (route.startswith("/users") and method == "POST" and who == "admin")

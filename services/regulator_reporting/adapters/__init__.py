@@ -1,0 +1,1 @@
+"""Adapters of regulator reporting: the MongoDB report ledger and key store."""

@@ -1,0 +1,72 @@
+"""Settings of regulator reporting (env prefix `DSGOV_REPORTING_`)."""
+
+from __future__ import annotations
+
+from typing import Literal
+
+from pydantic import Field, SecretStr, field_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from services.regulator_reporting.chain import Signer, parse_seed
+from services.regulator_reporting.domain.incidents import Policy
+
+
+class ReportingSettings(BaseSettings):
+    """Reporting-specific settings; the signing key has no default."""
+
+    model_config = SettingsConfigDict(env_prefix="DSGOV_REPORTING_", extra="ignore")
+
+    signing_key: SecretStr = Field(
+        description="the current Ed25519 signing key: base64 of its raw 32-byte seed (standard or URL-safe)"
+    )
+    key_id: str = Field(
+        pattern=r"^[A-Za-z0-9][A-Za-z0-9._:\-]{0,63}$",
+        description="names the signing key in every report; a new key needs a new id",
+    )
+    ack_timeout_s: float = Field(
+        default=900.0, gt=0, description="a report not acknowledged within this time is sent again"
+    )
+    settle_s: float = Field(
+        default=30.0, ge=0, description="rumour and takedown cases gather facts until quiet this long"
+    )
+    max_delay_s: float = Field(
+        default=300.0, ge=0, description="... but are reported at most this long after their first change"
+    )
+    batch: int = Field(default=2000, ge=1, le=5_000, description="reports numbered or published per round")
+    interval_s: float = Field(default=0.1, gt=0, description="how often the sequencer and publisher look")
+    reports_partition: int = Field(
+        default=0,
+        ge=0,
+        description="the partition of dsgov.regulator.reports carrying this provider's stream",
+    )
+    fault_inject: Literal["crash_after_report_insert"] | None = Field(
+        default=None, description="crash tests only: exit hard at the named point"
+    )
+
+    @field_validator("signing_key")
+    @classmethod
+    def _is_a_seed(cls, value: SecretStr) -> SecretStr:
+        parse_seed(value.get_secret_value())  # raises ValueError with a message that names no secret
+        return value
+
+    def signer(self) -> Signer:
+        """The current signer."""
+        return Signer.from_seed(self.key_id, parse_seed(self.signing_key.get_secret_value()))
+
+    def policy(self) -> Policy:
+        """The incident windows."""
+        return Policy(settle_ms=int(self.settle_s * 1000), max_delay_ms=int(self.max_delay_s * 1000))
+
+
+class StoreSettings(BaseSettings):
+    """What the admin commands (`export-keys`, `reports`) need: where the service keeps its ledger."""
+
+    model_config = SettingsConfigDict(env_prefix="DSGOV_", extra="ignore")
+
+    mongo_uri: str = Field(default="mongodb://127.0.0.1:27017/?directConnection=true")
+    mongo_database: str | None = Field(default=None, description="defaults to dsgov_regulator_reporting")
+    provider_id: str = Field(min_length=1, max_length=128)
+
+    def database(self) -> str:
+        """The service's database (same rule as `CommonSettings.database_for`)."""
+        return self.mongo_database or "dsgov_regulator_reporting"

@@ -1,0 +1,1 @@
+"""Pure domain of regulator reporting: incidents, report drafts and report building (no I/O)."""

@@ -1,0 +1,1 @@
+"""Entry points of regulator reporting: the service, its AsyncAPI document and the admin commands."""

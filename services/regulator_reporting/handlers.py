@@ -1,0 +1,203 @@
+"""Stage 1 of reporting: reportable events fold into incidents; acknowledgements update the ledger.
+
+Thin: each event is turned into a domain observation (texts become SHA-256, user ids stay as the
+platform's pseudonyms), folded into its incident by `domain.incidents.fold`, and the engine stores
+the incident with the event id in one document write. Nothing is published here: the sequencer
+numbers due incidents and the publisher sends the reports (see `sequencer.py`, `publisher.py`).
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Callable
+from datetime import datetime
+from typing import Any
+
+from services.regulator_reporting.domain import incidents as inc
+from services.regulator_reporting.domain.articles import is_reportable, safe_article, safe_code
+from services.regulator_reporting.ports import Ack, ReportLedger
+from shared.contracts.base import Reason
+from shared.contracts.generation import ReviewDecision, UserSanctioned
+from shared.contracts.reporting import ReportAcknowledged
+from shared.contracts.rumour import ContentTakedownRequired, RefutationNotice, RumourRecorded, TakedownOrdered
+from shared.messaging.codec import Inbound
+from shared.messaging.engine import Outcome, Unprocessable
+from shared.observability import get_logger
+
+log = get_logger(__name__)
+
+GENERATION_REJECTED = "dsgov.generation.rejected"
+OUTPUT_BLOCKED = "dsgov.output.blocked"
+USER_SANCTIONED = "dsgov.user.sanctioned"
+RUMOUR_RECORDED = "dsgov.rumour.recorded"
+TAKEDOWN_REQUIRED = "dsgov.content.takedown-required"
+REFUTATION_NOTICE = "dsgov.refutation.notice"
+TAKEDOWN_ORDERED = "dsgov.takedown.ordered"
+REPORT_ACKNOWLEDGED = "dsgov.report.acknowledged"
+
+ACK_HISTORY = 20
+MAX_ERRORS, MAX_ERROR_CHARS = 50, 2000
+
+
+def _ms(when: datetime) -> int:
+    return int(when.timestamp() * 1000)
+
+
+def _reasons(reasons: list[Reason]) -> tuple[tuple[str, str], ...]:
+    # Codes and articles only: `detail` is free text and stays out of reports (rule 6).
+    return tuple((safe_code(r.code), safe_article(r.article) or safe_code(r.article)) for r in reasons)
+
+
+def _blocked(event: Inbound[ReviewDecision]) -> inc.Blocked | None:
+    d = event.data
+    if not is_reportable([r.code for r in d.reasons]):
+        return None  # e.g. identity_unverified: a refusal, not illegal content (DS-10.3 is about the latter)
+    return inc.Blocked(
+        stage="output" if event.type == OUTPUT_BLOCKED else "input",
+        request_id=d.request_id,
+        user_id=d.user_id,
+        decision_id=d.decision_id,
+        reasons=_reasons(d.reasons),
+        at_ms=_ms(d.decided_at or event.event.time),
+        service_type=d.service_type,
+        content_id=d.content_id,
+        library_version=d.library_version,
+        rule_set_version=d.rule_set_version,
+    )
+
+
+def _sanction(event: Inbound[UserSanctioned]) -> inc.Sanction:
+    d = event.data
+    return inc.Sanction(
+        user_id=d.user_id,
+        level=d.level,
+        strikes=d.strikes,
+        reasons=_reasons(d.reasons),
+        at_ms=_ms(event.event.time),
+        until_ms=_ms(d.until) if d.until else None,
+        decision_id=d.decision_id,
+        category=d.category,
+    )
+
+
+def _rumour(event: Inbound[RumourRecorded]) -> inc.RumourCase:
+    d = event.data
+    return inc.RumourCase(
+        notice_id=d.notice_id,
+        rumour_id=d.rumour_id,
+        at_ms=_ms(event.event.time),
+        claim_text_sha256=inc.sha256_text(d.claim_text) if d.claim_text else None,
+        refutation_text_sha256=inc.sha256_text(d.refutation_text) if d.refutation_text else None,
+        claim_media_sha256=tuple(sorted({m.sha256.lower() for m in d.claim_media})),
+        fingerprint_count=len(d.fingerprints),
+        matched_content_ids=tuple(d.matched_content_ids),
+        recipients_reached=d.recipients_reached,
+    )
+
+
+def recipient_ref(user_id: str) -> str:
+    """A short digest of a recipient: enough to count distinct recipients, not to name them."""
+    return hashlib.sha256(f"recipient\x1f{user_id}".encode("utf-8", "surrogatepass")).hexdigest()[:16]
+
+
+def _refutation(event: Inbound[RefutationNotice]) -> inc.Refutation:
+    d = event.data
+    return inc.Refutation(
+        notice_id=d.notice_id,
+        recipient_ref=recipient_ref(d.recipient_user_id),
+        at_ms=_ms(event.event.time),
+        rumour_id=d.rumour_id,
+        refutation_text_sha256=inc.sha256_text(d.refutation_text) if d.refutation_text else None,
+        content_ids=tuple(d.content_ids),
+    )
+
+
+def _takedown_required(event: Inbound[ContentTakedownRequired]) -> inc.TakedownRequired:
+    d = event.data
+    return inc.TakedownRequired(d.notice_id, d.content_id, _ms(event.event.time), d.rumour_id)
+
+
+def _takedown_ordered(event: Inbound[TakedownOrdered]) -> inc.TakedownOrder:
+    d = event.data
+    return inc.TakedownOrder(
+        d.notice_id, tuple(d.content_ids), inc.sha256_text(d.reason), _ms(event.event.time)
+    )
+
+
+_OBSERVERS: dict[str, Callable[[Inbound[Any]], inc.Observation | None]] = {
+    GENERATION_REJECTED: _blocked,
+    OUTPUT_BLOCKED: _blocked,
+    USER_SANCTIONED: _sanction,
+    RUMOUR_RECORDED: _rumour,
+    REFUTATION_NOTICE: _refutation,
+    TAKEDOWN_REQUIRED: _takedown_required,
+    TAKEDOWN_ORDERED: _takedown_ordered,
+}
+INCIDENT_TYPES = tuple(_OBSERVERS)
+
+
+def observe(event: Inbound[Any]) -> inc.Observation | None:
+    """The domain observation an event carries, or None when it is not reportable."""
+    return _OBSERVERS[event.type](event)
+
+
+def aggregate_id(event: Inbound[Any]) -> str:
+    """Incidents by incident key; acknowledgements by report; unreportable events in one sink."""
+    provider = event.event.providerid
+    if event.type == REPORT_ACKNOWLEDGED:
+        return f"{provider}/ack/{event.data.report_id}"
+    obs = observe(event)
+    if obs is None:
+        return f"{provider}/not-reportable"
+    return f"{provider}/{inc.incident_key(obs)}"
+
+
+class ReportingHandlers:
+    """The use cases, with the ledger and the clock injected."""
+
+    def __init__(self, ledger: ReportLedger, policy: inc.Policy, clock: Callable[[], datetime]) -> None:
+        """`policy` sets the windows of rumour and takedown cases."""
+        self.ledger = ledger
+        self.policy = policy
+        self.clock = clock
+
+    async def on_incident_event(self, state: dict[str, Any] | None, event: Inbound[Any]) -> Outcome:
+        """Fold a reportable event into its incident (a not reportable one changes nothing)."""
+        obs = observe(event)
+        if obs is None:
+            return Outcome(state=None)
+        ref = inc.EventRef(event.id, event.event.correlation)
+        now_ms = _ms(self.clock())
+        try:
+            new_state = inc.fold(state, event.event.providerid, obs, ref, now_ms, self.policy)
+        except inc.InvalidIncident as exc:
+            raise Unprocessable(str(exc)) from None
+        return Outcome(state=new_state)
+
+    async def on_acknowledged(
+        self, state: dict[str, Any] | None, event: Inbound[ReportAcknowledged]
+    ) -> Outcome:
+        """Keep the regulator's answer; the latest answer (by event time) is the effective one."""
+        ack, provider = event.data, event.event.providerid
+        errors = [e[:MAX_ERROR_CHARS] for e in ack.errors[:MAX_ERRORS]]
+        report = await self.ledger.find(provider, ack.sequence)
+        if report is None or report.report_id != ack.report_id:
+            raise Unprocessable(
+                f"provider {provider} has no report {ack.report_id} with sequence {ack.sequence}"
+            )
+        entry = {"event_id": event.id, "status": ack.status, "errors": errors, "at_ms": _ms(event.event.time)}
+        history = [*(state or {}).get("acks", []), entry][-ACK_HISTORY:]
+        latest = max(history, key=lambda a: (a["at_ms"], a["event_id"]))
+        await self.ledger.record_ack(
+            provider,
+            ack.sequence,
+            Ack(latest["status"], tuple(latest["errors"]), latest["at_ms"], latest["event_id"]),
+        )
+        if ack.status == "rejected":
+            # Never silently dropped: kept in the ledger (`reports --status rejected`) and logged.
+            log.warning(
+                "report.rejected_by_regulator", report_id=ack.report_id, sequence=ack.sequence, errors=errors
+            )
+        else:
+            log.info("report.accepted_by_regulator", report_id=ack.report_id, sequence=ack.sequence)
+        return Outcome(state={"report_id": ack.report_id, "sequence": ack.sequence, "acks": history})
