@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 
 import pytest
+import pytest_asyncio
+from aiokafka import AIOKafkaProducer
 
 from shared.testing.embedded import EmbeddedStack
+from shared.testing.kafka import start_producer
 
 
 @pytest.fixture(scope="session")
@@ -19,3 +22,11 @@ def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[EmbeddedStack]:
         yield embedded
     finally:
         embedded.stop()
+
+
+@pytest_asyncio.fixture(scope="session", loop_scope="session")
+async def producer(stack: EmbeddedStack) -> AsyncIterator[AIOKafkaProducer]:
+    """A producer for the platform's and the regulator's side of the tests."""
+    p = await start_producer(stack.bootstrap)
+    yield p
+    await p.stop()

@@ -14,6 +14,22 @@ from structlog.tracebacks import ExceptionDictTransformer
 from shared.observability.redaction import redact_processor
 
 
+class _CurrentStdout(logging.StreamHandler):  # type: ignore[type-arg]
+    """Writes to whatever `sys.stdout` is when a line is emitted, not when logging was set up.
+
+    A redirected or captured stdout (tests, embedding) then never leaves a handler writing to a
+    closed stream.
+    """
+
+    @property
+    def stream(self) -> Any:
+        return sys.stdout
+
+    @stream.setter
+    def stream(self, _value: Any) -> None:
+        pass
+
+
 def configure_logging(*, level: str = "INFO", json: bool | None = None, service: str | None = None) -> None:
     """Route structlog and the stdlib loggers (aiokafka, FastStream, PyMongo) through one chain."""
     json = (not sys.stderr.isatty()) if json is None else json
@@ -55,7 +71,7 @@ def configure_logging(*, level: str = "INFO", json: bool | None = None, service:
             renderer,
         ],
     )
-    handler = logging.StreamHandler(sys.stdout)
+    handler = _CurrentStdout()
     handler.setFormatter(formatter)
     root = logging.getLogger()
     root.handlers[:] = [handler]

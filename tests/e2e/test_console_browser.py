@@ -35,7 +35,7 @@ from shared.messaging.provisioning import provision_topics
 from shared.runtime.servers import free_port
 from shared.testing.embedded import EmbeddedStack, ServiceProcess, service_env
 from shared.testing.events import cloud_event, to_bytes, unique
-from shared.testing.kafka import Recorder, start_producer
+from shared.testing.kafka import Recorder
 
 pytestmark = pytest.mark.e2e
 
@@ -165,13 +165,6 @@ def chromium_path() -> str:
             f"no Chromium at {CHROMIUM}: `apt-get install -y chromium` (Debian), or set DSGOV_CHROMIUM"
         )
     return CHROMIUM
-
-
-@pytest_asyncio.fixture(scope="module", loop_scope="session")
-async def producer(stack: EmbeddedStack) -> AsyncIterator[AIOKafkaProducer]:
-    p = await start_producer(stack.bootstrap)
-    yield p
-    await p.stop()
 
 
 @pytest_asyncio.fixture(scope="module", loop_scope="session")

@@ -35,7 +35,7 @@ from shared.messaging.provisioning import provision_topics
 from shared.runtime.servers import free_port
 from shared.testing.embedded import EmbeddedStack, ServiceProcess, service_env
 from shared.testing.events import cloud_event, to_bytes, unique
-from shared.testing.kafka import Recorder, start_producer
+from shared.testing.kafka import Recorder
 from tests.e2e.test_console_browser import CHROMIUM, CHROMIUM_ARGS
 
 pytestmark = pytest.mark.e2e
@@ -122,13 +122,6 @@ async def system(stack: EmbeddedStack, tmp_path_factory: pytest.TempPathFactory)
     finally:
         for proc in reversed(s.processes):
             proc.stop()
-
-
-@pytest_asyncio.fixture(scope="module", loop_scope="session")
-async def producer(stack: EmbeddedStack) -> AsyncIterator[AIOKafkaProducer]:
-    p = await start_producer(stack.bootstrap)
-    yield p
-    await p.stop()
 
 
 @pytest_asyncio.fixture(scope="module", loop_scope="session")

@@ -23,10 +23,10 @@ from aiokafka import AIOKafkaProducer
 from pymongo import AsyncMongoClient
 
 from services.biometric_consent.domain.history import verify_proof
-from shared.messaging.provisioning import provision_topics
-from shared.testing.embedded import EmbeddedStack, ServiceProcess, service_env
+from shared.testing.embedded import EmbeddedStack, ServiceProcess
 from shared.testing.events import cloud_event, to_bytes, unique
-from shared.testing.kafka import Recorder, start_producer
+from shared.testing.harness import ServiceHarness
+from shared.testing.kafka import Recorder
 
 pytestmark = pytest.mark.integration
 
@@ -37,30 +37,18 @@ WITHDRAWAL = "dsgov.consent.withdrawal-submitted"
 ARTIFACT = "0123456789abcdef" * 4
 
 
-class ConsentHarness:
+class ConsentHarness(ServiceHarness):
     """One consent service process in its own topic namespace and database."""
 
     def __init__(self, stack: EmbeddedStack, tmp: Path) -> None:
-        self.stack = stack
-        self.tmp = tmp
-        self.prefix = f"it-{uuid.uuid4().hex[:8]}."
-        self.database = f"consent_{uuid.uuid4().hex[:8]}"
-        self.env = service_env(stack, prefix=self.prefix, database=self.database, provider_id=PROVIDER)
-        self.env["DSGOV_CONSENT_EXPIRY_INTERVAL_S"] = "1"
-        self.service = self._process()
+        env = {"DSGOV_CONSENT_EXPIRY_INTERVAL_S": "1"}
+        super().__init__(stack, tmp, MODULE, database="consent", env=env, provider_id=PROVIDER)
         self.mongo: AsyncMongoClient[dict[str, Any]] = AsyncMongoClient(stack.mongo_uri, tz_aware=True)
-
-    def _process(self) -> ServiceProcess:
-        return ServiceProcess(MODULE, self.env, self.tmp / f"{self.prefix}{uuid.uuid4().hex[:4]}.log")
 
     def restart(self) -> ServiceProcess:
         """A new process on the same namespace and database."""
         self.service.stop()
-        self.service = self._process()
-        return self.service
-
-    def topic(self, name: str) -> str:
-        return self.prefix + name
+        return self.restart_with()
 
     async def doc(self, key: str) -> dict[str, Any] | None:
         result: dict[str, Any] | None = await self.mongo[self.database]["consents"].find_one({"_id": key})
@@ -72,7 +60,7 @@ async def harness(
     stack: EmbeddedStack, tmp_path_factory: pytest.TempPathFactory
 ) -> AsyncIterator[ConsentHarness]:
     h = ConsentHarness(stack, tmp_path_factory.mktemp("consent"))
-    await provision_topics(stack.bootstrap, prefix=h.prefix)
+    await h.provision()
     h.service.start()
     yield h
     h.service.stop()
@@ -81,21 +69,10 @@ async def harness(
 
 @pytest_asyncio.fixture(scope="module", loop_scope="session")
 async def recorder(harness: ConsentHarness) -> AsyncIterator[Recorder]:
-    rec = Recorder(
-        harness.stack.bootstrap,
-        [harness.topic("dsgov.consent"), harness.topic("dsgov.deadletter")],
-        strip_prefix=harness.prefix,
-    )
+    rec = harness.recorder("dsgov.consent", "dsgov.deadletter")
     await rec.start()
     yield rec
     await rec.stop()
-
-
-@pytest_asyncio.fixture(scope="module", loop_scope="session")
-async def producer(stack: EmbeddedStack) -> AsyncIterator[AIOKafkaProducer]:
-    p = await start_producer(stack.bootstrap)
-    yield p
-    await p.stop()
 
 
 # --- helpers --------------------------------------------------------------------------------

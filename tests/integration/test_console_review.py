@@ -26,7 +26,7 @@ from shared.messaging.provisioning import provision_topics
 from shared.storage.aggregates import AggregateStore
 from shared.testing.embedded import EmbeddedStack
 from shared.testing.events import cloud_event, to_bytes, unique
-from shared.testing.kafka import Recorder, start_producer
+from shared.testing.kafka import Recorder
 from tests.integration.test_console_service import CSRF, PASSWORDS, Browser, ConsoleHarness, poll
 
 pytestmark = pytest.mark.integration
@@ -61,13 +61,6 @@ async def recorder(harness: ConsoleHarness) -> AsyncIterator[Recorder]:
     await rec.start()
     yield rec
     await rec.stop()
-
-
-@pytest_asyncio.fixture(scope="module", loop_scope="session")
-async def producer(stack: EmbeddedStack) -> AsyncIterator[AIOKafkaProducer]:
-    p = await start_producer(stack.bootstrap)
-    yield p
-    await p.stop()
 
 
 @pytest_asyncio.fixture(loop_scope="session")

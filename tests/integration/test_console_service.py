@@ -21,11 +21,11 @@ import pytest_asyncio
 from aiokafka import AIOKafkaProducer
 
 from services.console.domain.proof import verify_proof
-from shared.messaging.provisioning import provision_topics
 from shared.runtime.servers import free_port
-from shared.testing.embedded import EmbeddedStack, ServiceProcess, service_env
+from shared.testing.embedded import EmbeddedStack, ServiceProcess
 from shared.testing.events import cloud_event, to_bytes, unique
-from shared.testing.kafka import Recorder, start_producer
+from shared.testing.harness import ServiceHarness
+from shared.testing.kafka import Recorder
 
 pytestmark = pytest.mark.integration
 
@@ -40,27 +40,21 @@ REQUEST_ID = re.compile(r'name="request_id" value="([^"]+)"')
 COMMAND = "dsgov.consent.withdrawal-submitted"
 
 
-class ConsoleHarness:
+class ConsoleHarness(ServiceHarness):
     """One console process in its own topic namespace and database, with its web port."""
 
     def __init__(self, stack: EmbeddedStack, tmp: Path) -> None:
-        self.stack = stack
-        self.prefix = f"it-{uuid.uuid4().hex[:8]}."
-        self.database = f"console_{uuid.uuid4().hex[:8]}"
         self.http_port = free_port()
-        self.env = service_env(stack, prefix=self.prefix, database=self.database) | {
+        env = {
             "DSGOV_CONSOLE_SESSION_SECRET": SESSION_SECRET,
             "DSGOV_CONSOLE_INSECURE_COOKIES": "true",  # plain http on 127.0.0.1, as in the embedded runtime
             "DSGOV_HTTP_PORT": str(self.http_port),
         }
-        self.service = ServiceProcess("services.console", self.env, tmp / f"{self.prefix}log")
+        super().__init__(stack, tmp, "services.console", database="console", env=env)
 
     @property
     def base_url(self) -> str:
         return f"http://127.0.0.1:{self.http_port}"
-
-    def topic(self, name: str) -> str:
-        return self.prefix + name
 
     def cli(self, *args: str, stdin: str = "", **env: str) -> subprocess.CompletedProcess[str]:
         return subprocess.run(
@@ -131,7 +125,7 @@ async def harness(
     stack: EmbeddedStack, tmp_path_factory: pytest.TempPathFactory
 ) -> AsyncIterator[ConsoleHarness]:
     h = ConsoleHarness(stack, tmp_path_factory.mktemp("console"))
-    await provision_topics(stack.bootstrap, prefix=h.prefix)
+    await h.provision()
     for name, role in (("ada", "admin"), ("olga", "operator"), ("vic", "viewer")):
         created = h.create_user(name, role, PASSWORDS[name])
         assert created.returncode == 0, created.stderr
@@ -151,13 +145,6 @@ async def recorder(harness: ConsoleHarness) -> AsyncIterator[Recorder]:
     await rec.start()
     yield rec
     await rec.stop()
-
-
-@pytest_asyncio.fixture(scope="module", loop_scope="session")
-async def producer(stack: EmbeddedStack) -> AsyncIterator[AIOKafkaProducer]:
-    p = await start_producer(stack.bootstrap)
-    yield p
-    await p.stop()
 
 
 @pytest_asyncio.fixture(loop_scope="session")

@@ -24,10 +24,10 @@ import pytest_asyncio
 from aiokafka import AIOKafkaProducer
 from pymongo import AsyncMongoClient
 
-from shared.messaging.provisioning import provision_topics
-from shared.testing.embedded import EmbeddedStack, ServiceProcess, service_env
+from shared.testing.embedded import EmbeddedStack
 from shared.testing.events import cloud_event, to_bytes, unique
-from shared.testing.kafka import Recorder, start_producer
+from shared.testing.harness import ServiceHarness
+from shared.testing.kafka import Recorder
 
 pytestmark = pytest.mark.integration
 
@@ -38,21 +38,13 @@ COMPLETED = "dsgov.generation.completed"
 SHA = "ab" * 32
 
 
-class ReviewHarness:
+class ReviewHarness(ServiceHarness):
     """One review service process in its own topic namespace and database."""
 
     def __init__(self, stack: EmbeddedStack, tmp: Path) -> None:
-        self.stack = stack
-        self.prefix = f"it-{uuid.uuid4().hex[:8]}."
-        self.database = f"review_{uuid.uuid4().hex[:8]}"
-        self.env = service_env(stack, prefix=self.prefix, database=self.database, provider_id=PROVIDER)
-        self.env["DSGOV_REVIEW_REFRESH_INTERVAL_S"] = "0.2"
-        self.env["DSGOV_REVIEW_DEMO_LIBRARY"] = "true"
-        self.service = ServiceProcess(MODULE, self.env, tmp / f"{self.prefix}log")
+        env = {"DSGOV_REVIEW_REFRESH_INTERVAL_S": "0.2", "DSGOV_REVIEW_DEMO_LIBRARY": "true"}
+        super().__init__(stack, tmp, MODULE, database="review", env=env, provider_id=PROVIDER)
         self.mongo: AsyncMongoClient[dict[str, Any]] = AsyncMongoClient(stack.mongo_uri, tz_aware=True)
-
-    def topic(self, name: str) -> str:
-        return self.prefix + name
 
     async def doc(self, key: str) -> dict[str, Any] | None:
         result: dict[str, Any] | None = await self.mongo[self.database]["reviews"].find_one({"_id": key})
@@ -64,7 +56,7 @@ async def harness(
     stack: EmbeddedStack, tmp_path_factory: pytest.TempPathFactory
 ) -> AsyncIterator[ReviewHarness]:
     h = ReviewHarness(stack, tmp_path_factory.mktemp("review"))
-    await provision_topics(stack.bootstrap, prefix=h.prefix)
+    await h.provision()
     h.service.start()
     yield h
     h.service.stop()
@@ -81,13 +73,6 @@ async def recorder(harness: ReviewHarness) -> AsyncIterator[Recorder]:
     await rec.start()
     yield rec
     await rec.stop()
-
-
-@pytest_asyncio.fixture(scope="module", loop_scope="session")
-async def producer(stack: EmbeddedStack) -> AsyncIterator[AIOKafkaProducer]:
-    p = await start_producer(stack.bootstrap)
-    yield p
-    await p.stop()
 
 
 # --- helpers --------------------------------------------------------------------------------

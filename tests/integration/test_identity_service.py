@@ -5,7 +5,6 @@ from __future__ import annotations
 import base64
 import hashlib
 import json
-import uuid
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -17,9 +16,9 @@ from aiokafka import AIOKafkaProducer
 from pymongo import AsyncMongoClient
 
 from shared.messaging.deadletter import decrypt_payload
-from shared.messaging.provisioning import provision_topics
-from shared.testing.embedded import TEST_SECRET, EmbeddedStack, ServiceProcess, service_env
+from shared.testing.embedded import TEST_SECRET, EmbeddedStack
 from shared.testing.events import cloud_event, to_bytes, unique
+from shared.testing.harness import ServiceHarness
 from shared.testing.kafka import Recorder, Seen, start_producer
 
 pytestmark = pytest.mark.integration
@@ -28,32 +27,16 @@ ID_CARD = "11010519491231002X"  # GB 11643 vector, born 1949-12-31
 SUBMITTED = "dsgov.identity.submitted"
 
 
-class IdentityHarness:
+class IdentityHarness(ServiceHarness):
     """One identity service process in its own topic namespace and database."""
 
     def __init__(self, stack: EmbeddedStack, tmp: Path, **extra_env: str) -> None:
-        self.stack = stack
-        self.prefix = f"it-{uuid.uuid4().hex[:8]}."
-        self.database = f"identity_{uuid.uuid4().hex[:8]}"
-        env = service_env(stack, prefix=self.prefix, database=self.database)
-        env |= {
+        env = {
             "DSGOV_IDENTITY_HMAC_KEY": "hmac-key-for-tests-only-0123456789abcdef",
             "DSGOV_IDENTITY_AUTHORITY_MODE": "simulator",
             **extra_env,
         }
-        self.tmp = tmp
-        self.env = env
-        self.service = ServiceProcess("services.identity_verification", env, tmp / f"{self.prefix}log")
-
-    def restart_with(self, **env: str) -> ServiceProcess:
-        """A new process with the same namespace (and optionally changed settings)."""
-        merged = {k: v for k, v in {**self.env, **env}.items() if v != ""}  # "" removes a setting
-        log = self.tmp / f"{self.prefix}{uuid.uuid4().hex[:4]}.log"
-        self.service = ServiceProcess("services.identity_verification", merged, log)
-        return self.service
-
-    def topic(self, name: str) -> str:
-        return self.prefix + name
+        super().__init__(stack, tmp, "services.identity_verification", database="identity", env=env)
 
 
 def submission(user_id: str, **fields: Any) -> dict[str, Any]:
@@ -76,7 +59,7 @@ async def harness(
     stack: EmbeddedStack, tmp_path_factory: pytest.TempPathFactory
 ) -> AsyncIterator[IdentityHarness]:
     h = IdentityHarness(stack, tmp_path_factory.mktemp("identity"))
-    await provision_topics(stack.bootstrap, prefix=h.prefix)
+    await h.provision()
     h.service.start()
     yield h
     h.service.stop()
@@ -84,21 +67,10 @@ async def harness(
 
 @pytest_asyncio.fixture(scope="module", loop_scope="session")
 async def recorder(harness: IdentityHarness) -> AsyncIterator[Recorder]:
-    rec = Recorder(
-        harness.stack.bootstrap,
-        [harness.topic("dsgov.identity"), harness.topic("dsgov.deadletter")],
-        strip_prefix=harness.prefix,
-    )
+    rec = harness.recorder("dsgov.identity", "dsgov.deadletter")
     await rec.start()
     yield rec
     await rec.stop()
-
-
-@pytest_asyncio.fixture(scope="module", loop_scope="session")
-async def producer(stack: EmbeddedStack) -> AsyncIterator[AIOKafkaProducer]:
-    p = await start_producer(stack.bootstrap)
-    yield p
-    await p.stop()
 
 
 def decisions_for(recorder: Recorder, user_id: str) -> list[dict[str, Any]]:
@@ -384,8 +356,8 @@ async def test_a_crash_between_store_write_and_publish_leaves_exactly_one_decisi
     stack: EmbeddedStack, tmp_path: Path
 ) -> None:
     h = IdentityHarness(stack, tmp_path, DSGOV_FAULT_INJECT="crash_after_store_write")
-    await provision_topics(stack.bootstrap, prefix=h.prefix)
-    rec = Recorder(stack.bootstrap, [h.topic("dsgov.identity")], strip_prefix=h.prefix)
+    await h.provision()
+    rec = h.recorder("dsgov.identity")
     await rec.start()
     producer = await start_producer(stack.bootstrap)
     try:
@@ -426,10 +398,8 @@ async def test_submissions_dead_lettered_while_the_authority_was_down_are_decide
         "DSGOV_MAX_ATTEMPTS": "2",
     }
     h = IdentityHarness(stack, tmp_path, **down)
-    await provision_topics(stack.bootstrap, prefix=h.prefix)
-    rec = Recorder(
-        stack.bootstrap, [h.topic("dsgov.identity"), h.topic("dsgov.deadletter")], strip_prefix=h.prefix
-    )
+    await h.provision()
+    rec = h.recorder("dsgov.identity", "dsgov.deadletter")
     await rec.start()
     producer = await start_producer(stack.bootstrap)
     try:

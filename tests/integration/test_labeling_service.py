@@ -7,7 +7,6 @@ import json
 import os
 import subprocess
 import sys
-import uuid
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -21,10 +20,10 @@ from pymongo import AsyncMongoClient
 from services.labeling.aigc import files, integrity
 from services.labeling.aigc.label import AigcLabel
 from services.labeling.aigc.verify import verify
-from shared.messaging.provisioning import provision_topics
-from shared.testing.embedded import EmbeddedStack, ServiceProcess, service_env
+from shared.testing.embedded import EmbeddedStack
 from shared.testing.events import cloud_event, to_bytes, unique
-from shared.testing.kafka import Recorder, Seen, start_producer
+from shared.testing.harness import ServiceHarness
+from shared.testing.kafka import Recorder, Seen
 from tests.unit.labeling import samples
 from tests.unit.labeling.samples import PRODUCER, PRODUCER_KEY, sha256
 
@@ -34,22 +33,16 @@ APPROVED = "dsgov.output.approved"
 LABELED = "dsgov.content.labeled"
 
 
-class LabelingHarness:
+class LabelingHarness(ServiceHarness):
     """One labeling service process in its own topic namespace and database."""
 
     def __init__(self, stack: EmbeddedStack, tmp: Path, **extra_env: str) -> None:
-        self.stack = stack
-        self.prefix = f"it-{uuid.uuid4().hex[:8]}."
-        self.database = f"labeling_{uuid.uuid4().hex[:8]}"
-        self.env = service_env(stack, prefix=self.prefix, database=self.database) | {
+        env = {
             "DSGOV_LABELING_PROVIDER_CODE": PRODUCER,
             "DSGOV_LABELING_SIGNING_KEY": integrity.private_key_text(PRODUCER_KEY),
             **extra_env,
         }
-        self.service = ServiceProcess("services.labeling", self.env, tmp / f"{self.prefix}log")
-
-    def topic(self, name: str) -> str:
-        return self.prefix + name
+        super().__init__(stack, tmp, "services.labeling", database="labeling", env=env)
 
     def lookup(self, *args: str) -> tuple[int, dict[str, Any]]:
         """`python -m services.labeling lookup ...` against this harness's store."""
@@ -70,7 +63,7 @@ async def harness(
     stack: EmbeddedStack, tmp_path_factory: pytest.TempPathFactory
 ) -> AsyncIterator[LabelingHarness]:
     h = LabelingHarness(stack, tmp_path_factory.mktemp("labeling"))
-    await provision_topics(stack.bootstrap, prefix=h.prefix)
+    await h.provision()
     h.service.start()
     yield h
     h.service.stop()
@@ -78,21 +71,10 @@ async def harness(
 
 @pytest_asyncio.fixture(scope="module", loop_scope="session")
 async def recorder(harness: LabelingHarness) -> AsyncIterator[Recorder]:
-    rec = Recorder(
-        harness.stack.bootstrap,
-        [harness.topic("dsgov.labeling"), harness.topic("dsgov.deadletter")],
-        strip_prefix=harness.prefix,
-    )
+    rec = harness.recorder("dsgov.labeling", "dsgov.deadletter")
     await rec.start()
     yield rec
     await rec.stop()
-
-
-@pytest_asyncio.fixture(scope="module", loop_scope="session")
-async def producer(stack: EmbeddedStack) -> AsyncIterator[AIOKafkaProducer]:
-    p = await start_producer(stack.bootstrap)
-    yield p
-    await p.stop()
 
 
 @pytest_asyncio.fixture(scope="module", loop_scope="session")

@@ -30,9 +30,10 @@ from services.regulator_reporting.chain import KeyRing, PublicKey, Signer, parse
 from services.regulator_reporting.domain.incidents import NEVER
 from services.regulator_reporting.verification import StreamRecord, verify_stream
 from shared.messaging.provisioning import provision_topics
-from shared.testing.embedded import EmbeddedStack, ServiceProcess, service_env
+from shared.testing.embedded import EmbeddedStack
 from shared.testing.events import cloud_event, to_bytes, unique
-from shared.testing.kafka import Recorder, Seen, start_producer
+from shared.testing.harness import ServiceHarness
+from shared.testing.kafka import Recorder, Seen
 
 pytestmark = pytest.mark.integration
 
@@ -46,15 +47,11 @@ def new_seed() -> str:
     return base64.b64encode(os.urandom(32)).decode()
 
 
-class ReportingHarness:
+class ReportingHarness(ServiceHarness):
     """One reporting process in its own topic namespace and database."""
 
     def __init__(self, stack: EmbeddedStack, tmp: Path, **extra_env: str) -> None:
-        self.stack = stack
-        self.prefix = f"rr-{uuid.uuid4().hex[:8]}."
-        self.database = f"reporting_{uuid.uuid4().hex[:8]}"
-        self.tmp = tmp
-        self.env = service_env(stack, prefix=self.prefix, database=self.database) | {
+        env = {
             "DSGOV_REPORTING_SIGNING_KEY": new_seed(),
             "DSGOV_REPORTING_KEY_ID": "key-1",
             "DSGOV_REPORTING_SETTLE_S": "0.5",
@@ -63,19 +60,7 @@ class ReportingHarness:
             "DSGOV_REPORTING_ACK_TIMEOUT_S": "3600",
             **extra_env,
         }
-        self.service = self._process(self.env)
-
-    def _process(self, env: dict[str, str]) -> ServiceProcess:
-        return ServiceProcess(MODULE, env, self.tmp / f"{self.prefix}{uuid.uuid4().hex[:4]}.log")
-
-    def restart_with(self, **env: str) -> ServiceProcess:
-        """A new process in the same namespace; "" removes a setting."""
-        self.env = {k: v for k, v in {**self.env, **env}.items() if v != ""}
-        self.service = self._process(self.env)
-        return self.service
-
-    def topic(self, name: str) -> str:
-        return self.prefix + name
+        super().__init__(stack, tmp, MODULE, database="reporting", env=env)
 
     def signer(self) -> Signer:
         return Signer.from_seed(
@@ -132,13 +117,6 @@ async def harness(
     yield h, recorder
     h.service.stop()
     await recorder.stop()
-
-
-@pytest_asyncio.fixture(scope="module", loop_scope="session")
-async def producer(stack: EmbeddedStack) -> AsyncIterator[AIOKafkaProducer]:
-    p = await start_producer(stack.bootstrap)
-    yield p
-    await p.stop()
 
 
 # --------------------------------------------------------------------------- inputs

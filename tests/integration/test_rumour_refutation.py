@@ -20,9 +20,9 @@ import pytest
 import pytest_asyncio
 from aiokafka import AIOKafkaProducer
 
-from shared.messaging.provisioning import provision_topics
-from shared.testing.embedded import EmbeddedStack, ServiceProcess, service_env
+from shared.testing.embedded import EmbeddedStack
 from shared.testing.events import cloud_event, to_bytes, unique
+from shared.testing.harness import ServiceHarness
 from shared.testing.kafka import Recorder, start_producer
 from tests.unit.rumour_refutation.corpus import RUMOURS
 
@@ -47,26 +47,12 @@ EN_CLAIM = "Drinking a teaspoon of bleach every morning cures the virus within t
 REFUTATION = "经核实，该地震消息为谣言。地震部门未发布任何临震预报。"
 
 
-class RumourHarness:
+class RumourHarness(ServiceHarness):
     """One rumour refutation process in its own topic namespace and database."""
 
     def __init__(self, stack: EmbeddedStack, tmp: Path, **extra_env: str) -> None:
-        self.stack = stack
-        self.prefix = f"rr-{uuid.uuid4().hex[:8]}."
-        self.database = f"rumour_{uuid.uuid4().hex[:8]}"
-        self.env = service_env(stack, prefix=self.prefix, database=self.database)
-        self.env |= {"DSGOV_RUMOUR_FANOUT_INTERVAL_S": "0.1", **extra_env}
-        self.tmp = tmp
-        self.service = ServiceProcess(MODULE, self.env, tmp / f"{self.prefix}log")
-
-    def restart_with(self, **env: str) -> ServiceProcess:
-        """A new process on the same namespace and store ("" removes a setting, for good)."""
-        self.env = {k: v for k, v in {**self.env, **env}.items() if v != ""}
-        self.service = ServiceProcess(MODULE, self.env, self.tmp / f"{self.prefix}{uuid.uuid4().hex[:4]}.log")
-        return self.service
-
-    def topic(self, name: str) -> str:
-        return self.prefix + name
+        env = {"DSGOV_RUMOUR_FANOUT_INTERVAL_S": "0.1", **extra_env}
+        super().__init__(stack, tmp, MODULE, database="rumour", env=env)
 
     async def send(
         self, producer: AIOKafkaProducer, topic: str, event: dict[str, Any] | bytes, key: str
@@ -118,7 +104,7 @@ async def harness(
     stack: EmbeddedStack, tmp_path_factory: pytest.TempPathFactory
 ) -> AsyncIterator[RumourHarness]:
     h = RumourHarness(stack, tmp_path_factory.mktemp("rumour"))
-    await provision_topics(stack.bootstrap, prefix=h.prefix)
+    await h.provision()
     h.service.start()
     yield h
     h.service.stop()
@@ -134,13 +120,6 @@ async def recorder(harness: RumourHarness) -> AsyncIterator[Recorder]:
     await rec.start()
     yield rec
     await rec.stop()
-
-
-@pytest_asyncio.fixture(scope="module", loop_scope="session")
-async def producer(stack: EmbeddedStack) -> AsyncIterator[AIOKafkaProducer]:
-    p = await start_producer(stack.bootstrap)
-    yield p
-    await p.stop()
 
 
 def _events(recorder: Recorder, type_: str, **data: str) -> list[dict[str, Any]]:
@@ -475,7 +454,7 @@ async def test_restarts_mid_case_lose_no_notice_and_send_none_twice(
     h = RumourHarness(
         stack, tmp_path, DSGOV_FAULT_INJECT="crash_after_store_write", DSGOV_RUMOUR_NOTICES_PER_ROUND="150"
     )
-    await provision_topics(stack.bootstrap, prefix=h.prefix)
+    await h.provision()
     rec = Recorder(stack.bootstrap, [h.topic(RUMOUR)], strip_prefix=h.prefix)
     await rec.start()
     producer = await start_producer(stack.bootstrap)
