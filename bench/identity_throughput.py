@@ -23,11 +23,12 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
+from aiokafka import AIOKafkaProducer
 
 from shared.messaging.provisioning import provision_topics
 from shared.testing.embedded import EmbeddedStack, ServiceProcess, service_env
 from shared.testing.events import cloud_event, to_bytes
+from shared.testing.watch import ArrivalWatch
 
 PREFIX = "bench."
 ID_CARD = "11010519491231002X"
@@ -48,50 +49,7 @@ def submission(i: int, run: str) -> tuple[str, bytes]:
     return user, to_bytes(event)
 
 
-class DecisionWatch:
-    """Consumes dsgov.identity and notes when each submission's decision arrived."""
-
-    def __init__(self, bootstrap: str) -> None:
-        self.arrived: dict[str, float] = {}
-        self.consumer = AIOKafkaConsumer(
-            PREFIX + "dsgov.identity",
-            bootstrap_servers=bootstrap,
-            group_id=None,
-            auto_offset_reset="latest",
-            fetch_max_wait_ms=5,
-        )
-
-    async def start(self) -> None:
-        await self.consumer.start()
-        await self.consumer.seek_to_end()
-        self.task = asyncio.create_task(self._run())
-
-    async def _run(self) -> None:
-        import json
-
-        while True:
-            batch = await self.consumer.getmany(timeout_ms=50, max_records=5000)
-            now = time.perf_counter()
-            for records in batch.values():
-                for r in records:
-                    self.arrived[json.loads(r.value)["causationid"]] = now
-
-    async def wait(self, ids: list[str], timeout: float) -> None:
-        deadline = time.perf_counter() + timeout
-        while time.perf_counter() < deadline:
-            if all(i in self.arrived for i in ids):
-                return
-            await asyncio.sleep(0.02)
-        missing = sum(1 for i in ids if i not in self.arrived)
-        raise TimeoutError(f"{missing} of {len(ids)} decisions did not arrive within {timeout}s")
-
-    async def stop(self) -> None:
-        self.task.cancel()
-        await asyncio.gather(self.task, return_exceptions=True)
-        await self.consumer.stop()
-
-
-async def throughput(producer: AIOKafkaProducer, watch: DecisionWatch, n: int) -> dict[str, float]:
+async def throughput(producer: AIOKafkaProducer, watch: ArrivalWatch, n: int) -> dict[str, float]:
     run = "t" + uuid.uuid4().hex[:6]
     msgs = [submission(i, run) for i in range(n)]
     start = time.perf_counter()
@@ -111,7 +69,7 @@ async def throughput(producer: AIOKafkaProducer, watch: DecisionWatch, n: int) -
 
 
 async def latency(
-    producer: AIOKafkaProducer, watch: DecisionWatch, rate: int, seconds: int
+    producer: AIOKafkaProducer, watch: ArrivalWatch, rate: int, seconds: int
 ) -> dict[str, float]:
     run = "l" + uuid.uuid4().hex[:6]
     n = rate * seconds
@@ -158,7 +116,7 @@ async def main(args: argparse.Namespace) -> None:
                 bootstrap_servers=stack.bootstrap, linger_ms=5, max_batch_size=256 * 1024
             )
             await producer.start()
-            watch = DecisionWatch(stack.bootstrap)
+            watch = ArrivalWatch(stack.bootstrap, PREFIX + "dsgov.identity")
             await watch.start()
             try:
                 await throughput(producer, watch, 2000)  # warm-up

@@ -16,7 +16,6 @@ import argparse
 import asyncio
 import hashlib
 import io
-import json
 import statistics
 import tempfile
 import time
@@ -24,7 +23,7 @@ import uuid
 from pathlib import Path
 from typing import Any
 
-from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
+from aiokafka import AIOKafkaProducer
 from PIL import Image
 
 from services.labeling.aigc import files, integrity, issue
@@ -32,6 +31,7 @@ from services.labeling.aigc.verify import verify
 from shared.messaging.provisioning import provision_topics
 from shared.testing.embedded import EmbeddedStack, ServiceProcess, service_env
 from shared.testing.events import cloud_event, to_bytes
+from shared.testing.watch import ArrivalWatch
 from tests.unit.labeling.samples import PRODUCER, PRODUCER_KEY
 
 PREFIX = "bench."
@@ -57,44 +57,7 @@ def approval(i: int, run: str) -> tuple[str, bytes]:
     )
 
 
-class LabelWatch:
-    """Consumes dsgov.labeling and notes when each approval's label arrived."""
-
-    def __init__(self, bootstrap: str) -> None:
-        self.arrived: dict[str, float] = {}
-        self.consumer = AIOKafkaConsumer(
-            PREFIX + "dsgov.labeling", bootstrap_servers=bootstrap, group_id=None, auto_offset_reset="latest"
-        )
-
-    async def start(self) -> None:
-        await self.consumer.start()
-        await self.consumer.seek_to_end()
-        self.task = asyncio.create_task(self._run())
-
-    async def _run(self) -> None:
-        while True:
-            batch = await self.consumer.getmany(timeout_ms=50, max_records=5000)
-            now = time.perf_counter()
-            for records in batch.values():
-                for r in records:
-                    self.arrived[json.loads(r.value)["causationid"]] = now
-
-    async def wait(self, ids: list[str], timeout: float) -> None:
-        deadline = time.perf_counter() + timeout
-        while time.perf_counter() < deadline:
-            if all(i in self.arrived for i in ids):
-                return
-            await asyncio.sleep(0.02)
-        missing = sum(1 for i in ids if i not in self.arrived)
-        raise TimeoutError(f"{missing} of {len(ids)} labels did not arrive within {timeout}s")
-
-    async def stop(self) -> None:
-        self.task.cancel()
-        await asyncio.gather(self.task, return_exceptions=True)
-        await self.consumer.stop()
-
-
-async def throughput(producer: AIOKafkaProducer, watch: LabelWatch, n: int) -> dict[str, float]:
+async def throughput(producer: AIOKafkaProducer, watch: ArrivalWatch, n: int) -> dict[str, float]:
     run = "t" + uuid.uuid4().hex[:6]
     msgs = [approval(i, run) for i in range(n)]
     start = time.perf_counter()
@@ -175,7 +138,7 @@ async def main(args: argparse.Namespace) -> None:
                 bootstrap_servers=stack.bootstrap, linger_ms=5, max_batch_size=256 * 1024
             )
             await producer.start()
-            watch = LabelWatch(stack.bootstrap)
+            watch = ArrivalWatch(stack.bootstrap, PREFIX + "dsgov.labeling")
             await watch.start()
             try:
                 await throughput(producer, watch, 1000)  # warm-up
