@@ -16,22 +16,20 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import statistics
 import tempfile
 import time
 import uuid
-from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-from aiokafka import AIOKafkaProducer
 from pymongo import AsyncMongoClient
 
 from shared.messaging.provisioning import provision_topics
 from shared.testing.embedded import EmbeddedStack, ServiceProcess, service_env
 from shared.testing.events import cloud_event, to_bytes
 from shared.testing.kafka import Recorder, Seen, start_producer
+from shared.testing.load import Phase, publish, summary
 
 PROVIDER = "provider-bench"
 
@@ -65,11 +63,6 @@ def grant_event(consent_id: str, subject: str, grantee: str) -> dict[str, Any]:
     return cloud_event("dsgov.consent.grant-submitted", data, subject=consent_id, providerid=PROVIDER)
 
 
-def percentile(values: list[float], q: float) -> float:
-    ordered = sorted(values)
-    return ordered[min(len(ordered) - 1, int(q * len(ordered)))]
-
-
 async def wait_projected(mongo_uri: str, database: str, n: int, timeout: float) -> None:
     client: AsyncMongoClient[dict[str, Any]] = AsyncMongoClient(mongo_uri)
     start = time.monotonic()
@@ -83,47 +76,19 @@ async def wait_projected(mongo_uri: str, database: str, n: int, timeout: float) 
     raise TimeoutError(f"identity projection incomplete after {timeout}s")
 
 
-@dataclass
-class Phase:
-    sent_at: dict[str, float]
-    started: float
-    published: float
-
-
-async def publish(
-    producer: AIOKafkaProducer, prefix: str, users: list[str], consent_ids: list[str], rate: float | None
-) -> Phase:
-    """Grants for `consent_ids`, as fast as possible or at `rate` per second."""
-    sent_at: dict[str, float] = {}
-    futures = []
-    started = time.monotonic()
-    for i, consent_id in enumerate(consent_ids):
-        if rate:
-            delay = started + i / rate - time.monotonic()
-            if delay > 0:
-                await asyncio.sleep(delay)
-        event = grant_event(consent_id, users[i % len(users)], users[(i + 1) % len(users)])
-        sent_at[consent_id] = time.monotonic()
-        topic = prefix + "dsgov.platform.consent"
-        futures.append(await producer.send(topic, to_bytes(event), key=consent_id.encode()))
-    await asyncio.gather(*futures)
-    return Phase(sent_at, started, time.monotonic())
+def grants(users: list[str], consent_ids: list[str]) -> list[tuple[str, bytes]]:
+    """Grants for `consent_ids`, keyed by consent id."""
+    return [
+        (c, to_bytes(grant_event(c, users[i % len(users)], users[(i + 1) % len(users)])))
+        for i, c in enumerate(consent_ids)
+    ]
 
 
 def report(label: str, phase: Phase, seen: list[Seen]) -> None:
     decisions = {r.key: r for r in seen if r.key in phase.sent_at}
-    n = len(phase.sent_at)
     granted = sum(1 for r in decisions.values() if r.json()["type"] == "dsgov.consent.granted")
-    latencies = [decisions[k].received_at - phase.sent_at[k] for k in decisions]
-    first = min(r.received_at for r in decisions.values())
-    last = max(r.received_at for r in decisions.values())
-    print(f"[{label}] {n} grants published in {phase.published - phase.started:.2f} s; ", end="")
-    print(f"{len(decisions)} decisions ({granted} granted)")
-    print(f"  end-to-end: {n / (last - phase.started):.0f} decisions/s (first grant sent -> last decision)")
-    print(f"  sustained:  {(len(decisions) - 1) / (last - first):.0f} decisions/s (first -> last decision)")
-    p50, p99 = percentile(latencies, 0.50) * 1000, percentile(latencies, 0.99) * 1000
-    worst, mean = max(latencies) * 1000, statistics.fmean(latencies) * 1000
-    print(f"  latency:    p50 {p50:.0f} ms, p99 {p99:.0f} ms, max {worst:.0f} ms, mean {mean:.0f} ms")
+    arrived = {k: r.received_at for k, r in decisions.items() if k is not None}
+    print(summary(label, "grants", phase, arrived, f"{granted} granted"))
 
 
 async def run(n: int, paced_n: int, rate: float, workdir: Path) -> None:
@@ -149,10 +114,12 @@ async def run(n: int, paced_n: int, rate: float, workdir: Path) -> None:
             took = time.monotonic() - t_id
             print(f"identity projection: {n} users in {took:.2f} s ({n / took:.0f}/s)")
 
-            burst = await publish(producer, prefix, users, [f"burst-{i}" for i in range(n)], rate=None)
+            topic = prefix + "dsgov.platform.consent"
+            burst = await publish(producer, topic, grants(users, [f"burst-{i}" for i in range(n)]), rate=None)
             seen = await recorder.wait_for(lambda r: r.key in burst.sent_at, count=n, timeout=600)
             report("burst", burst, seen)
-            paced = await publish(producer, prefix, users, [f"paced-{i}" for i in range(paced_n)], rate=rate)
+            paced_ids = [f"paced-{i}" for i in range(paced_n)]
+            paced = await publish(producer, topic, grants(users, paced_ids), rate=rate)
             seen = await recorder.wait_for(lambda r: r.key in paced.sent_at, count=paced_n, timeout=600)
             report(f"paced at {rate:.0f}/s", paced, seen)
         finally:

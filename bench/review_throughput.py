@@ -26,13 +26,12 @@ import tempfile
 import time
 import uuid
 from collections.abc import Callable
-from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 import numpy as np
-from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
+from aiokafka import AIOKafkaConsumer
 from pymongo import AsyncMongoClient
 
 from services.generation_review.domain.matcher import MatchEntry, Matcher
@@ -42,14 +41,10 @@ from shared.messaging.provisioning import provision_topics
 from shared.testing.embedded import EmbeddedStack, ServiceProcess, service_env
 from shared.testing.events import cloud_event, to_bytes
 from shared.testing.kafka import start_producer
+from shared.testing.load import Phase, percentile, publish, summary
 
 PROVIDER = "provider-bench"
 CJK = [chr(c) for c in range(0x4E00, 0x4E00 + 3000)]
-
-
-def percentile(values: list[float], q: float) -> float:
-    ordered = sorted(values)
-    return ordered[min(len(ordered) - 1, int(q * len(ordered)))]
 
 
 def timed(fn: Callable[[], Any], repeat: int) -> list[float]:
@@ -201,53 +196,16 @@ class DecisionWatch:
         await self.consumer.stop()
 
 
-@dataclass
-class Phase:
-    sent_at: dict[str, float]
-    started: float
-    published: float
-
-
-async def publish(
-    producer: AIOKafkaProducer, prefix: str, users: list[str], ids: list[str], rate: float | None
-) -> Phase:
-    sent_at: dict[str, float] = {}
-    futures = []
-    started = time.monotonic()
-    for i, request_id in enumerate(ids):
-        if rate:
-            delay = started + i / rate - time.monotonic()
-            if delay > 0:
-                await asyncio.sleep(delay)
-        event = request_event(request_id, users[i % len(users)], i)
-        sent_at[request_id] = time.monotonic()
-        futures.append(
-            await producer.send(
-                prefix + "dsgov.platform.generation", to_bytes(event), key=request_id.encode()
-            )
-        )
-    await asyncio.gather(*futures)
-    return Phase(sent_at, started, time.monotonic())
+def requests(users: list[str], ids: list[str]) -> list[tuple[str, bytes]]:
+    """Generation requests for `ids`, keyed by request id."""
+    return [(r, to_bytes(request_event(r, users[i % len(users)], i))) for i, r in enumerate(ids)]
 
 
 def report(label: str, phase: Phase, watch: DecisionWatch) -> None:
-    decisions = {k: watch.arrived[k] for k in phase.sent_at}
-    n = len(phase.sent_at)
+    decisions = {k: watch.arrived[k] for k in phase.sent_at if k in watch.arrived}
     rejected = sum(1 for _, type_ in decisions.values() if type_ == "dsgov.generation.rejected")
-    latencies = [decisions[k][0] - phase.sent_at[k] for k in decisions]
-    first = min(at for at, _ in decisions.values())
-    last = max(at for at, _ in decisions.values())
-    print(
-        f"[{label}] {n} requests published in {phase.published - phase.started:.2f} s; "
-        f"{len(decisions)} decisions ({rejected} rejected by the library)"
-    )
-    print(f"  end-to-end: {n / (last - phase.started):.0f} decisions/s (first request sent -> last decision)")
-    print(f"  sustained:  {(len(decisions) - 1) / (last - first):.0f} decisions/s (first -> last decision)")
-    p50, p99 = percentile(latencies, 0.50) * 1000, percentile(latencies, 0.99) * 1000
-    print(
-        f"  latency:    p50 {p50:.0f} ms, p99 {p99:.0f} ms, max {max(latencies) * 1000:.0f} ms, "
-        f"mean {statistics.fmean(latencies) * 1000:.0f} ms"
-    )
+    arrived = {k: at for k, (at, _) in decisions.items()}
+    print(summary(label, "requests", phase, arrived, f"{rejected} rejected by the library"))
 
 
 async def wait_projected(mongo_uri: str, database: str, n: int, timeout: float) -> None:
@@ -283,12 +241,16 @@ async def end_to_end(n: int, paced_n: int, rate: float, workdir: Path) -> None:
             ]
             await asyncio.gather(*pending)
             await wait_projected(stack.mongo_uri, database, len(users), timeout=300)
-            burst = await publish(producer, prefix, users, [f"burst-{i}" for i in range(n)], rate=None)
+            topic = prefix + "dsgov.platform.generation"
+            burst = await publish(
+                producer, topic, requests(users, [f"burst-{i}" for i in range(n)]), rate=None
+            )
             await watch.wait(burst.sent_at, timeout=600)
             report("burst", burst, watch)
             await watch.settled(timeout=120)  # the burst's strikes are applied before the paced phase
             print(f"  strikes applied: {watch.sanctions} of {watch.strikes}")
-            paced = await publish(producer, prefix, users, [f"paced-{i}" for i in range(paced_n)], rate=rate)
+            paced_ids = [f"paced-{i}" for i in range(paced_n)]
+            paced = await publish(producer, topic, requests(users, paced_ids), rate=rate)
             await watch.wait(paced.sent_at, timeout=600)
             report(f"paced at {rate:.0f}/s", paced, watch)
         finally:
