@@ -33,13 +33,3 @@ class ConsentSettings(BaseSettings):
             max_duration=timedelta(days=self.max_duration_days),
             clock_skew=timedelta(seconds=self.clock_skew_s),
         )
-
-
-class ProofSettings(BaseSettings):
-    """What `python -m services.biometric_consent proof` needs: only the store (env prefix `DSGOV_`)."""
-
-    model_config = SettingsConfigDict(env_prefix="DSGOV_", extra="ignore")
-
-    mongo_uri: str = Field(default="mongodb://127.0.0.1:27017/?directConnection=true")
-    mongo_database: str | None = Field(default=None, description="defaults to dsgov_biometric_consent")
-    provider_id: str | None = Field(default=None, description="default for --provider")

@@ -52,13 +52,3 @@ class RumourSettings(BaseSettings):
             notices_per_round=self.notices_per_round,
             catch_up_interval_s=self.catch_up_interval_s,
         )
-
-
-class CaseFileSettings(BaseSettings):
-    """What `python -m services.rumour_refutation case` needs: only the store (env prefix `DSGOV_`)."""
-
-    model_config = SettingsConfigDict(env_prefix="DSGOV_", extra="ignore")
-
-    mongo_uri: str = Field(default="mongodb://127.0.0.1:27017/?directConnection=true")
-    mongo_database: str | None = Field(default=None, description="defaults to dsgov_rumour_refutation")
-    provider_id: str | None = Field(default=None, description="default for --provider")

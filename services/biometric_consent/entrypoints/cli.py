@@ -10,17 +10,17 @@ to DSGOV_PROVIDER_ID). Exit codes: 0 ok, 1 not found / proof broken, 2 usage or 
 from __future__ import annotations
 
 import argparse
-import asyncio
 import json
 import sys
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
+from pymongo.asynchronous.database import AsyncDatabase
+
 from services.biometric_consent.adapters.mongo import MongoConsentReader
-from services.biometric_consent.config import ProofSettings
 from services.biometric_consent.domain.history import export_proof, verify_proof
-from shared.storage.mongo import create_client
+from shared.runtime.record_cli import add_store_arguments, print_record
 
 SERVICE = "biometric_consent"
 COLLECTION = "consents"
@@ -32,42 +32,24 @@ def build_parser() -> argparse.ArgumentParser:
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
     proof = sub.add_parser("proof", help="print the tamper-evident history of one consent as JSON")
     proof.add_argument("consent_id")
-    proof.add_argument("--provider", help="provider (tenant) id; default $DSGOV_PROVIDER_ID")
-    proof.add_argument("--mongo-uri", help="default $DSGOV_MONGO_URI")
-    proof.add_argument("--database", help=f"default $DSGOV_MONGO_DATABASE or dsgov_{SERVICE}")
+    add_store_arguments(proof, SERVICE)
     verify = sub.add_parser("verify", help="verify a proof document (a file, or - for stdin)")
     verify.add_argument("file")
     return parser
 
 
-async def load_proof(uri: str, database: str, provider: str, consent_id: str) -> dict[str, Any] | None:
+async def load_proof(
+    db: AsyncDatabase[dict[str, Any]], provider: str, consent_id: str
+) -> dict[str, Any] | None:
     """Read one consent from the store and export its proof (None when unknown)."""
-    client = create_client(uri, app_name=f"dsgov-{SERVICE}-cli")
-    try:
-        state = await MongoConsentReader(client[database][COLLECTION]).consent_state(provider, consent_id)
-    finally:
-        await client.close()
+    state = await MongoConsentReader(db[COLLECTION]).consent_state(provider, consent_id)
     return export_proof(state) if state else None
 
 
 def _proof(args: argparse.Namespace) -> int:
-    settings = ProofSettings()
-    provider = args.provider or settings.provider_id
-    if not provider:
-        print("proof: give --provider or set DSGOV_PROVIDER_ID", file=sys.stderr)
-        return 2
-    uri = args.mongo_uri or settings.mongo_uri
-    database = args.database or settings.mongo_database or f"dsgov_{SERVICE}"
-    try:
-        proof = asyncio.run(load_proof(uri, database, provider, args.consent_id))
-    except Exception as exc:  # one line for any store failure
-        print(f"proof: cannot read the store at {uri}: {type(exc).__name__}: {exc}", file=sys.stderr)
-        return 2
-    if proof is None:
-        print(f"proof: no consent {args.consent_id!r} for provider {provider!r}", file=sys.stderr)
-        return 1
-    print(json.dumps(proof, ensure_ascii=False, indent=2))
-    return 0
+    return print_record(
+        command="proof", what="consent", service=SERVICE, args=args, key=args.consent_id, load=load_proof
+    )
 
 
 def _verify(args: argparse.Namespace) -> int:
