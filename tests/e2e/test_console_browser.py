@@ -28,7 +28,7 @@ import httpx
 import pytest
 import pytest_asyncio
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
-from playwright.async_api import Browser, BrowserContext, Page, Playwright, async_playwright, expect
+from playwright.async_api import Browser, BrowserContext, Page, expect
 from pymongo import AsyncMongoClient
 
 from shared.messaging.provisioning import provision_topics
@@ -40,17 +40,6 @@ from shared.testing.kafka import Recorder
 pytestmark = pytest.mark.e2e
 
 ROOT = Path(__file__).resolve().parents[2]
-CHROMIUM = os.environ.get("DSGOV_CHROMIUM", "/usr/bin/chromium")
-CHROMIUM_ARGS = [
-    "--headless",
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-quic",
-    "--no-first-run",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-]
 REAL_CONSENT_SERVICE = (ROOT / "services" / "biometric_consent" / "__main__.py").exists()
 PASSWORDS = {"olga": "olga's operator passphrase", "vic": "vic's viewer passphrase"}
 STATUS_TIMEOUT_MS = 60_000
@@ -158,15 +147,6 @@ def grant_data(consent_id: str, subject: str) -> dict[str, Any]:
     }
 
 
-@pytest.fixture(scope="module")
-def chromium_path() -> str:
-    if not Path(CHROMIUM).exists():
-        pytest.fail(
-            f"no Chromium at {CHROMIUM}: `apt-get install -y chromium` (Debian), or set DSGOV_CHROMIUM"
-        )
-    return CHROMIUM
-
-
 @pytest_asyncio.fixture(scope="module", loop_scope="session")
 async def system(
     stack: EmbeddedStack, tmp_path_factory: pytest.TempPathFactory, producer: AIOKafkaProducer
@@ -199,19 +179,6 @@ async def recorder(system: System) -> AsyncIterator[Recorder]:
     await rec.start()
     yield rec
     await rec.stop()
-
-
-@pytest_asyncio.fixture(scope="module", loop_scope="session")
-async def browser(chromium_path: str) -> AsyncIterator[Browser]:
-    playwright: Playwright = await async_playwright().start()
-    try:
-        chromium = await playwright.chromium.launch(
-            executable_path=chromium_path, args=CHROMIUM_ARGS, headless=True
-        )
-        yield chromium
-        await chromium.close()
-    finally:
-        await playwright.stop()
 
 
 @pytest_asyncio.fixture(loop_scope="session")

@@ -29,14 +29,13 @@ from typing import Any
 import pytest
 import pytest_asyncio
 from aiokafka import AIOKafkaProducer
-from playwright.async_api import Browser, BrowserContext, Page, Playwright, async_playwright, expect
+from playwright.async_api import Browser, BrowserContext, Page, expect
 
 from shared.messaging.provisioning import provision_topics
 from shared.runtime.servers import free_port
 from shared.testing.embedded import EmbeddedStack, ServiceProcess, service_env
 from shared.testing.events import cloud_event, to_bytes, unique
 from shared.testing.kafka import Recorder
-from tests.e2e.test_console_browser import CHROMIUM, CHROMIUM_ARGS
 
 pytestmark = pytest.mark.e2e
 
@@ -100,15 +99,6 @@ class System:
         return "\n".join(f"--- {p.module}\n{p.log_tail(30)}" for p in self.processes)
 
 
-@pytest.fixture(scope="module")
-def chromium_path() -> str:
-    if not Path(CHROMIUM).exists():
-        pytest.fail(
-            f"no Chromium at {CHROMIUM}: `apt-get install -y chromium` (Debian), or set DSGOV_CHROMIUM"
-        )
-    return CHROMIUM
-
-
 @pytest_asyncio.fixture(scope="module", loop_scope="session")
 async def system(stack: EmbeddedStack, tmp_path_factory: pytest.TempPathFactory) -> AsyncIterator[System]:
     s = System(stack, tmp_path_factory.mktemp("review-browser"))
@@ -131,19 +121,6 @@ async def recorder(system: System) -> AsyncIterator[Recorder]:
     await rec.start()
     yield rec
     await rec.stop()
-
-
-@pytest_asyncio.fixture(scope="module", loop_scope="session")
-async def browser(chromium_path: str) -> AsyncIterator[Browser]:
-    playwright: Playwright = await async_playwright().start()
-    try:
-        chromium = await playwright.chromium.launch(
-            executable_path=chromium_path, args=CHROMIUM_ARGS, headless=True
-        )
-        yield chromium
-        await chromium.close()
-    finally:
-        await playwright.stop()
 
 
 @pytest_asyncio.fixture(loop_scope="session")
