@@ -33,7 +33,7 @@ system-deps:  ## install the Debian packages the tests need (CJK font, Chromium;
 	fi
 
 run: install  ## run the whole system on the embedded broker and store (Ctrl-C stops it)
-	$(VENV)/bin/dsgov run
+	$(PY) -m devtools run
 
 test: install system-deps  ## lint, type-check and run every test (unit, contract, integration, e2e)
 	$(VENV)/bin/ruff check .

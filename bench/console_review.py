@@ -61,7 +61,7 @@ from shared.contracts import topics
 from shared.messaging.codec import RawRecord
 from shared.messaging.engine import Engine, EngineConfig
 from shared.observability import configure_logging
-from shared.runtime.servers import free_port, mongo_uri, start_mongo
+from devtools.servers import free_port, mongo_uri, start_mongo
 from shared.storage.aggregates import AggregateStore
 from shared.storage.outbox import OutboxMessage
 

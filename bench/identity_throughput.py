@@ -26,9 +26,9 @@ from typing import Any
 from aiokafka import AIOKafkaProducer
 
 from shared.messaging.provisioning import provision_topics
-from shared.testing.embedded import EmbeddedStack, ServiceProcess, service_env
-from shared.testing.events import cloud_event, to_bytes
-from shared.testing.watch import ArrivalWatch
+from devtools.testing.embedded import EmbeddedStack, ServiceProcess, service_env
+from devtools.testing.events import cloud_event, to_bytes
+from devtools.testing.watch import ArrivalWatch
 
 PREFIX = "bench."
 ID_CARD = "11010519491231002X"

@@ -29,9 +29,9 @@ from PIL import Image
 from services.labeling.aigc import files, integrity, issue
 from services.labeling.aigc.verify import verify
 from shared.messaging.provisioning import provision_topics
-from shared.testing.embedded import EmbeddedStack, ServiceProcess, service_env
-from shared.testing.events import cloud_event, to_bytes
-from shared.testing.watch import ArrivalWatch
+from devtools.testing.embedded import EmbeddedStack, ServiceProcess, service_env
+from devtools.testing.events import cloud_event, to_bytes
+from devtools.testing.watch import ArrivalWatch
 from tests.unit.labeling.samples import PRODUCER, PRODUCER_KEY
 
 PREFIX = "bench."

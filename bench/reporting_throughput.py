@@ -40,8 +40,8 @@ from services.regulator_reporting.regulator_cli import read_topic
 from services.regulator_reporting.verification import StreamRecord, verify_stream
 from shared.messaging.codec import encode
 from shared.messaging.provisioning import provision_topics
-from shared.testing.embedded import EmbeddedStack, ServiceProcess, service_env
-from shared.testing.events import cloud_event, to_bytes
+from devtools.testing.embedded import EmbeddedStack, ServiceProcess, service_env
+from devtools.testing.events import cloud_event, to_bytes
 
 PREFIX = "bench."
 REPORTS = PREFIX + "dsgov.regulator.reports"

@@ -9,8 +9,8 @@ import pytest
 import pytest_asyncio
 from aiokafka import AIOKafkaProducer
 
-from shared.testing.embedded import EmbeddedStack
-from shared.testing.kafka import start_producer
+from devtools.testing.embedded import EmbeddedStack
+from devtools.testing.kafka import start_producer
 
 
 @pytest.fixture(scope="session")

@@ -15,6 +15,7 @@ ErrorCode = Literal[
     "unknown_type",
     "processing_failed",
     "payload_too_large",
+    "unknown_provider",
 ]
 
 

@@ -18,6 +18,7 @@ from shared.contracts import (
     rumour,
 )
 from shared.contracts import topics as t
+from shared.contracts import types as T
 from shared.contracts.base import Payload
 
 
@@ -37,60 +38,58 @@ def _spec(type_: str, topic: str, model: type[Payload], subject: str) -> EventSp
 
 EVENTS: tuple[EventSpec, ...] = (
     # platform -> dsgov
-    _spec("dsgov.identity.submitted", t.PLATFORM_IDENTITY, identity.IdentitySubmitted, "user_id"),
-    _spec("dsgov.consent.grant-submitted", t.PLATFORM_CONSENT, consent.ConsentGrantSubmitted, "consent_id"),
+    _spec(T.IDENTITY_SUBMITTED, t.PLATFORM_IDENTITY, identity.IdentitySubmitted, "user_id"),
+    _spec(T.CONSENT_GRANT_SUBMITTED, t.PLATFORM_CONSENT, consent.ConsentGrantSubmitted, "consent_id"),
     _spec(
-        "dsgov.consent.withdrawal-submitted",
+        T.CONSENT_WITHDRAWAL_SUBMITTED,
         t.PLATFORM_CONSENT,
         consent.ConsentWithdrawalSubmitted,
         "consent_id",
     ),
-    _spec("dsgov.generation.requested", t.PLATFORM_GENERATION, generation.GenerationRequested, "request_id"),
-    _spec("dsgov.generation.completed", t.PLATFORM_GENERATION, generation.GenerationCompleted, "request_id"),
+    _spec(T.GENERATION_REQUESTED, t.PLATFORM_GENERATION, generation.GenerationRequested, "request_id"),
+    _spec(T.GENERATION_COMPLETED, t.PLATFORM_GENERATION, generation.GenerationCompleted, "request_id"),
     _spec(
-        "dsgov.content.distributed",
+        T.CONTENT_DISTRIBUTED,
         t.PLATFORM_DISTRIBUTION,
         distribution.ContentDistributed,
         "content_id",
     ),
     # regulator -> dsgov
-    _spec("dsgov.rumour.determined", t.REGULATOR_NOTICES, rumour.RumourDetermined, "notice_id"),
-    _spec("dsgov.takedown.ordered", t.REGULATOR_NOTICES, rumour.TakedownOrdered, "notice_id"),
-    _spec("dsgov.report.acknowledged", t.REGULATOR_ACKS, reporting.ReportAcknowledged, "report_id"),
+    _spec(T.RUMOUR_DETERMINED, t.REGULATOR_NOTICES, rumour.RumourDetermined, "notice_id"),
+    _spec(T.TAKEDOWN_ORDERED, t.REGULATOR_NOTICES, rumour.TakedownOrdered, "notice_id"),
+    _spec(T.REPORT_ACKNOWLEDGED, t.REGULATOR_ACKS, reporting.ReportAcknowledged, "report_id"),
     # console -> dsgov
     _spec(
-        "dsgov.consent.withdrawal-submitted",
+        T.CONSENT_WITHDRAWAL_SUBMITTED,
         t.CONSOLE_COMMANDS,
         consent.ConsoleConsentWithdrawal,
         "consent_id",
     ),
-    _spec(
-        "dsgov.review.decision-submitted", t.CONSOLE_COMMANDS, console.ReviewDecisionSubmitted, "request_id"
-    ),
-    _spec("dsgov.library.change-submitted", t.CONSOLE_COMMANDS, console.LibraryChangeSubmitted, "entry_id"),
+    _spec(T.REVIEW_DECISION_SUBMITTED, t.CONSOLE_COMMANDS, console.ReviewDecisionSubmitted, "request_id"),
+    _spec(T.LIBRARY_CHANGE_SUBMITTED, t.CONSOLE_COMMANDS, console.LibraryChangeSubmitted, "entry_id"),
     # dsgov -> platform
-    _spec("dsgov.identity.verified", t.IDENTITY, identity.IdentityVerified, "user_id"),
-    _spec("dsgov.identity.rejected", t.IDENTITY, identity.IdentityRejected, "user_id"),
-    _spec("dsgov.consent.granted", t.CONSENT, consent.ConsentGranted, "consent_id"),
-    _spec("dsgov.consent.rejected", t.CONSENT, consent.ConsentRejected, "consent_id"),
-    _spec("dsgov.consent.withdrawn", t.CONSENT, consent.ConsentWithdrawn, "consent_id"),
-    _spec("dsgov.consent.expired", t.CONSENT, consent.ConsentExpired, "consent_id"),
-    _spec("dsgov.generation.approved", t.REVIEW, generation.GenerationApproved, "request_id"),
-    _spec("dsgov.generation.rejected", t.REVIEW, generation.GenerationRejected, "request_id"),
-    _spec("dsgov.output.approved", t.REVIEW, generation.OutputApproved, "request_id"),
-    _spec("dsgov.output.blocked", t.REVIEW, generation.OutputBlocked, "request_id"),
-    _spec("dsgov.user.sanctioned", t.REVIEW, generation.UserSanctioned, "user_id"),
-    _spec("dsgov.review.queued", t.REVIEW, review.ReviewQueued, "request_id"),
-    _spec("dsgov.review.resolved", t.REVIEW, review.ReviewResolved, "request_id"),
-    _spec("dsgov.library.updated", t.REVIEW, review.LibraryUpdated, "entry_id"),
-    _spec("dsgov.content.labeled", t.LABELING, labeling.ContentLabeled, "content_id"),
-    _spec("dsgov.rumour.recorded", t.RUMOUR, rumour.RumourRecorded, "rumour_id"),
-    _spec("dsgov.content.takedown-required", t.RUMOUR, rumour.ContentTakedownRequired, "content_id"),
-    _spec("dsgov.refutation.notice", t.RUMOUR, rumour.RefutationNotice, "recipient_user_id"),
+    _spec(T.IDENTITY_VERIFIED, t.IDENTITY, identity.IdentityVerified, "user_id"),
+    _spec(T.IDENTITY_REJECTED, t.IDENTITY, identity.IdentityRejected, "user_id"),
+    _spec(T.CONSENT_GRANTED, t.CONSENT, consent.ConsentGranted, "consent_id"),
+    _spec(T.CONSENT_REJECTED, t.CONSENT, consent.ConsentRejected, "consent_id"),
+    _spec(T.CONSENT_WITHDRAWN, t.CONSENT, consent.ConsentWithdrawn, "consent_id"),
+    _spec(T.CONSENT_EXPIRED, t.CONSENT, consent.ConsentExpired, "consent_id"),
+    _spec(T.GENERATION_APPROVED, t.REVIEW, generation.GenerationApproved, "request_id"),
+    _spec(T.GENERATION_REJECTED, t.REVIEW, generation.GenerationRejected, "request_id"),
+    _spec(T.OUTPUT_APPROVED, t.REVIEW, generation.OutputApproved, "request_id"),
+    _spec(T.OUTPUT_BLOCKED, t.REVIEW, generation.OutputBlocked, "request_id"),
+    _spec(T.USER_SANCTIONED, t.REVIEW, generation.UserSanctioned, "user_id"),
+    _spec(T.REVIEW_QUEUED, t.REVIEW, review.ReviewQueued, "request_id"),
+    _spec(T.REVIEW_RESOLVED, t.REVIEW, review.ReviewResolved, "request_id"),
+    _spec(T.LIBRARY_UPDATED, t.REVIEW, review.LibraryUpdated, "entry_id"),
+    _spec(T.CONTENT_LABELED, t.LABELING, labeling.ContentLabeled, "content_id"),
+    _spec(T.RUMOUR_RECORDED, t.RUMOUR, rumour.RumourRecorded, "rumour_id"),
+    _spec(T.CONTENT_TAKEDOWN_REQUIRED, t.RUMOUR, rumour.ContentTakedownRequired, "content_id"),
+    _spec(T.REFUTATION_NOTICE, t.RUMOUR, rumour.RefutationNotice, "recipient_user_id"),
     # dsgov -> regulator
-    _spec("dsgov.report.submitted", t.REGULATOR_REPORTS, reporting.ReportSubmitted, "report_id"),
+    _spec(T.REPORT_SUBMITTED, t.REGULATOR_REPORTS, reporting.ReportSubmitted, "report_id"),
     # operations
-    _spec("dsgov.deadletter.recorded", t.DEADLETTER, deadletter.DeadLetterRecorded, "original_topic"),
+    _spec(T.DEADLETTER_RECORDED, t.DEADLETTER, deadletter.DeadLetterRecorded, "original_topic"),
 )
 
 _BY_TOPIC_TYPE: dict[tuple[str, str], EventSpec] = {(e.topic, e.type): e for e in EVENTS}
@@ -113,3 +112,8 @@ def outbound_spec(type_: str, topic: str | None = None) -> EventSpec:
         where = f" on {topic}" if topic else ""
         raise KeyError(f"{type_}{where} is not a single-topic event type; name the topic")
     return matches[0]
+
+
+def inbound_spec(type_: str, topic: str | None = None) -> EventSpec:
+    """The spec of a type a service consumes: on `topic`, or on its only topic when none is given."""
+    return outbound_spec(type_, topic)

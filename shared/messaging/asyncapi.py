@@ -44,7 +44,7 @@ def _documented_handler(body_type: Any, doc: str) -> Callable[..., Coroutine[Any
     return handler
 
 
-def asyncapi_app(definition: ServiceDefinition, *, bootstrap: str = "kafka:9092") -> FastStream:
+def asyncapi_app(definition: ServiceDefinition[Any], *, bootstrap: str = "kafka:9092") -> FastStream:
     """The FastStream app whose AsyncAPI document describes `definition`'s topics and events."""
     broker = KafkaBroker(bootstrap)
     for topic, types in definition.consumes.items():

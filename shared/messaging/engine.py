@@ -1,21 +1,23 @@
-"""The processing engine every service runs: decode → dedupe → load → decide → save+outbox → publish.
+"""The processing engine every service runs: decode → tenant → dedupe → load → decide → save+outbox → publish.
 
-A batch of records is decoded; bad ones become dead letters. Valid events are grouped by
-aggregate and folded through the service's handlers in offset order (so order per subject
-holds). Each aggregate is then written once, with its new state, its new outbox entries and
-the ids of the events it processed, in one document write. Only then are the outbox entries
-published and the batch acknowledged. A crash at any point loses nothing: the batch is
-redelivered, processed ids are skipped, and pending outbox entries are published again.
+A batch of records is decoded; bad ones become dead letters, and so do events of a provider this
+deployment does not serve (`unknown_provider`, before any state exists). Valid events are grouped
+by aggregate (each route names its key) and folded through the service's handlers in offset order
+(so order per subject holds), each handler seeing the aggregate's typed state. Each aggregate is
+then written once, with its new state, its new outbox entries and the ids of the events it
+processed, in one document write. Only then are the outbox entries published and the batch
+acknowledged. A crash at any point loses nothing: the batch is redelivered, processed ids are
+skipped, and pending outbox entries are published again.
 """
 
 from __future__ import annotations
 
 import asyncio
 from collections import defaultdict
-from collections.abc import Awaitable, Callable, Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from typing import Any, Protocol
+from typing import Any, TypeVar
 
 from aiokafka.errors import KafkaConnectionError, KafkaTimeoutError
 from pymongo.errors import ConnectionFailure, ExecutionTimeout, NetworkTimeout
@@ -24,10 +26,15 @@ from shared.contracts.deadletter import ErrorCode
 from shared.contracts.envelope import CloudEvent
 from shared.messaging.codec import DecodeFailure, Ignored, Inbound, RawRecord, decode
 from shared.messaging.deadletter import dead_letter_event
-from shared.messaging.publisher import Publisher
+from shared.messaging.operations import MAX_CONFLICT_ROUNDS, Operations, OutboxPublisher
+from shared.messaging.routing import BoundRoute, Outcome
 from shared.observability import bind_message, get_logger
-from shared.storage.aggregates import Aggregate, AggregateStore
+from shared.storage.aggregates import Aggregate, AggregateRepository, AggregateState
 from shared.storage.outbox import OutboxMessage
+
+__all__ = ["BatchReport", "Engine", "EngineConfig", "Outcome", "Unprocessable"]
+
+S = TypeVar("S", bound=AggregateState)
 
 log = get_logger(__name__)
 
@@ -40,27 +47,10 @@ TRANSIENT_ERRORS: tuple[type[BaseException], ...] = (
     KafkaConnectionError,
     KafkaTimeoutError,
 )
-MAX_CONFLICT_ROUNDS = 5
 
 
 class Unprocessable(Exception):
     """Raised by a handler for an event that can never succeed; dead-lettered without retries."""
-
-
-@dataclass(frozen=True)
-class Outcome:
-    """What a handler decided: the new state (None: unchanged) and the events to publish."""
-
-    state: dict[str, Any] | None
-    events: Sequence[CloudEvent] = ()
-
-
-class Handler(Protocol):
-    """Decides one event given the aggregate's current state (None when new)."""
-
-    def __call__(self, state: dict[str, Any] | None, event: Inbound[Any]) -> Awaitable[Outcome]:
-        """Decide; raise `Unprocessable` for permanent failures."""
-        ...
 
 
 @dataclass(frozen=True)
@@ -69,13 +59,17 @@ class EngineConfig:
 
     service: str
     source: str
-    provider_id: str
+    provider_ids: frozenset[str]  # the providers (tenants) this deployment serves
     max_attempts: int = 3
     retry_backoff_s: tuple[float, ...] = (0.05, 0.5, 2.0)
     max_bytes: int = 1_000_000
     deadletter_secret: str | None = None
     sensitive_topics: frozenset[str] = frozenset()
-    fault_after_store_write: Callable[[], None] | None = None  # crash tests only
+
+    @property
+    def fallback_provider(self) -> str:
+        """The provider a dead letter is filed under when its record names none (sorted: stable)."""
+        return min(self.provider_ids)
 
 
 @dataclass
@@ -109,31 +103,27 @@ class _Fold:
     duplicates: int = 0
 
 
-def default_aggregate_id(event: Inbound[Any]) -> str:
-    """Provider and subject: the subject is the Kafka key, so one aggregate sits in one partition."""
-    return f"{event.event.providerid}/{event.subject}"
-
-
 class Engine:
     """Runs batches of records through a service's handlers."""
 
     def __init__(
         self,
         config: EngineConfig,
-        routes: Mapping[str, Handler],
-        store: AggregateStore,
-        publisher: Publisher,
+        routes: Sequence[BoundRoute],
+        store: AggregateRepository,
+        publisher: OutboxPublisher,
         *,
-        aggregate_id: Callable[[Inbound[Any]], str] = default_aggregate_id,
         clock: Callable[[], datetime] = lambda: datetime.now(UTC),
     ) -> None:
-        """Wire the engine; `routes` maps event types to handlers."""
+        """Wire the engine; each route names its topic, event type, handler, key and state model."""
+        if not config.provider_ids:
+            raise ValueError("an engine must serve at least one provider (DSGOV_PROVIDER_IDS)")
         self.config = config
-        self.routes = dict(routes)
-        self.handled_types = frozenset(routes)
+        self.routes: Mapping[tuple[str, str], BoundRoute] = {(r.spec.topic, r.spec.type): r for r in routes}
+        self.handled_types = frozenset(t for _, t in self.routes)
         self.store = store
         self.publisher = publisher
-        self.aggregate_id = aggregate_id
+        self.operations = Operations(store, publisher)
         self.clock = clock
 
     async def process(self, records: Sequence[RawRecord]) -> BatchReport:
@@ -151,35 +141,25 @@ class Engine:
                         record, decoded.code, decoded.detail, 1, None, decoded.event_id, decoded.event_type
                     )
                 )
+            elif (route := self.routes.get((record.topic, decoded.type))) is None:
+                report.ignored += 1  # a type this service handles, but not from this topic
+            elif decoded.event.providerid not in self.config.provider_ids:
+                dead.append(self._unknown_provider(decoded))
             else:
-                groups[self.aggregate_id(decoded)].append(decoded)
+                groups[route.key(decoded)].append(decoded)
         folds = await self._fold_and_save(groups, report)
         for fold in folds:
             dead.extend(fold.dead)
-        report.published = await self._publish_outboxes([f.aggregate for f in folds])
+        report.published = await self.operations.publish_outboxes([f.aggregate for f in folds])
         await self._publish_dead_letters(dead)
         report.dead_letters = len(dead)
         return report
 
     async def execute(
-        self, aggregate_id: str, operation_id: str, decide: Callable[[dict[str, Any] | None], Outcome]
+        self, aggregate_id: str, operation_id: str, state: type[S], decide: Callable[[S | None], Outcome[S]]
     ) -> bool:
-        """Apply an operation that did not come from Kafka (a timer, say) to one aggregate.
-
-        Same guarantees as for events: state, outbox and `operation_id` are written in one
-        document write, then published. Returns False when `operation_id` was already applied.
-        """
-        for _ in range(MAX_CONFLICT_ROUNDS):
-            agg = await self.store.load(aggregate_id)
-            if agg.has_processed(operation_id):
-                await self._publish_outboxes([agg])
-                return False
-            outcome = decide(agg.state)
-            agg.record(operation_id, outcome.state, [OutboxMessage.from_event(e) for e in outcome.events])
-            if not await self.store.save_many([agg]):
-                await self._publish_outboxes([agg])
-                return True
-        raise ConnectionFailure(f"aggregate {aggregate_id} kept conflicting")
+        """Apply an operation that did not come from Kafka (a timer, say); see `Operations.apply`."""
+        return await self.operations.apply(aggregate_id, operation_id, state, decide)
 
     async def _fold_and_save(
         self, groups: Mapping[str, list[Inbound[Any]]], report: BatchReport
@@ -193,8 +173,6 @@ class Engine:
             folds = [_Fold(loaded[agg_id], events) for agg_id, events in todo.items()]
             await asyncio.gather(*(self._fold(f) for f in folds))
             conflicts = set(await self.store.save_many([f.aggregate for f in folds]))
-            if self.config.fault_after_store_write and any(f.aggregate.outbox for f in folds):
-                self.config.fault_after_store_write()
             for f in folds:
                 if f.aggregate.id not in conflicts:
                     done.append(f)
@@ -220,15 +198,15 @@ class Engine:
                 outcome = await self._decide(agg, event, fold)
             if outcome is not None:
                 fold.handled += 1
-                agg.record(event.id, outcome.state, [OutboxMessage.from_event(e) for e in outcome.events])
+                agg.record(event.id, outcome.state, outcome.outbox())
 
-    async def _decide(self, agg: Aggregate, event: Inbound[Any], fold: _Fold) -> Outcome | None:
-        handler = self.routes[event.type]
+    async def _decide(self, agg: Aggregate, event: Inbound[Any], fold: _Fold) -> Outcome[Any] | None:
+        route = self.routes[(event.record.topic, event.type)]
         attempts = 0
         while True:
             attempts += 1
             try:
-                return await handler(agg.state, event)
+                return await route.call(agg.typed(route.state), event)
             except TRANSIENT_ERRORS:
                 raise
             except Unprocessable as exc:
@@ -246,19 +224,17 @@ class Engine:
         delays = self.config.retry_backoff_s
         return delays[min(attempts - 1, len(delays) - 1)] if delays else 0.0
 
+    def _unknown_provider(self, event: Inbound[Any]) -> _DeadLetter:
+        # Tenant safety: a provider nobody configured never gets state (and so never an empty,
+        # fail-open library); its events wait in the dead-letter topic until it is configured.
+        detail = f"provider {event.event.providerid[:128]!r} is not served here (DSGOV_PROVIDER_IDS)"
+        return _DeadLetter(event.record, "unknown_provider", detail, 1, event.event, event.id, event.type)
+
     @staticmethod
     def _failed(event: Inbound[Any], detail: str, attempts: int) -> _DeadLetter:
         return _DeadLetter(
             event.record, "processing_failed", detail[:2000], attempts, event.event, event.id, event.type
         )
-
-    async def _publish_outboxes(self, aggregates: Sequence[Aggregate]) -> int:
-        with_outbox = [a for a in aggregates if a.outbox]
-        messages = [m for a in with_outbox for m in a.outbox]
-        if messages:
-            await self.publisher.publish(messages)
-            await self.store.mark_sent(with_outbox)
-        return len(messages)
 
     async def _publish_dead_letters(self, dead: Sequence[_DeadLetter]) -> None:
         if not dead:
@@ -282,7 +258,7 @@ class Engine:
         return dead_letter_event(
             service=self.config.service,
             source=self.config.source,
-            providerid=d.event.providerid if d.event else self.config.provider_id,
+            providerid=d.event.providerid if d.event else self.config.fallback_provider,
             record=d.record,
             code=d.code,
             detail=d.detail,

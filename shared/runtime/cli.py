@@ -1,4 +1,4 @@
-"""The `dsgov` command: `run` (the embedded runtime), `provision` (topics), `replay-deadletters`.
+"""The `dsgov` command: `provision` (topics), `replay-deadletters` (operations; `make run` is devtools).
 
 Every subcommand is one `Command` in `COMMANDS`: a name, a help line, a function that adds its
 arguments and a handler that returns the exit code. Adding a subcommand is adding one entry.
@@ -24,12 +24,6 @@ class Command:
     help: str
     handler: Callable[[argparse.Namespace], int]
     add_arguments: Callable[[argparse.ArgumentParser], None] = lambda _parser: None
-
-
-def _run(_args: argparse.Namespace) -> int:
-    from shared.runtime.supervisor import run  # local: `provision` needs none of it
-
-    return run()
 
 
 def _provision_arguments(parser: argparse.ArgumentParser) -> None:
@@ -90,7 +84,6 @@ def _replay(args: argparse.Namespace) -> int:
 
 
 COMMANDS: tuple[Command, ...] = (
-    Command("run", "run the embedded system (Kafka, MongoDB, every service)", _run),
     Command("provision", "create missing Kafka topics", _provision, _provision_arguments),
     Command(
         "replay-deadletters",

@@ -1,17 +1,18 @@
 """Hosting a service: wiring the broker, the store, the engine, the relay and the health endpoint.
 
-Each service's composition root describes itself with a `ServiceDefinition`, builds its handlers and
-calls `run_service`. Clients are created here, never at import time (ARCHITECTURE rule 8).
+Each service declares itself with a `ServiceDefinition` (routes, publications, collection); its
+composition root builds the handlers object and workers (`Composition`) once the store answers, and
+`run_service` derives the rest: the consumer, the engine, the relay, health. Clients are created
+here, never at import time (ARCHITECTURE rule 8).
 """
 
 from __future__ import annotations
 
 import asyncio
 import logging
-import os
-from collections.abc import Awaitable, Callable, Coroutine, Mapping
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Generic, TypeVar
 
 import uvicorn
 from faststream import AckPolicy
@@ -21,11 +22,13 @@ from faststream.kafka import KafkaBroker, KafkaMessage
 from pymongo import AsyncMongoClient
 from pymongo.asynchronous.database import AsyncDatabase
 
-from shared.messaging.codec import Inbound, RawRecord
-from shared.messaging.engine import Engine, EngineConfig, Handler, default_aggregate_id
+from shared.messaging.codec import RawRecord
+from shared.messaging.engine import Engine, EngineConfig
+from shared.messaging.operations import Operations
 from shared.messaging.provisioning import sensitive_topics
 from shared.messaging.publisher import Publisher
 from shared.messaging.relay import OutboxRelay
+from shared.messaging.routing import Route, Worker, consumed_topics
 from shared.observability import configure_logging, get_logger
 from shared.runtime.settings import CommonSettings
 from shared.storage.aggregates import AggregateStore
@@ -33,41 +36,58 @@ from shared.storage.mongo import create_client, ping
 
 log = get_logger(__name__)
 
+H = TypeVar("H")
+
 
 @dataclass(frozen=True)
-class ServiceDefinition:
-    """What a service is: its name, what it consumes and publishes, where it keeps its aggregates."""
+class ServiceDefinition(Generic[H]):
+    """What a service is, declared once: name, routes, what it publishes, where its aggregates live.
+
+    Consumed topics, the AsyncAPI document and each event's aggregate key are derived from `routes`.
+    """
 
     name: str
     source: str
     description: str
-    consumes: Mapping[str, tuple[str, ...]]  # topic -> event types handled there
+    routes: tuple[Route[H, Any], ...]
     publishes: tuple[str, ...]
     collection: str
     indexes: tuple[tuple[str, ...], ...] = ()  # extra ascending indexes on the collection, by field path
     publishes_on: Mapping[str, str] = field(default_factory=dict)  # type -> topic, where it has several
 
+    @property
+    def consumes(self) -> dict[str, tuple[str, ...]]:
+        """Topic → event types handled there."""
+        return consumed_topics(self.routes)
+
+
+@dataclass(frozen=True)
+class Composition(Generic[H]):
+    """What a composition root built: the handlers object its routes bind to, and its workers.
+
+    `readiness` names why the service is not ready to serve (None when it is): the health endpoint
+    answers 503 with that reason, e.g. a provider whose feature library is empty.
+    """
+
+    handlers: H
+    workers: Sequence[Worker] = ()
+    closers: Sequence[Callable[[], Awaitable[None]]] = ()
+    readiness: Callable[[], Awaitable[str | None]] | None = None
+
 
 @dataclass
 class Runtime:
-    """Everything a composition root needs to build its handlers."""
+    """Everything a composition root needs to build its handlers; the store is connected already."""
 
-    spec: ServiceDefinition
+    spec: ServiceDefinition[Any]
     settings: CommonSettings
     client: AsyncMongoClient[dict[str, Any]]
     db: AsyncDatabase[dict[str, Any]]
     broker: KafkaBroker
     publisher: Publisher
     store: AggregateStore
+    operations: Operations
     stop: asyncio.Event = field(default_factory=asyncio.Event)
-    engine: Engine | None = None
-    ready: bool = False
-    background: list[asyncio.Task[None]] = field(default_factory=list)
-    closers: list[Callable[[], Awaitable[None]]] = field(default_factory=list)
-    workers: list[Callable[[asyncio.Event], Coroutine[Any, Any, None]]] = field(default_factory=list)
-    subscriber: Any = None
-    # How events map to aggregates; a composition root may replace it before the engine is built.
-    aggregate_id: Callable[[Inbound[Any]], str] = default_aggregate_id
 
 
 def build_broker(settings: CommonSettings, client_id: str) -> KafkaBroker:
@@ -84,46 +104,34 @@ def build_broker(settings: CommonSettings, client_id: str) -> KafkaBroker:
     )
 
 
-def _crash_hook(settings: CommonSettings) -> Callable[[], None] | None:
-    if settings.fault_inject != "crash_after_store_write":
-        return None
-
-    def crash() -> None:
-        log.warning("fault_injected.crash_after_store_write")
-        os._exit(86)
-
-    return crash
-
-
-def build_runtime(spec: ServiceDefinition, settings: CommonSettings) -> Runtime:
+def build_runtime(spec: ServiceDefinition[Any], settings: CommonSettings) -> Runtime:
     """Create clients and the shared parts; nothing connects yet."""
     client = create_client(settings.mongo_uri, app_name=f"dsgov-{spec.name}")
     db = client[settings.database_for(spec.name)]
     broker = build_broker(settings, f"dsgov-{spec.name}")
     publisher = Publisher(broker, topic_prefix=settings.topic_prefix)
     store = AggregateStore(db[spec.collection])
-    return Runtime(spec, settings, client, db, broker, publisher, store)
+    return Runtime(spec, settings, client, db, broker, publisher, store, Operations(store, publisher))
 
 
-def attach_engine(runtime: Runtime, routes: Mapping[str, Handler]) -> Engine:
-    """Create the engine and subscribe it to the service's topics as one batch consumer."""
-    s, spec = runtime.settings, runtime.spec
-    engine = Engine(
-        EngineConfig(
-            service=spec.name,
-            source=spec.source,
-            provider_id=s.provider_id,
-            max_attempts=s.max_attempts,
-            max_bytes=s.max_message_bytes,
-            deadletter_secret=s.deadletter_key.get_secret_value(),
-            sensitive_topics=sensitive_topics(),
-            fault_after_store_write=_crash_hook(s),
-        ),
-        routes,
-        runtime.store,
-        runtime.publisher,
-        aggregate_id=runtime.aggregate_id,
+def engine_config(spec: ServiceDefinition[Any], s: CommonSettings) -> EngineConfig:
+    """The engine's settings for `spec` from the environment."""
+    return EngineConfig(
+        service=spec.name,
+        source=spec.source,
+        provider_ids=s.served_providers,
+        max_attempts=s.max_attempts,
+        max_bytes=s.max_message_bytes,
+        deadletter_secret=s.deadletter_key.get_secret_value(),
+        sensitive_topics=sensitive_topics(),
     )
+
+
+def attach_engine(runtime: Runtime, handlers: H) -> tuple[Engine, Any]:
+    """Create the engine over the bound routes and subscribe it to their topics as one batch consumer."""
+    s, spec = runtime.settings, runtime.spec
+    routes = [r.bind(handlers) for r in spec.routes]
+    engine = Engine(engine_config(spec, s), routes, runtime.store, runtime.publisher)
     prefix = s.topic_prefix
     subscriber = runtime.broker.subscriber(
         *[prefix + t for t in spec.consumes],
@@ -151,9 +159,7 @@ def attach_engine(runtime: Runtime, routes: Mapping[str, Handler]) -> Engine:
         failures = 0
         log.debug("batch.done", **report.__dict__)
 
-    runtime.engine = engine
-    runtime.subscriber = subscriber
-    return engine
+    return engine, subscriber
 
 
 def _raw(record: Any, prefix: str) -> RawRecord:
@@ -168,29 +174,50 @@ def _raw(record: Any, prefix: str) -> RawRecord:
     )
 
 
-async def _connect_store(runtime: Runtime) -> None:
-    # The store may come up after us (compose, make run): wait for it rather than crash-loop.
-    for attempt in range(60):
-        if await ping(runtime.client):
+async def connect_store(client: AsyncMongoClient[dict[str, Any]], uri: str, attempts: int = 60) -> None:
+    """Wait until the store answers: it may come up after us (compose, make run); then fail clearly."""
+    for attempt in range(attempts):
+        if await ping(client):
             return
         log.warning("mongo.unreachable_retrying", attempt=attempt + 1)
         await asyncio.sleep(1.0)
-    raise RuntimeError(f"MongoDB at {runtime.settings.mongo_uri} did not answer")
+    raise RuntimeError(f"MongoDB at {uri} did not answer")
 
 
-def _assigned(runtime: Runtime) -> bool:
-    consumer = getattr(runtime.subscriber, "consumer", None)
+def _assigned(subscriber: Any) -> bool:
+    consumer = getattr(subscriber, "consumer", None)
     try:
         return bool(consumer and consumer.assignment())
     except Exception:
         return False
 
 
-def _health_app(runtime: Runtime) -> AsgiFastStream:
+@dataclass
+class _Health:
+    runtime: Runtime
+    composition: Composition[Any]
+    subscriber: Any
+    started: bool = False
+
+    async def reason(self) -> str | None:
+        """Why the service is not ready, or None."""
+        if not self.started:
+            return "starting"
+        if not _assigned(self.subscriber):
+            return "no partitions assigned"
+        if not await ping(self.runtime.client):
+            return "store unreachable"
+        check = self.composition.readiness
+        return await check() if check else None
+
+
+def _health_app(runtime: Runtime, health: _Health) -> AsgiFastStream:
     @get(include_in_schema=False)
     async def ready(scope: Any) -> AsgiResponse:
-        ok = runtime.ready and _assigned(runtime) and await ping(runtime.client)
-        return AsgiResponse(b"ready" if ok else b"not ready", 200 if ok else 503)
+        reason = await health.reason()
+        if reason is None:
+            return AsgiResponse(b"ready", 200)
+        return AsgiResponse(f"not ready: {reason}".encode(), 503)
 
     @get(include_in_schema=False)
     async def live(scope: Any) -> AsgiResponse:
@@ -200,22 +227,24 @@ def _health_app(runtime: Runtime) -> AsgiFastStream:
 
 
 async def run_service(
-    spec: ServiceDefinition,
+    spec: ServiceDefinition[H],
     settings: CommonSettings,
-    compose: Callable[[Runtime], Awaitable[Mapping[str, Handler]]],
+    compose: Callable[[Runtime], Awaitable[Composition[H]]],
 ) -> None:
-    """Run a service until SIGTERM/SIGINT: the composition root `compose` returns its routes."""
+    """Run a service until SIGTERM/SIGINT; `compose` builds its handlers once the store answers."""
     configure_logging(level=settings.log_level, json=settings.log_json, service=spec.name)
     runtime = build_runtime(spec, settings)
-    routes = await compose(runtime)
-    attach_engine(runtime, routes)
+    await connect_store(runtime.client, settings.mongo_uri)
+    await runtime.store.ensure_indexes(spec.indexes)
+    composition = await compose(runtime)
+    _, subscriber = attach_engine(runtime, composition.handlers)
     relay = OutboxRelay(runtime.store, runtime.publisher, interval_s=settings.relay_interval_s)
-    app = _health_app(runtime)
+    health = _Health(runtime, composition, subscriber)
+    app = _health_app(runtime, health)
+    background: list[asyncio.Task[None]] = []
 
     @app.on_startup
     async def start_dependencies() -> None:
-        await _connect_store(runtime)
-        await runtime.store.ensure_indexes(spec.indexes)
         await runtime.broker.connect()
         # Publish what a crash left in the outbox before consuming anything new.
         sent = await relay.sweep(include_recent=True)
@@ -223,21 +252,20 @@ async def run_service(
 
     @app.after_startup
     async def start_background() -> None:
-        runtime.background.append(asyncio.create_task(relay.run(runtime.stop)))
-        # Workers registered by the composition root (timers, schedulers) run until shutdown.
-        runtime.background += [asyncio.create_task(work(runtime.stop)) for work in runtime.workers]
-        runtime.ready = True
-        log.info("service.started")
+        workers = [Worker("outbox-relay", relay.run), *composition.workers]
+        background.extend(asyncio.create_task(w.run(runtime.stop), name=w.name) for w in workers)
+        health.started = True
+        log.info("service.started", workers=[w.name for w in workers])
 
     @app.on_shutdown
     async def stop_background() -> None:
-        runtime.ready = False
+        health.started = False
         runtime.stop.set()
-        await asyncio.gather(*runtime.background, return_exceptions=True)
+        await asyncio.gather(*background, return_exceptions=True)
 
     @app.after_shutdown
     async def close_clients() -> None:
-        for close in runtime.closers:
+        for close in composition.closers:
             await close()
         await runtime.client.close()
         log.info("service.stopped")

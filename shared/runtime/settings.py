@@ -2,9 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Literal
-
-from pydantic import Field, SecretStr
+from pydantic import Field, SecretStr, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 
@@ -16,7 +14,14 @@ class CommonSettings(BaseSettings):
     kafka_bootstrap: str = Field(default="127.0.0.1:9092", description="host:port[,host:port]")
     mongo_uri: str = Field(default="mongodb://127.0.0.1:27017/?directConnection=true")
     mongo_database: str | None = Field(default=None, description="defaults to dsgov_<service>")
-    provider_id: str = Field(min_length=1, max_length=128, description="the provider (tenant) id")
+    provider_ids: str = Field(
+        default="",
+        max_length=4096,
+        description="the providers (tenants) served, comma-separated; events of others are dead-lettered",
+    )
+    provider_id: str = Field(
+        default="", max_length=128, description="a single served provider (DSGOV_PROVIDER_IDS wins)"
+    )
     topic_prefix: str = Field(default="", description="namespaces every topic (tests); empty in production")
     health_host: str = "127.0.0.1"
     health_port: int = Field(default=0, ge=0, le=65535, description="0 disables the health endpoint")
@@ -35,9 +40,23 @@ class CommonSettings(BaseSettings):
     max_attempts: int = Field(default=3, ge=1, le=20)
     relay_interval_s: float = Field(default=2.0, gt=0)
     graceful_timeout_s: float = Field(default=15.0, gt=0)
-    fault_inject: Literal["crash_after_store_write"] | None = Field(
-        default=None, description="crash tests only: exit hard at the named point"
-    )
+
+    @model_validator(mode="after")
+    def _some_provider(self) -> CommonSettings:
+        # Never fail open: a deployment that does not say whom it serves serves nobody.
+        if not self.served_providers:
+            raise ValueError(
+                "set DSGOV_PROVIDER_IDS (or DSGOV_PROVIDER_ID): the providers this deployment serves"
+            )
+        if self.provider_id not in self.served_providers:
+            self.provider_id = min(self.served_providers)  # the default provider of single-tenant code
+        return self
+
+    @property
+    def served_providers(self) -> frozenset[str]:
+        """Every served provider id."""
+        listed = self.provider_ids or self.provider_id
+        return frozenset(p.strip() for p in listed.split(",") if p.strip())
 
     def database_for(self, service: str) -> str:
         """The service's own database: a service never reads another's (ARCHITECTURE)."""

@@ -18,8 +18,9 @@ import time
 import uuid
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Protocol, TypeVar
 
+from pydantic import BaseModel, ConfigDict
 from pymongo import ASCENDING, InsertOne, ReplaceOne, UpdateOne
 from pymongo.asynchronous.collection import AsyncCollection
 from pymongo.errors import BulkWriteError
@@ -30,13 +31,35 @@ PROCESSED_LIMIT = 500  # event ids remembered per aggregate for de-duplication
 DUPLICATE_KEY = 11000
 
 
+class AggregateState(BaseModel):
+    """Base of every service's aggregate state: a frozen model, serialised only at the store boundary.
+
+    Unknown stored fields are ignored so that a newer writer never breaks an older reader.
+    """
+
+    model_config = ConfigDict(frozen=True, extra="ignore")
+
+
+S = TypeVar("S", bound=AggregateState)
+
+
+def encode_state(state: AggregateState | dict[str, Any] | None) -> dict[str, Any]:
+    """The stored form of a state (the one place a state model becomes a document)."""
+    if state is None:
+        return {}
+    if isinstance(state, BaseModel):
+        return state.model_dump(mode="python")
+    return state
+
+
 @dataclass
 class Aggregate:
     """One aggregate as loaded; handlers change `state`, the engine the rest."""
 
     id: str
     version: int = 0  # 0: not stored yet
-    state: dict[str, Any] | None = None
+    # As loaded: the stored document (a dict); once a route has read it, the typed state model.
+    state: AggregateState | dict[str, Any] | None = None
     processed: list[str] = field(default_factory=list)
     outbox: list[OutboxMessage] = field(default_factory=list)
     dirty: bool = False
@@ -45,7 +68,19 @@ class Aggregate:
         """True when this event id already changed the aggregate."""
         return event_id in self.processed
 
-    def record(self, event_id: str, state: dict[str, Any] | None, outbox: Iterable[OutboxMessage]) -> None:
+    def typed(self, model: type[S]) -> S | None:
+        """The state as `model` (decoded once from the stored document, then kept)."""
+        if self.state is None:
+            return None
+        if isinstance(self.state, model):
+            return self.state
+        if isinstance(self.state, BaseModel):
+            raise TypeError(f"aggregate {self.id} holds {type(self.state).__name__}, not {model.__name__}")
+        decoded = model.model_validate(self.state)
+        self.state = decoded
+        return decoded
+
+    def record(self, event_id: str, state: AggregateState | None, outbox: Iterable[OutboxMessage]) -> None:
         """Apply one handled event: new state, new outbox entries, the event id remembered."""
         if state is not None:
             self.state = state
@@ -59,7 +94,7 @@ class Aggregate:
             "_id": self.id,
             "version": version,
             "write_id": write_id,
-            "state": self.state or {},
+            "state": encode_state(self.state),
             "processed": self.processed,
             "outbox": [m.to_doc() for m in self.outbox],
             "outbox_pending": len(self.outbox),
@@ -78,8 +113,34 @@ class Aggregate:
         )
 
 
+class AggregateRepository(Protocol):
+    """What the engine, the relay and the shared save step need of a store (Mongo or in memory)."""
+
+    async def ensure_indexes(self, extra: Sequence[Sequence[str]] = ()) -> None:
+        """Create the indexes the repository needs."""
+
+    async def load_many(self, ids: Iterable[str]) -> dict[str, Aggregate]:
+        """Every requested aggregate; missing ones come back new (version 0)."""
+        ...
+
+    async def load(self, aggregate_id: str) -> Aggregate:
+        """One aggregate."""
+        ...
+
+    async def save_many(self, aggregates: Sequence[Aggregate]) -> list[str]:
+        """Write every dirty aggregate; return the ids that lost a version race."""
+        ...
+
+    async def mark_sent(self, aggregates: Sequence[Aggregate]) -> None:
+        """Clear the published outbox of aggregates not written again since."""
+
+    async def with_pending_outbox(self, older_than_ms: int, limit: int = 500) -> list[Aggregate]:
+        """Aggregates whose outbox was not published."""
+        ...
+
+
 class AggregateStore:
-    """Loads and saves aggregates of one collection."""
+    """Loads and saves aggregates of one MongoDB collection."""
 
     def __init__(self, collection: AsyncCollection[dict[str, Any]]) -> None:
         """Use `collection`; call `ensure_indexes` once at start-up."""

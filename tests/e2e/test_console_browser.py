@@ -32,10 +32,10 @@ from playwright.async_api import Browser, BrowserContext, Page, expect
 from pymongo import AsyncMongoClient
 
 from shared.messaging.provisioning import provision_topics
-from shared.runtime.servers import free_port
-from shared.testing.embedded import EmbeddedStack, ServiceProcess, service_env
-from shared.testing.events import cloud_event, to_bytes, unique
-from shared.testing.kafka import Recorder
+from devtools.servers import free_port
+from devtools.testing.embedded import EmbeddedStack, ServiceProcess, service_env
+from devtools.testing.events import cloud_event, to_bytes, unique
+from devtools.testing.kafka import Recorder
 
 pytestmark = pytest.mark.e2e
 

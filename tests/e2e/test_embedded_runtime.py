@@ -1,4 +1,4 @@
-"""End-to-end checks of `dsgov run`: the embedded runtime behind `make run`."""
+"""End-to-end checks of `python -m devtools run`: the embedded runtime behind `make run`."""
 
 from __future__ import annotations
 
@@ -17,7 +17,7 @@ from typing import IO
 
 import pytest
 
-from shared.runtime.servers import LOOPBACK, free_port, port_is_free
+from devtools.servers import LOOPBACK, free_port, port_is_free
 
 pytestmark = pytest.mark.e2e
 
@@ -89,7 +89,7 @@ def runtime_env(var_dir: Path, kafka: int, mongo: int, console: int) -> dict[str
 
 def start_runtime(env: dict[str, str]) -> subprocess.Popen[str]:
     return subprocess.Popen(
-        [sys.executable, "-m", "shared.runtime.cli", "run"],
+        [sys.executable, "-m", "devtools", "run"],
         cwd=ROOT,
         env=env,
         stdin=subprocess.DEVNULL,
@@ -181,7 +181,7 @@ def test_run_refuses_a_taken_kafka_port_and_starts_nothing(tmp_path: Path, runti
         holder.bind((LOOPBACK, kafka))
         holder.listen()
         result = subprocess.run(
-            [sys.executable, "-m", "shared.runtime.cli", "run"],
+            [sys.executable, "-m", "devtools", "run"],
             cwd=ROOT,
             env=runtime_env(var_dir, kafka, mongo, console),
             stdin=subprocess.DEVNULL,

@@ -23,10 +23,10 @@ from aiokafka import AIOKafkaProducer
 from pymongo import AsyncMongoClient
 
 from services.biometric_consent.domain.history import verify_proof
-from shared.testing.embedded import EmbeddedStack, ServiceProcess
-from shared.testing.events import cloud_event, to_bytes, unique
-from shared.testing.harness import ServiceHarness
-from shared.testing.kafka import Recorder
+from devtools.testing.embedded import EmbeddedStack, ServiceProcess
+from devtools.testing.events import cloud_event, to_bytes, unique
+from devtools.testing.harness import ServiceHarness
+from devtools.testing.kafka import Recorder
 
 pytestmark = pytest.mark.integration
 

@@ -19,7 +19,7 @@ from services.console.ports import Actor
 from shared.messaging.relay import OutboxRelay
 from shared.storage.aggregates import AggregateStore
 from shared.storage.outbox import OutboxMessage
-from shared.testing.embedded import EmbeddedStack
+from devtools.testing.embedded import EmbeddedStack
 from tests.unit.console.fakes import NOW, granted_consent
 
 pytestmark = pytest.mark.integration

@@ -21,11 +21,11 @@ import pytest_asyncio
 from aiokafka import AIOKafkaProducer
 
 from services.console.domain.proof import verify_proof
-from shared.runtime.servers import free_port
-from shared.testing.embedded import EmbeddedStack, ServiceProcess
-from shared.testing.events import cloud_event, to_bytes, unique
-from shared.testing.harness import ServiceHarness
-from shared.testing.kafka import Recorder
+from devtools.servers import free_port
+from devtools.testing.embedded import EmbeddedStack, ServiceProcess
+from devtools.testing.events import cloud_event, to_bytes, unique
+from devtools.testing.harness import ServiceHarness
+from devtools.testing.kafka import Recorder
 
 pytestmark = pytest.mark.integration
 

@@ -23,9 +23,9 @@ from shared.messaging.provisioning import provision_topics
 from shared.runtime.host import Runtime, ServiceDefinition, attach_engine, build_runtime
 from shared.runtime.settings import CommonSettings
 from shared.storage.aggregates import Aggregate
-from shared.testing.embedded import TEST_SECRET, EmbeddedStack
-from shared.testing.events import cloud_event, to_bytes, unique
-from shared.testing.kafka import Recorder, start_producer
+from devtools.testing.embedded import TEST_SECRET, EmbeddedStack
+from devtools.testing.events import cloud_event, to_bytes, unique
+from devtools.testing.kafka import Recorder, start_producer
 
 pytestmark = pytest.mark.integration
 

@@ -24,10 +24,10 @@ import pytest_asyncio
 from aiokafka import AIOKafkaProducer
 from pymongo import AsyncMongoClient
 
-from shared.testing.embedded import EmbeddedStack
-from shared.testing.events import cloud_event, to_bytes, unique
-from shared.testing.harness import ServiceHarness
-from shared.testing.kafka import Recorder
+from devtools.testing.embedded import EmbeddedStack
+from devtools.testing.events import cloud_event, to_bytes, unique
+from devtools.testing.harness import ServiceHarness
+from devtools.testing.kafka import Recorder
 
 pytestmark = pytest.mark.integration
 

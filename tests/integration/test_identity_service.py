@@ -16,10 +16,10 @@ from aiokafka import AIOKafkaProducer
 from pymongo import AsyncMongoClient
 
 from shared.messaging.deadletter import decrypt_payload
-from shared.testing.embedded import TEST_SECRET, EmbeddedStack
-from shared.testing.events import cloud_event, to_bytes, unique
-from shared.testing.harness import ServiceHarness
-from shared.testing.kafka import Recorder, Seen, start_producer
+from devtools.testing.embedded import TEST_SECRET, EmbeddedStack
+from devtools.testing.events import cloud_event, to_bytes, unique
+from devtools.testing.harness import ServiceHarness
+from devtools.testing.kafka import Recorder, Seen, start_producer
 
 pytestmark = pytest.mark.integration
 
@@ -355,7 +355,7 @@ async def test_bad_input_is_dead_lettered_with_its_code_and_original_bytes_and_p
 async def test_a_crash_between_store_write_and_publish_leaves_exactly_one_decision(
     stack: EmbeddedStack, tmp_path: Path
 ) -> None:
-    h = IdentityHarness(stack, tmp_path, DSGOV_FAULT_INJECT="crash_after_store_write")
+    h = IdentityHarness(stack, tmp_path, DSGOV_TEST_FAULT="crash_after_store_write")
     await h.provision()
     rec = h.recorder("dsgov.identity")
     await rec.start()
@@ -369,7 +369,7 @@ async def test_a_crash_between_store_write_and_publish_leaves_exactly_one_decisi
         assert h.service.wait_exit(timeout=60) == 86  # died right after the store write
         assert decisions_for(rec, user) == []  # ... and before publishing anything
 
-        h.restart_with(DSGOV_FAULT_INJECT="").start()
+        h.restart_with(DSGOV_TEST_FAULT="").start()
         later = submission(user, method="uscc", organization_name="Acme", uscc="91110000802100433B")
         await send(producer, h, later, user)
         await rec.wait_for(lambda r: r.key == user and r.json()["causationid"] == later["id"], timeout=60)
@@ -388,7 +388,7 @@ async def test_submissions_dead_lettered_while_the_authority_was_down_are_decide
     stack: EmbeddedStack, tmp_path: Path
 ) -> None:
     from shared.messaging.replay import ReplayFilter, replay_dead_letters
-    from shared.runtime.servers import free_port
+    from devtools.servers import free_port
 
     down = {
         "DSGOV_IDENTITY_AUTHORITY_MODE": "http",

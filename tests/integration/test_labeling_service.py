@@ -20,10 +20,10 @@ from pymongo import AsyncMongoClient
 from services.labeling.aigc import files, integrity
 from services.labeling.aigc.label import AigcLabel
 from services.labeling.aigc.verify import verify
-from shared.testing.embedded import EmbeddedStack
-from shared.testing.events import cloud_event, to_bytes, unique
-from shared.testing.harness import ServiceHarness
-from shared.testing.kafka import Recorder, Seen
+from devtools.testing.embedded import EmbeddedStack
+from devtools.testing.events import cloud_event, to_bytes, unique
+from devtools.testing.harness import ServiceHarness
+from devtools.testing.kafka import Recorder, Seen
 from tests.unit.labeling import samples
 from tests.unit.labeling.samples import PRODUCER, PRODUCER_KEY, sha256
 

@@ -30,10 +30,10 @@ from services.regulator_reporting.chain import KeyRing, PublicKey, Signer, parse
 from services.regulator_reporting.domain.incidents import NEVER
 from services.regulator_reporting.verification import StreamRecord, verify_stream
 from shared.messaging.provisioning import provision_topics
-from shared.testing.embedded import EmbeddedStack
-from shared.testing.events import cloud_event, to_bytes, unique
-from shared.testing.harness import ServiceHarness
-from shared.testing.kafka import Recorder, Seen
+from devtools.testing.embedded import EmbeddedStack
+from devtools.testing.events import cloud_event, to_bytes, unique
+from devtools.testing.harness import ServiceHarness
+from devtools.testing.kafka import Recorder, Seen
 
 pytestmark = pytest.mark.integration
 

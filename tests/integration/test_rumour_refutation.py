@@ -20,10 +20,10 @@ import pytest
 import pytest_asyncio
 from aiokafka import AIOKafkaProducer
 
-from shared.testing.embedded import EmbeddedStack
-from shared.testing.events import cloud_event, to_bytes, unique
-from shared.testing.harness import ServiceHarness
-from shared.testing.kafka import Recorder, start_producer
+from devtools.testing.embedded import EmbeddedStack
+from devtools.testing.events import cloud_event, to_bytes, unique
+from devtools.testing.harness import ServiceHarness
+from devtools.testing.kafka import Recorder, start_producer
 from tests.unit.rumour_refutation.corpus import RUMOURS
 
 pytestmark = pytest.mark.integration
@@ -452,7 +452,7 @@ async def test_restarts_mid_case_lose_no_notice_and_send_none_twice(
 ) -> None:
     """A crash right after the case is stored, then a hard kill in the middle of the fan-out (DS-11)."""
     h = RumourHarness(
-        stack, tmp_path, DSGOV_FAULT_INJECT="crash_after_store_write", DSGOV_RUMOUR_NOTICES_PER_ROUND="150"
+        stack, tmp_path, DSGOV_TEST_FAULT="crash_after_store_write", DSGOV_RUMOUR_NOTICES_PER_ROUND="150"
     )
     await h.provision()
     rec = Recorder(stack.bootstrap, [h.topic(RUMOUR)], strip_prefix=h.prefix)
@@ -478,7 +478,7 @@ async def test_restarts_mid_case_lose_no_notice_and_send_none_twice(
         await h.send(producer, NOTICES, determined(notice, rumour.claim), notice)
         assert h.service.wait_exit(timeout=60) == 86  # died right after storing the case, before publishing
 
-        h.restart_with(DSGOV_FAULT_INJECT="").start()
+        h.restart_with(DSGOV_TEST_FAULT="").start()
         await _wait(rec, "dsgov.refutation.notice", notice_id=notice, timeout=60)
         assert h.service.popen is not None
         h.service.popen.kill()  # a hard crash in the middle of the fan-out

@@ -2,26 +2,28 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 
 from services.identity_verification.adapters.authority_http import HttpIdentityAuthority
 from services.identity_verification.adapters.authority_simulator import SimulatedIdentityAuthority
 from services.identity_verification.config import IdentitySettings
 from services.identity_verification.domain.decision import Policy
-from services.identity_verification.handlers import SOURCE, IdentityHandlers
+from services.identity_verification.domain.record import VerificationRecord
+from services.identity_verification.handlers import IdentityHandlers
+from services.identity_verification.outbound import SOURCE
 from services.identity_verification.ports import IdentityAuthority
-from shared.contracts import topics
-from shared.messaging.engine import Handler
-from shared.runtime.host import Runtime, ServiceDefinition, run_service
+from shared.contracts import types as T
+from shared.messaging.routing import on
+from shared.runtime.host import Composition, Runtime, ServiceDefinition, run_service
 from shared.runtime.settings import CommonSettings
 
-DEFINITION = ServiceDefinition(
+DEFINITION = ServiceDefinition[IdentityHandlers](
     name="identity_verification",
     source=SOURCE,
     description="Real-identity verification before any publishing function (DS-9, CS-2, NI-1..4).",
-    consumes={topics.PLATFORM_IDENTITY: ("dsgov.identity.submitted",)},
-    publishes=("dsgov.identity.verified", "dsgov.identity.rejected"),
+    routes=(on(T.IDENTITY_SUBMITTED, IdentityHandlers.on_submitted, VerificationRecord),),
+    publishes=(T.IDENTITY_VERIFIED, T.IDENTITY_REJECTED),
     collection="verifications",
 )
 
@@ -53,19 +55,13 @@ def build_handlers(
     )
 
 
-def routes(handlers: IdentityHandlers) -> Mapping[str, Handler]:
-    """Event type -> handler."""
-    return {"dsgov.identity.submitted": handlers.on_submitted}
-
-
 async def main() -> None:
     """Run the service until it is told to stop."""
     settings = IdentitySettings()  # read from the environment
     common = CommonSettings()
 
-    async def compose(runtime: Runtime) -> Mapping[str, Handler]:
+    async def compose(runtime: Runtime) -> Composition[IdentityHandlers]:
         handlers = build_handlers(settings)
-        runtime.closers.append(handlers.authority.aclose)
-        return routes(handlers)
+        return Composition(handlers, closers=[handlers.authority.aclose])
 
     await run_service(DEFINITION, common, compose)

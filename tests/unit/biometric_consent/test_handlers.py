@@ -18,7 +18,7 @@ from services.biometric_consent.ports import DueConsent
 from shared.contracts.registry import spec_for
 from shared.messaging.codec import Inbound, RawRecord, decode
 from shared.messaging.engine import Outcome
-from shared.testing.events import cloud_event, to_bytes
+from devtools.testing.events import cloud_event, to_bytes
 from tests.unit.biometric_consent.conftest import ADULTS, ARTIFACT
 
 NOW = datetime(2026, 11, 22, 12, 0, tzinfo=UTC)

@@ -12,7 +12,7 @@ from services.generation_review.entrypoints.app import DEFINITION, build_handler
 from services.generation_review.handlers import SOURCE, ReviewHandlers
 from services.generation_review.keys import aggregate_id
 from shared.messaging.codec import Inbound, RawRecord, decode
-from shared.testing.events import cloud_event, to_bytes
+from devtools.testing.events import cloud_event, to_bytes
 
 NOW = datetime(2026, 11, 22, 12, 0, tzinfo=UTC)
 HANDLED = frozenset(t for types in DEFINITION.consumes.values() for t in types)

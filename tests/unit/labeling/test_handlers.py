@@ -13,7 +13,7 @@ from shared.contracts.labeling import ContentLabeled
 from shared.contracts.registry import spec_for
 from shared.messaging.codec import Inbound, RawRecord
 from shared.messaging.engine import Unprocessable
-from shared.testing.events import cloud_event
+from devtools.testing.events import cloud_event
 from tests.unit.labeling.samples import PRODUCER, PRODUCER_KEY
 
 NOW = datetime(2026, 11, 22, 9, 0, tzinfo=UTC)

@@ -7,7 +7,7 @@ import json
 import pytest
 
 from shared.messaging.codec import DecodeFailure, Ignored, Inbound, RawRecord, decode
-from shared.testing.events import cloud_event, to_bytes
+from devtools.testing.events import cloud_event, to_bytes
 
 TOPIC = "dsgov.platform.consent"
 HANDLED = frozenset({"dsgov.consent.grant-submitted"})

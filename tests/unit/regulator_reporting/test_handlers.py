@@ -13,7 +13,7 @@ from services.regulator_reporting.handlers import ReportingHandlers, aggregate_i
 from services.regulator_reporting.ports import NewReport
 from shared.messaging.codec import Inbound, RawRecord, decode
 from shared.messaging.engine import Unprocessable
-from shared.testing.events import cloud_event
+from devtools.testing.events import cloud_event
 from tests.unit.regulator_reporting.factories import NOW, POLICY
 from tests.unit.regulator_reporting.fakes import MemoryLedger
 

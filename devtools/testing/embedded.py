@@ -11,7 +11,7 @@ import urllib.request
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from shared.runtime.servers import ManagedProcess, free_port, mongo_uri, start_kafka, start_mongo
+from devtools.servers import ManagedProcess, free_port, mongo_uri, start_kafka, start_mongo
 
 TEST_SECRET = "test-secret-not-for-production-0123456789abcdef"  # noqa: S105 - tests only
 
@@ -50,6 +50,9 @@ class EmbeddedStack:
                 proc.stop()
 
 
+CHECKOUT = Path(__file__).resolve().parents[2]
+
+
 @dataclass
 class ServiceProcess:
     """One service running as its own process, as in production."""
@@ -66,7 +69,7 @@ class ServiceProcess:
         self.log_path.parent.mkdir(parents=True, exist_ok=True)
         with self.log_path.open("ab") as log:
             self.popen = subprocess.Popen(  # noqa: S603 - our own interpreter and module
-                [sys.executable, "-m", self.module],
+                self.argv(env),
                 env=env,
                 stdout=log,
                 stderr=subprocess.STDOUT,
@@ -75,6 +78,14 @@ class ServiceProcess:
         if wait_ready:
             self.wait_ready(timeout)
         return self
+
+    def argv(self, env: dict[str, str]) -> list[str]:
+        """`python -m <module>`; with `DSGOV_TEST_FAULT` set, through the fault injector."""
+        if env.get("DSGOV_TEST_FAULT"):
+            # devtools is not installed: it is found from the checkout's root.
+            env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(CHECKOUT), env.get("PYTHONPATH")]))
+            return [sys.executable, "-m", "devtools.faults", self.module]
+        return [sys.executable, "-m", self.module]
 
     def ready(self) -> bool:
         """True when the health endpoint says ready."""

@@ -1,4 +1,4 @@
-"""What the embedded runtime (`make run`, `dsgov run`) starts, as typed, frozen data.
+"""What the embedded runtime (`make run`, `python -m devtools run`) starts, as typed, frozen data.
 
 Every service runs as its own process, `python -m <module>`, configured only through its
 environment. The supervisor gives each one:
@@ -103,7 +103,7 @@ SERVICES: tuple[ServiceSpec, ...] = (
         http_port=CONSOLE_PORT,
     ),
 )
-"""Every service `dsgov run` starts, in start order."""
+"""Every service `python -m devtools run` starts, in start order."""
 
 
 def required_secrets(services: tuple[ServiceSpec, ...] = SERVICES) -> tuple[str, ...]:

@@ -5,9 +5,9 @@ from __future__ import annotations
 import uuid
 from pathlib import Path
 
+from devtools.testing.embedded import EmbeddedStack, ServiceProcess, service_env
+from devtools.testing.kafka import Recorder
 from shared.messaging.provisioning import provision_topics
-from shared.testing.embedded import EmbeddedStack, ServiceProcess, service_env
-from shared.testing.kafka import Recorder
 
 
 class ServiceHarness:

@@ -1,0 +1,71 @@
+"""Fault injection for crash tests, outside the production code: `python -m devtools.faults MODULE`.
+
+`DSGOV_TEST_FAULT` names the fault; the named point is patched, then MODULE runs as `python -m
+MODULE` would run it. Production services never read `DSGOV_TEST_FAULT` and carry no hook for it.
+"""
+
+from __future__ import annotations
+
+import functools
+import os
+import runpy
+import sys
+from collections.abc import Callable, Sequence
+from typing import Any
+
+CRASH_EXIT_CODE = 86
+
+
+def _crash(point: str) -> None:
+    print(f'{{"event": "fault_injected.{point}"}}', flush=True)
+    os._exit(CRASH_EXIT_CODE)
+
+
+def crash_after_store_write() -> None:
+    """Exit hard right after an aggregate write that left outbox entries (before they are published)."""
+    from shared.storage.aggregates import Aggregate, AggregateStore
+
+    original = AggregateStore.save_many
+
+    @functools.wraps(original)
+    async def save_many(self: AggregateStore, aggregates: Sequence[Aggregate]) -> list[str]:
+        conflicts = await original(self, aggregates)
+        if any(a.outbox for a in aggregates if a.id not in conflicts):
+            _crash("crash_after_store_write")
+        return conflicts
+
+    AggregateStore.save_many = save_many  # type: ignore[method-assign]
+
+
+FAULTS: dict[str, Callable[[], None]] = {"crash_after_store_write": crash_after_store_write}
+
+
+def main(argv: list[str]) -> None:
+    """Install the fault named by `DSGOV_TEST_FAULT` (if any) and run `argv[0]` as the main module."""
+    if len(argv) != 1:
+        raise SystemExit("usage: python -m devtools.faults MODULE  (with DSGOV_TEST_FAULT set)")
+    fault = os.environ.get("DSGOV_TEST_FAULT", "")
+    if fault:
+        if fault not in FAULTS:
+            raise SystemExit(f"unknown DSGOV_TEST_FAULT {fault!r}; known: {', '.join(sorted(FAULTS))}")
+        FAULTS[fault]()
+    module = argv[0]
+    sys.argv = [module]
+    runpy.run_module(module, run_name="__main__", alter_sys=True)
+
+
+def patch(target: Any, name: str, after: Callable[[], None]) -> None:
+    """Make `target.name` (a coroutine method) call `after` once it returned."""
+    original = getattr(target, name)
+
+    @functools.wraps(original)
+    async def wrapped(*args: Any, **kwargs: Any) -> Any:
+        result = await original(*args, **kwargs)
+        after()
+        return result
+
+    setattr(target, name, wrapped)
+
+
+if __name__ == "__main__":
+    main(sys.argv[1:])
