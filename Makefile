@@ -35,16 +35,18 @@ system-deps:  ## install the Debian packages the tests need (CJK font, Chromium;
 run: install  ## run the whole system on the embedded broker and store (Ctrl-C stops it)
 	$(PY) -m devtools run
 
-test: install system-deps  ## lint, type-check and run every test (unit, contract, integration, e2e)
+test: install system-deps  ## lint, type-check, check the architecture and run every test
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/ruff format --check .
-	$(VENV)/bin/mypy shared services
+	$(VENV)/bin/mypy shared services devtools
+	$(VENV)/bin/lint-imports
 	$(VENV)/bin/pytest
 
-lint: install  ## ruff and mypy only
+lint: install  ## ruff, mypy and the import-linter architecture contracts only
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/ruff format --check .
-	$(VENV)/bin/mypy shared services
+	$(VENV)/bin/mypy shared services devtools
+	$(VENV)/bin/lint-imports
 
 fmt: install  ## format the code
 	$(VENV)/bin/ruff format .

@@ -2,19 +2,27 @@
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import hmac
 from collections.abc import Callable
 from datetime import datetime
 
 from services.identity_verification.domain.decision import (
+    CHINA_TZ,
     LocalCheck,
     Policy,
     Submission,
     check_locally,
     decide,
 )
-from services.identity_verification.domain.record import DecisionSummary, VerificationRecord, recorded
+from services.identity_verification.domain.record import (
+    DecisionSummary,
+    VerificationRecord,
+    established_age,
+    recorded,
+    settled_age,
+)
 from services.identity_verification.outbound import decision_event, decision_id
 from services.identity_verification.ports import IdentityAuthority
 from shared.contracts.identity import IdentitySubmitted
@@ -41,6 +49,14 @@ class IdentityHandlers:
         sub, now = event.data, self.clock()
         check = check_locally(_submission(sub), now, self.policy)
         decision = decide(check, await self._authority_verdict(check, sub))
+        today = now.astimezone(CHINA_TZ).date()
+        proven = (
+            established_age(check.birth_date, today, now)
+            if decision.verified and check.birth_date is not None
+            else None
+        )
+        age, kept = settled_age(state, decision.age_group, proven, today)
+        decision = dataclasses.replace(decision, age_group=age)
         out = decision_event(event, decision, now)
         summary = DecisionSummary(
             decision_id=decision_id(event.id),
@@ -59,6 +75,7 @@ class IdentityHandlers:
             provider_id=event.event.providerid,
             identifier_hmac=self._digest(sub.method, check.identifier),
             masked_identifier=decision.masked,
+            established=kept,
         )
         return Outcome(record, [out])
 

@@ -60,8 +60,6 @@ _ID_CARD_BODY_RE: Final = re.compile(r"[0-9]{17}")
 _ID_CARD_WEIGHTS: Final = (7, 9, 10, 5, 8, 4, 2, 1, 6, 3, 7, 9, 10, 5, 8, 4, 2)
 # GB 11643: check character indexed by (weighted sum mod 11).
 _ID_CARD_CHECK_CHARS: Final = "10X98765432"
-# Earliest birth date accepted (product rule; no living holder was born earlier).
-_MIN_BIRTH_DATE: Final = date(1900, 1, 1)
 
 
 @dataclass(frozen=True)
@@ -103,9 +101,9 @@ def _parse_birth_date(normalized: str) -> date | None:
 def validate_id_card(raw: str, today: date) -> IdCardResult:
     """Validate an 18-character resident identity card number (GB 11643, DS-9).
 
-    Checks, in order: shape, check character, birth date (a real calendar date,
-    not before 1900-01-01 and not after ``today``). Legacy 15-digit numbers are
-    not accepted.
+    Checks, in order: shape, check character, birth date (a real calendar date
+    not after ``today``; GB 11643 sets no earliest year, so none is guessed here).
+    Legacy 15-digit numbers are not accepted.
     """
     normalized = raw.strip().upper()
     if _ID_CARD_RE.fullmatch(normalized) is None:
@@ -114,7 +112,7 @@ def validate_id_card(raw: str, today: date) -> IdCardResult:
     error: IdCardError | None
     if id_card_check_character(normalized[:17]) != normalized[17]:
         error = "checksum"
-    elif birth_date is None or birth_date < _MIN_BIRTH_DATE:
+    elif birth_date is None:  # GB 11643 sets no earliest year: any real date up to today is valid
         error = "birth_date_invalid"
     elif birth_date > today:
         error = "birth_date_in_future"

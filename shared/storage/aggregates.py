@@ -20,24 +20,18 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Protocol, TypeVar
 
-from pydantic import BaseModel, ConfigDict
+from pydantic import BaseModel
 from pymongo import ASCENDING, InsertOne, ReplaceOne, UpdateOne
 from pymongo.asynchronous.collection import AsyncCollection
 from pymongo.errors import BulkWriteError
 
 from shared.storage.outbox import OutboxMessage
+from shared.storage.state import AggregateState
+
+__all__ = ["Aggregate", "AggregateRepository", "AggregateState", "AggregateStore", "encode_state"]
 
 PROCESSED_LIMIT = 500  # event ids remembered per aggregate for de-duplication
 DUPLICATE_KEY = 11000
-
-
-class AggregateState(BaseModel):
-    """Base of every service's aggregate state: a frozen model, serialised only at the store boundary.
-
-    Unknown stored fields are ignored so that a newer writer never breaks an older reader.
-    """
-
-    model_config = ConfigDict(frozen=True, extra="ignore")
 
 
 S = TypeVar("S", bound=AggregateState)

@@ -31,11 +31,11 @@ import pytest_asyncio
 from aiokafka import AIOKafkaProducer
 from playwright.async_api import Browser, BrowserContext, Page, expect
 
-from shared.messaging.provisioning import provision_topics
 from devtools.servers import free_port
 from devtools.testing.embedded import EmbeddedStack, ServiceProcess, service_env
 from devtools.testing.events import cloud_event, to_bytes, unique
 from devtools.testing.kafka import Recorder
+from shared.messaging.provisioning import provision_topics
 
 pytestmark = pytest.mark.e2e
 

@@ -13,13 +13,13 @@ import pytest_asyncio
 from aiokafka.errors import KafkaConnectionError
 from pymongo import AsyncMongoClient
 
+from devtools.testing.embedded import EmbeddedStack
 from services.console.adapters.commands import CommandSender
 from services.console.adapters.mongo import MongoAuditLog
 from services.console.ports import Actor
 from shared.messaging.relay import OutboxRelay
 from shared.storage.aggregates import AggregateStore
 from shared.storage.outbox import OutboxMessage
-from devtools.testing.embedded import EmbeddedStack
 from tests.unit.console.fakes import NOW, granted_consent
 
 pytestmark = pytest.mark.integration

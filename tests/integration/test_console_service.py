@@ -20,12 +20,12 @@ import pytest
 import pytest_asyncio
 from aiokafka import AIOKafkaProducer
 
-from services.console.domain.proof import verify_proof
 from devtools.servers import free_port
 from devtools.testing.embedded import EmbeddedStack, ServiceProcess
 from devtools.testing.events import cloud_event, to_bytes, unique
 from devtools.testing.harness import ServiceHarness
 from devtools.testing.kafka import Recorder
+from services.console.domain.proof import verify_proof
 
 pytestmark = pytest.mark.integration
 

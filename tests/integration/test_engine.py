@@ -13,30 +13,29 @@ import pytest_asyncio
 from aiokafka import AIOKafkaProducer
 from pymongo.errors import AutoReconnect
 
-from shared.contracts import topics
-from shared.contracts.envelope import CloudEvent, new_event
-from shared.contracts.identity import IdentitySubmitted, IdentityVerified
-from shared.messaging.codec import Inbound
-from shared.messaging.engine import Outcome, Unprocessable
-from shared.messaging.ids import derived_id
-from shared.messaging.provisioning import provision_topics
-from shared.runtime.host import Runtime, ServiceDefinition, attach_engine, build_runtime
-from shared.runtime.settings import CommonSettings
-from shared.storage.aggregates import Aggregate
 from devtools.testing.embedded import TEST_SECRET, EmbeddedStack
 from devtools.testing.events import cloud_event, to_bytes, unique
 from devtools.testing.kafka import Recorder, start_producer
+from shared.contracts import topics
+from shared.contracts import types as T
+from shared.contracts.envelope import CloudEvent
+from shared.contracts.identity import IdentitySubmitted, IdentityVerified
+from shared.messaging.codec import Inbound
+from shared.messaging.engine import Engine, Unprocessable
+from shared.messaging.ids import derived_id
+from shared.messaging.provisioning import provision_topics
+from shared.messaging.replies import Cause, reply
+from shared.messaging.routing import Outcome, on
+from shared.runtime.host import Runtime, ServiceDefinition, attach_engine, build_runtime
+from shared.runtime.settings import CommonSettings
+from shared.storage.aggregates import AggregateState
 
 pytestmark = pytest.mark.integration
 
-DEFINITION = ServiceDefinition(
-    name="engine_probe",
-    source="dsgov/engine-probe",
-    description="test service",
-    consumes={topics.PLATFORM_IDENTITY: ("dsgov.identity.submitted",)},
-    publishes=("dsgov.identity.verified",),
-    collection="probe",
-)
+
+class Count(AggregateState):
+    count: int = 0
+    timer: bool = False
 
 
 class Behaviour:
@@ -46,7 +45,7 @@ class Behaviour:
         self.failures_left: dict[str, int] = {}
         self.calls: dict[str, int] = {}
 
-    async def handle(self, state: dict[str, Any] | None, event: Inbound[IdentitySubmitted]) -> Outcome:
+    async def handle(self, state: Count | None, event: Inbound[IdentitySubmitted]) -> Outcome[Count]:
         user = event.data.user_id
         self.calls[user] = self.calls.get(user, 0) + 1
         if user.startswith("refuse"):
@@ -59,33 +58,47 @@ class Behaviour:
             raise ValueError("flaky dependency")
         if user.startswith("broken"):
             raise ValueError("bug")
-        count = (state or {}).get("count", 0) + 1
-        return Outcome(state={"count": count}, events=[verified(event)])
+        count = (state.count if state else 0) + 1
+        return Outcome(Count(count=count), [verified(event, event.subject)])
 
 
-def verified(event: Inbound[IdentitySubmitted]) -> CloudEvent:
-    return new_event(
-        type="dsgov.identity.verified",
+DEFINITION = ServiceDefinition[Behaviour](
+    name="engine_probe",
+    source="dsgov/engine-probe",
+    description="test service",
+    routes=(on(T.IDENTITY_SUBMITTED, Behaviour.handle, Count),),
+    publishes=(T.IDENTITY_VERIFIED,),
+    collection="probe",
+)
+
+
+def verified(cause: Inbound[Any] | Cause, user: str) -> CloudEvent:
+    return reply(
+        cause,
+        type=T.IDENTITY_VERIFIED,
         source="dsgov/engine-probe",
-        subject=event.subject,
-        providerid=event.event.providerid,
-        data=IdentityVerified(user_id=event.data.user_id, method=event.data.method),
-        id=derived_id("probe", event.id),
+        subject=user,
+        data=IdentityVerified(user_id=user, method="mobile"),
+        id=derived_id("probe", cause.id),
         time=datetime.now(UTC),
-        correlationid=event.event.correlation,
-        causationid=event.id,
     )
 
 
 class Probe:
     def __init__(
-        self, runtime: Runtime, behaviour: Behaviour, recorder: Recorder, producer: AIOKafkaProducer
+        self,
+        runtime: Runtime,
+        engine: Engine,
+        behaviour: Behaviour,
+        recorder: Recorder,
+        producer: AIOKafkaProducer,
     ):
-        self.runtime, self.behaviour, self.recorder, self.producer = runtime, behaviour, recorder, producer
+        self.runtime, self.engine, self.behaviour = runtime, engine, behaviour
+        self.recorder, self.producer = recorder, producer
 
     async def submit(self, user: str, event_id: str | None = None) -> dict[str, Any]:
         event = cloud_event(
-            "dsgov.identity.submitted", {"user_id": user, "method": "mobile"}, subject=user, event_id=event_id
+            T.IDENTITY_SUBMITTED, {"user_id": user, "method": "mobile"}, subject=user, event_id=event_id
         )
         topic = self.runtime.settings.topic_prefix + topics.PLATFORM_IDENTITY
         await self.producer.send_and_wait(topic, to_bytes(event), key=user.encode())
@@ -121,7 +134,7 @@ async def probe(stack: EmbeddedStack) -> AsyncIterator[Probe]:
     )
     runtime = build_runtime(DEFINITION, settings)
     behaviour = Behaviour()
-    attach_engine(runtime, {"dsgov.identity.submitted": behaviour.handle})
+    engine, _ = attach_engine(runtime, behaviour)
     await runtime.store.ensure_indexes()
     recorder = Recorder(
         stack.bootstrap, [prefix + topics.IDENTITY, prefix + topics.DEADLETTER], strip_prefix=prefix
@@ -129,7 +142,7 @@ async def probe(stack: EmbeddedStack) -> AsyncIterator[Probe]:
     await recorder.start()
     producer = await start_producer(stack.bootstrap)
     await runtime.broker.start()
-    yield Probe(runtime, behaviour, recorder, producer)
+    yield Probe(runtime, engine, behaviour, recorder, producer)
     await runtime.broker.stop()
     await producer.stop()
     await recorder.stop()
@@ -190,46 +203,18 @@ async def test_events_for_one_aggregate_apply_in_order_once_each(probe: Probe) -
     await probe.recorder.wait_for(lambda r: r.topic == topics.IDENTITY and r.key == user, count=5)
     assert [e["causationid"] for e in probe.outputs(user)] == ids
     agg = await probe.runtime.store.load(f"provider-test/{user}")
-    assert agg.state == {"count": 5}
+    assert agg.typed(Count) == Count(count=5)
     assert agg.outbox == []
 
 
-async def test_a_stale_writer_loses_the_version_race_and_nothing_is_overwritten(probe: Probe) -> None:
-    store = probe.runtime.store
-    agg_id = unique("race")
-    first = await store.load(agg_id)
-    first.record("e1", {"v": 1}, [])
-    assert await store.save_many([first]) == []
-    a, b = await store.load(agg_id), await store.load(agg_id)
-    a.record("e2", {"v": 2}, [])
-    b.record("e3", {"v": 3}, [])
-    assert await store.save_many([a]) == []
-    assert await store.save_many([b]) == [agg_id]
-    twin = Aggregate(id=agg_id)  # a second "first write" of an existing aggregate
-    twin.record("e4", {"v": 4}, [])
-    assert await store.save_many([twin]) == [agg_id]
-    stored = await store.load(agg_id)
-    assert stored.state == {"v": 2}
-    assert stored.processed == ["e1", "e2"]
-
-
 async def test_timer_operations_are_applied_once_with_their_events(probe: Probe) -> None:
-    engine = probe.runtime.engine
-    assert engine is not None
     user = unique("timer")
-    inbound_like = cloud_event(
-        "dsgov.identity.submitted", {"user_id": user, "method": "mobile"}, subject=user
-    )
-    event = Inbound(
-        record=None,
-        event=CloudEvent.model_validate(inbound_like),
-        data=IdentitySubmitted(user_id=user, method="mobile"),
-    )  # type: ignore[arg-type]
+    cause = Cause.operation(f"expire:{user}", "provider-test")
 
-    def decide(state: dict[str, Any] | None) -> Outcome:
-        return Outcome(state={"timer": True}, events=[verified(event)])
+    def decide(state: Count | None) -> Outcome[Count]:
+        return Outcome(Count(timer=True), [verified(cause, user)])
 
-    assert await engine.execute(f"provider-test/{user}", "expire:1", decide) is True
-    assert await engine.execute(f"provider-test/{user}", "expire:1", decide) is False
+    assert await probe.engine.execute(f"provider-test/{user}", cause.id, Count, decide) is True
+    assert await probe.engine.execute(f"provider-test/{user}", cause.id, Count, decide) is False
     await probe.recorder.wait_for(lambda r: r.topic == topics.IDENTITY and r.key == user)
     assert len(probe.outputs(user)) == 1

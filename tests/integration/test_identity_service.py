@@ -15,11 +15,11 @@ import pytest_asyncio
 from aiokafka import AIOKafkaProducer
 from pymongo import AsyncMongoClient
 
-from shared.messaging.deadletter import decrypt_payload
 from devtools.testing.embedded import TEST_SECRET, EmbeddedStack
 from devtools.testing.events import cloud_event, to_bytes, unique
 from devtools.testing.harness import ServiceHarness
 from devtools.testing.kafka import Recorder, Seen, start_producer
+from shared.messaging.deadletter import decrypt_payload
 
 pytestmark = pytest.mark.integration
 
@@ -151,7 +151,8 @@ REJECTIONS: list[tuple[str, dict[str, Any], str]] = [
     ),
     (
         "idno-date",
-        {"method": "id_card", "full_name": "李四", "id_card_number": "440524188001010014"},
+        # 31 April does not exist; a real date before 1900 is valid (GB 11643, issue 14 correction 2).
+        {"method": "id_card", "full_name": "李四", "id_card_number": "440524199904310011"},
         "id_card_birth_date_invalid",
     ),
     (
@@ -387,8 +388,8 @@ async def test_a_crash_between_store_write_and_publish_leaves_exactly_one_decisi
 async def test_submissions_dead_lettered_while_the_authority_was_down_are_decided_after_a_replay(
     stack: EmbeddedStack, tmp_path: Path
 ) -> None:
-    from shared.messaging.replay import ReplayFilter, replay_dead_letters
     from devtools.servers import free_port
+    from shared.messaging.replay import ReplayFilter, replay_dead_letters
 
     down = {
         "DSGOV_IDENTITY_AUTHORITY_MODE": "http",

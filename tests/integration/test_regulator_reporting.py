@@ -25,15 +25,15 @@ import pytest_asyncio
 from aiokafka import AIOKafkaProducer
 from pymongo import AsyncMongoClient
 
+from devtools.testing.embedded import EmbeddedStack
+from devtools.testing.events import cloud_event, to_bytes, unique
+from devtools.testing.harness import ServiceHarness
+from devtools.testing.kafka import Recorder, Seen
 from services.regulator_reporting import regulator_cli
 from services.regulator_reporting.chain import KeyRing, PublicKey, Signer, parse_seed, seal
 from services.regulator_reporting.domain.incidents import NEVER
 from services.regulator_reporting.verification import StreamRecord, verify_stream
 from shared.messaging.provisioning import provision_topics
-from devtools.testing.embedded import EmbeddedStack
-from devtools.testing.events import cloud_event, to_bytes, unique
-from devtools.testing.harness import ServiceHarness
-from devtools.testing.kafka import Recorder, Seen
 
 pytestmark = pytest.mark.integration
 

@@ -62,6 +62,7 @@ class LocalCheck:
     identifier: str | None = None  # normalised identifier, to be HMAC'd; never stored as is
     masked: str | None = None
     authority_check: AuthorityCheck | None = None
+    birth_date: date | None = None  # from an ID card; only its age boundaries are kept (PI-31)
 
     @property
     def ok(self) -> bool:
@@ -119,6 +120,7 @@ def _check_id_card(sub: Submission, today: date) -> LocalCheck:
         identifier=result.normalized,
         masked=mask_id_card(result.normalized),
         authority_check=None if reasons else "name_id",
+        birth_date=result.birth_date,
     )
 
 

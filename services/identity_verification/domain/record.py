@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import date, datetime
 from typing import Literal
 
 from shared.standards.identifiers import AgeGroup
-from shared.storage.aggregates import AggregateState
+from shared.storage.state import AggregateState
 
 Status = Literal["verified", "rejected"]
 HISTORY_LIMIT = 20
@@ -25,6 +25,62 @@ class DecisionSummary(AggregateState):
     decided_at: datetime
 
 
+class EstablishedAge(AggregateState):
+    """The age an ID card established: the days the subject leaves each protected band (PI-31, GA-10).
+
+    Kept instead of the birth date; for an adult nothing but the fact is kept.
+    """
+
+    turns_14: date | None = None  # None: 14 or older when established
+    turns_18: date | None = None  # None: adult when established
+    established_at: datetime
+
+
+def anniversary(birth: date, years: int) -> date:
+    """The day of the `years`-th birthday; 29 February counts as reached on 1 March (minor-protective)."""
+    try:
+        return birth.replace(year=birth.year + years)
+    except ValueError:
+        return date(birth.year + years, 3, 1)
+
+
+def established_age(birth: date, today: date, at: datetime) -> EstablishedAge:
+    """What an ID card with this birth date proves about the holder's age from `today` on."""
+    turns_18 = anniversary(birth, 18)
+    if turns_18 <= today:
+        return EstablishedAge(established_at=at)
+    turns_14 = anniversary(birth, 14)
+    return EstablishedAge(
+        turns_14=turns_14 if turns_14 > today else None, turns_18=turns_18, established_at=at
+    )
+
+
+def age_group_on(age: EstablishedAge, today: date) -> AgeGroup:
+    """The age group an established age gives on `today` (minors grow up; nobody grows younger)."""
+    if age.turns_18 is None or today >= age.turns_18:
+        return "adult"
+    if age.turns_14 is not None and today < age.turns_14:
+        return "under_14"
+    return "14_to_17"
+
+
+def settled_age(
+    previous: VerificationRecord | None, fresh: AgeGroup, proven: EstablishedAge | None, today: date
+) -> tuple[AgeGroup, EstablishedAge | None]:
+    """The age group a decision reports, and the established age kept (PI-31).
+
+    Only a verified ID card proves an age (`proven`); a later mobile, network-id or failed ID-card
+    verification keeps the age the last ID card established — an `under_14` is never cleared by a
+    method that says nothing about age (issue 14 correction 1).
+    """
+    if proven is not None:
+        return age_group_on(proven, today), proven
+    kept = previous.established_age if previous else None
+    if kept is None:
+        return fresh, None
+    return age_group_on(kept, today), kept
+
+
 class VerificationRecord(DecisionSummary):
     """The latest decision, the keyed digest and masked form of the identifier, and earlier decisions.
 
@@ -35,6 +91,7 @@ class VerificationRecord(DecisionSummary):
     provider_id: str
     identifier_hmac: str | None
     masked_identifier: str | None
+    established_age: EstablishedAge | None = None
     history: tuple[DecisionSummary, ...] = ()
 
 
@@ -46,6 +103,7 @@ def recorded(
     provider_id: str,
     identifier_hmac: str | None,
     masked_identifier: str | None,
+    established: EstablishedAge | None,
 ) -> VerificationRecord:
     """The record after `summary`: it becomes the latest decision and joins the history."""
     history = (*(previous.history if previous else ()), summary)[-HISTORY_LIMIT:]
@@ -55,5 +113,6 @@ def recorded(
         provider_id=provider_id,
         identifier_hmac=identifier_hmac,
         masked_identifier=masked_identifier,
+        established_age=established,
         history=history,
     )

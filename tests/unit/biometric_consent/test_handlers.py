@@ -7,6 +7,7 @@ from collections.abc import Callable, Collection, Mapping
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+from devtools.testing.events import cloud_event, to_bytes
 from services.biometric_consent.config import ConsentSettings
 from services.biometric_consent.domain.consent import IdentityFacts
 from services.biometric_consent.domain.history import export_proof, verify_proof
@@ -18,7 +19,6 @@ from services.biometric_consent.ports import DueConsent
 from shared.contracts.registry import spec_for
 from shared.messaging.codec import Inbound, RawRecord, decode
 from shared.messaging.engine import Outcome
-from devtools.testing.events import cloud_event, to_bytes
 from tests.unit.biometric_consent.conftest import ADULTS, ARTIFACT
 
 NOW = datetime(2026, 11, 22, 12, 0, tzinfo=UTC)

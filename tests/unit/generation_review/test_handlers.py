@@ -6,13 +6,13 @@ from collections.abc import Collection, Mapping
 from datetime import UTC, datetime
 from typing import Any
 
+from devtools.testing.events import cloud_event, to_bytes
 from services.generation_review.catalogue import Catalogues
 from services.generation_review.config import ReviewSettings
 from services.generation_review.entrypoints.app import DEFINITION, build_handlers
 from services.generation_review.handlers import SOURCE, ReviewHandlers
 from services.generation_review.keys import aggregate_id
 from shared.messaging.codec import Inbound, RawRecord, decode
-from devtools.testing.events import cloud_event, to_bytes
 
 NOW = datetime(2026, 11, 22, 12, 0, tzinfo=UTC)
 HANDLED = frozenset(t for types in DEFINITION.consumes.values() for t in types)

@@ -7,13 +7,13 @@ from typing import Any
 
 import pytest
 
+from devtools.testing.events import cloud_event
 from services.labeling.handlers import LabelingHandlers, aggregate_id
 from shared.contracts.envelope import CloudEvent
 from shared.contracts.labeling import ContentLabeled
 from shared.contracts.registry import spec_for
 from shared.messaging.codec import Inbound, RawRecord
 from shared.messaging.engine import Unprocessable
-from devtools.testing.events import cloud_event
 from tests.unit.labeling.samples import PRODUCER, PRODUCER_KEY
 
 NOW = datetime(2026, 11, 22, 9, 0, tzinfo=UTC)

@@ -6,8 +6,8 @@ import json
 
 import pytest
 
-from shared.messaging.codec import DecodeFailure, Ignored, Inbound, RawRecord, decode
 from devtools.testing.events import cloud_event, to_bytes
+from shared.messaging.codec import DecodeFailure, Ignored, Inbound, RawRecord, decode
 
 TOPIC = "dsgov.platform.consent"
 HANDLED = frozenset({"dsgov.consent.grant-submitted"})

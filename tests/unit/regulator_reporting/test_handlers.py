@@ -8,12 +8,12 @@ from typing import Any
 
 import pytest
 
+from devtools.testing.events import cloud_event
 from services.regulator_reporting.domain import incidents as inc
 from services.regulator_reporting.handlers import ReportingHandlers, aggregate_id, recipient_ref
 from services.regulator_reporting.ports import NewReport
 from shared.messaging.codec import Inbound, RawRecord, decode
 from shared.messaging.engine import Unprocessable
-from devtools.testing.events import cloud_event
 from tests.unit.regulator_reporting.factories import NOW, POLICY
 from tests.unit.regulator_reporting.fakes import MemoryLedger
 

@@ -74,11 +74,17 @@ def test_id_card_with_wrong_check_character_is_a_checksum_error() -> None:
     assert not result.ok
 
 
-def test_id_card_with_valid_checksum_but_birth_year_1880_is_birth_date_invalid() -> None:
+def test_id_card_born_1880_with_a_valid_checksum_is_valid_gb_11643() -> None:
     assert id_card_check_character("44052418800101001") == "4"
     result = validate_id_card("440524188001010014", TODAY)
-    assert result.error == "birth_date_invalid"
+    assert result.ok
     assert result.birth_date == date(1880, 1, 1)
+
+
+def test_id_card_with_valid_checksum_but_31_april_is_birth_date_invalid() -> None:
+    result = validate_id_card("440524199904310011", TODAY)
+    assert result.error == "birth_date_invalid"
+    assert result.birth_date is None
     assert not result.ok
 
 
@@ -197,15 +203,18 @@ def test_birth_date_today_is_accepted() -> None:
     assert result.birth_date == TODAY
 
 
-@pytest.mark.parametrize(
-    ("yyyymmdd", "ok"),
-    [("18991231", False), ("19000101", True)],
-)
-def test_earliest_accepted_birth_date_is_1900_01_01(yyyymmdd: str, ok: bool) -> None:
+@pytest.mark.parametrize("yyyymmdd", ["18991231", "18500228", "17990101", "19000101"])
+def test_gb_11643_sets_no_earliest_year_so_real_dates_before_1900_are_valid(yyyymmdd: str) -> None:
+    # Issue 14 correction 2: the former 1900 floor was a guess, not the standard.
     result = validate_id_card(_with_id_check(f"110105{yyyymmdd}002"), TODAY)
-    assert result.ok is ok
-    if not ok:
-        assert result.error == "birth_date_invalid"
+    assert result.ok
+    assert result.birth_date == date(int(yyyymmdd[:4]), int(yyyymmdd[4:6]), int(yyyymmdd[6:]))
+
+
+@pytest.mark.parametrize("yyyymmdd", ["18990230", "19001301", "00000101", "19990431"])
+def test_birth_date_invalid_is_given_only_to_dates_that_do_not_exist(yyyymmdd: str) -> None:
+    result = validate_id_card(_with_id_check(f"110105{yyyymmdd}002"), TODAY)
+    assert result.error == "birth_date_invalid"
 
 
 def test_id_card_result_is_frozen() -> None:
