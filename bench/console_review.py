@@ -32,6 +32,7 @@ from typing import Any
 import httpx
 from pymongo import AsyncMongoClient
 
+from devtools.servers import free_port, mongo_uri, start_mongo
 from services.console.adapters.commands import CommandSender
 from services.console.adapters.mongo import (
     AUDIT,
@@ -61,7 +62,6 @@ from shared.contracts import topics
 from shared.messaging.codec import RawRecord
 from shared.messaging.engine import Engine, EngineConfig
 from shared.observability import configure_logging
-from devtools.servers import free_port, mongo_uri, start_mongo
 from shared.storage.aggregates import AggregateStore
 from shared.storage.outbox import OutboxMessage
 

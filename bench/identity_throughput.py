@@ -25,10 +25,10 @@ from typing import Any
 
 from aiokafka import AIOKafkaProducer
 
-from shared.messaging.provisioning import provision_topics
 from devtools.testing.embedded import EmbeddedStack, ServiceProcess, service_env
 from devtools.testing.events import cloud_event, to_bytes
 from devtools.testing.watch import ArrivalWatch
+from shared.messaging.provisioning import provision_topics
 
 PREFIX = "bench."
 ID_CARD = "11010519491231002X"
