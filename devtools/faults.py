@@ -1,16 +1,19 @@
 """Fault injection for crash tests, outside the production code: `python -m devtools.faults MODULE`.
 
-`DSGOV_TEST_FAULT` names the fault; the named point is patched, then MODULE runs as `python -m
-MODULE` would run it. Production services never read `DSGOV_TEST_FAULT` and carry no hook for it.
+`DSGOV_TEST_FAULT` names the fault and `DSGOV_TEST_CLOCK_SHIFT_S` moves the service's clock; the
+named point is patched, then MODULE runs as `python -m MODULE` would run it. Production services
+never read these variables and carry no hook for them.
 """
 
 from __future__ import annotations
 
 import functools
+import importlib
 import os
 import runpy
 import sys
 from collections.abc import Callable, Sequence
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 CRASH_EXIT_CODE = 86
@@ -40,6 +43,21 @@ def crash_after_store_write() -> None:
 FAULTS: dict[str, Callable[[], None]] = {"crash_after_store_write": crash_after_store_write}
 
 
+def shift_clock(module: str, seconds: float) -> None:
+    """Run the service `seconds` in the future: its composition root gets a shifted clock.
+
+    For timers measured in days (deadlines, retention) that a test cannot wait for. The service's
+    `entrypoints.app.compose_with(settings, clock=...)` is the seam.
+    """
+    app = importlib.import_module(f"{module}.entrypoints.app")
+    original = app.compose_with
+
+    def compose_with(settings: Any, clock: Callable[[], datetime] | None = None) -> Any:
+        return original(settings, lambda: datetime.now(UTC) + timedelta(seconds=seconds))
+
+    setattr(app, "compose_with", compose_with)  # noqa: B010 - the seam is found at run time
+
+
 def main(argv: list[str]) -> None:
     """Install the fault named by `DSGOV_TEST_FAULT` (if any) and run `argv[0]` as the main module."""
     if len(argv) != 1:
@@ -50,6 +68,8 @@ def main(argv: list[str]) -> None:
             raise SystemExit(f"unknown DSGOV_TEST_FAULT {fault!r}; known: {', '.join(sorted(FAULTS))}")
         FAULTS[fault]()
     module = argv[0]
+    if shift := os.environ.get("DSGOV_TEST_CLOCK_SHIFT_S"):
+        shift_clock(module, float(shift))
     sys.argv = [module]
     runpy.run_module(module, run_name="__main__", alter_sys=True)
 

@@ -80,8 +80,8 @@ class ServiceProcess:
         return self
 
     def argv(self, env: dict[str, str]) -> list[str]:
-        """`python -m <module>`; with `DSGOV_TEST_FAULT` set, through the fault injector."""
-        if env.get("DSGOV_TEST_FAULT"):
+        """`python -m <module>`; with a test fault or clock shift set, through `devtools.faults`."""
+        if env.get("DSGOV_TEST_FAULT") or env.get("DSGOV_TEST_CLOCK_SHIFT_S"):
             # devtools is not installed: it is found from the checkout's root.
             env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(CHECKOUT), env.get("PYTHONPATH")]))
             return [sys.executable, "-m", "devtools.faults", self.module]

@@ -6,6 +6,7 @@ import builtins
 from dataclasses import dataclass
 
 from shared.contracts import (
+    complaints,
     consent,
     console,
     deadletter,
@@ -88,6 +89,18 @@ EVENTS: tuple[EventSpec, ...] = (
     _spec(T.REFUTATION_NOTICE, t.RUMOUR, rumour.RefutationNotice, "recipient_user_id"),
     # dsgov -> regulator
     _spec(T.REPORT_SUBMITTED, t.REGULATOR_REPORTS, reporting.ReportSubmitted, "report_id"),
+    # complaints, reports, appeals and rights requests (wave 2)
+    _spec(T.COMPLAINT_SUBMITTED, t.PLATFORM_COMPLAINTS, complaints.ComplaintSubmitted, "complaint_id"),
+    _spec(
+        T.COMPLAINT_RESOLUTION_SUBMITTED,
+        t.CONSOLE_COMMANDS,
+        complaints.ComplaintResolutionSubmitted,
+        "complaint_id",
+    ),
+    _spec(T.COMPLAINT_RECEIVED, t.COMPLAINT, complaints.ComplaintReceived, "complaint_id"),
+    _spec(T.COMPLAINT_RESOLVED, t.COMPLAINT, complaints.ComplaintResolved, "complaint_id"),
+    _spec(T.COMPLAINT_OVERDUE, t.COMPLAINT, complaints.ComplaintOverdue, "complaint_id"),
+    _spec(T.USER_SANCTION_LIFTED, t.REVIEW, complaints.SanctionLifted, "user_id"),
     # operations
     _spec(T.DEADLETTER_RECORDED, t.DEADLETTER, deadletter.DeadLetterRecorded, "original_topic"),
 )

@@ -49,10 +49,13 @@ class ContentTakedownRequired(Payload):
     """`dsgov.content.takedown-required`: the platform must take this content down."""
 
     content_id: str
-    notice_id: str
+    notice_id: str = Field(description="the regulator notice, or the complaint ticket, that requires it")
     rumour_id: str | None = None
     reason: str = ""
     score: float | None = None
+    complaint_id: str | None = Field(
+        default=None, description="set when an upheld report requires it (DS-12)"
+    )
 
 
 class RefutationNotice(Payload):

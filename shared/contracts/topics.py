@@ -11,12 +11,14 @@ PLATFORM_DISTRIBUTION: Final = "dsgov.platform.distribution"
 REGULATOR_NOTICES: Final = "dsgov.regulator.notices"
 REGULATOR_ACKS: Final = "dsgov.regulator.acks"
 CONSOLE_COMMANDS: Final = "dsgov.console.commands"
+PLATFORM_COMPLAINTS: Final = "dsgov.platform.complaints"
 
 IDENTITY: Final = "dsgov.identity"
 CONSENT: Final = "dsgov.consent"
 REVIEW: Final = "dsgov.review"
 LABELING: Final = "dsgov.labeling"
 RUMOUR: Final = "dsgov.rumour"
+COMPLAINT: Final = "dsgov.complaint"
 REGULATOR_REPORTS: Final = "dsgov.regulator.reports"
 DEADLETTER: Final = "dsgov.deadletter"
 
@@ -28,11 +30,13 @@ ALL_TOPICS: Final = (
     REGULATOR_NOTICES,
     REGULATOR_ACKS,
     CONSOLE_COMMANDS,
+    PLATFORM_COMPLAINTS,
     IDENTITY,
     CONSENT,
     REVIEW,
     LABELING,
     RUMOUR,
+    COMPLAINT,
     REGULATOR_REPORTS,
     DEADLETTER,
 )

@@ -65,6 +65,7 @@ class EngineConfig:
     max_bytes: int = 1_000_000
     deadletter_secret: str | None = None
     sensitive_topics: frozenset[str] = frozenset()
+    publishes_on: Mapping[str, str] = field(default_factory=dict)  # type -> topic, where it has several
 
     @property
     def fallback_provider(self) -> str:
@@ -123,7 +124,7 @@ class Engine:
         self.handled_types = frozenset(t for _, t in self.routes)
         self.store = store
         self.publisher = publisher
-        self.operations = Operations(store, publisher)
+        self.operations = Operations(store, publisher, config.publishes_on)
         self.clock = clock
 
     async def process(self, records: Sequence[RawRecord]) -> BatchReport:
@@ -198,7 +199,7 @@ class Engine:
                 outcome = await self._decide(agg, event, fold)
             if outcome is not None:
                 fold.handled += 1
-                agg.record(event.id, outcome.state, outcome.outbox())
+                agg.record(event.id, outcome.state, outcome.outbox(self.config.publishes_on))
 
     async def _decide(self, agg: Aggregate, event: Inbound[Any], fold: _Fold) -> Outcome[Any] | None:
         route = self.routes[(event.record.topic, event.type)]

@@ -8,7 +8,7 @@ retried on the fresh document; an operation id already applied has no second eff
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from typing import Protocol, TypeVar
 
 from pymongo.errors import ConnectionFailure
@@ -35,10 +35,19 @@ class OutboxPublisher(Protocol):
 class Operations:
     """Save-and-publish over one aggregate repository and one publisher."""
 
-    def __init__(self, store: AggregateRepository, publisher: OutboxPublisher) -> None:
-        """Write to `store`, publish through `publisher`."""
+    def __init__(
+        self,
+        store: AggregateRepository,
+        publisher: OutboxPublisher,
+        publishes_on: Mapping[str, str] | None = None,
+    ) -> None:
+        """Write to `store`, publish through `publisher`.
+
+        `publishes_on` names the topic of a type that travels on several.
+        """
         self.store = store
         self.publisher = publisher
+        self.publishes_on = dict(publishes_on or {})
 
     async def apply(
         self,
@@ -54,7 +63,7 @@ class Operations:
                 await self.publish_outboxes([agg])
                 return False
             outcome = decide(agg.typed(state))
-            agg.record(operation_id, outcome.state, outcome.outbox())
+            agg.record(operation_id, outcome.state, outcome.outbox(self.publishes_on))
             if not await self.store.save_many([agg]):
                 await self.publish_outboxes([agg])
                 return True

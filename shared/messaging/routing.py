@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-from collections.abc import Awaitable, Callable, Coroutine, Sequence
+from collections.abc import Awaitable, Callable, Coroutine, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, Generic, TypeVar
 
@@ -36,9 +36,16 @@ class Outcome(Generic[S]):
     state: S | None
     events: Sequence[CloudEvent | OutboxMessage] = ()
 
-    def outbox(self) -> list[OutboxMessage]:
-        """The events as outbox entries (an entry may already name its topic)."""
-        return [e if isinstance(e, OutboxMessage) else OutboxMessage.from_event(e) for e in self.events]
+    def outbox(self, publishes_on: Mapping[str, str] | None = None) -> list[OutboxMessage]:
+        """The events as outbox entries.
+
+        Each goes on the topic its entry names, else on `publishes_on[type]`, else on its type's only topic.
+        """
+        on = publishes_on or {}
+        return [
+            e if isinstance(e, OutboxMessage) else OutboxMessage.from_event(e, on.get(e.type))
+            for e in self.events
+        ]
 
 
 def by_subject(event: Inbound[Any]) -> str:

@@ -111,7 +111,8 @@ def build_runtime(spec: ServiceDefinition[Any], settings: CommonSettings) -> Run
     broker = build_broker(settings, f"dsgov-{spec.name}")
     publisher = Publisher(broker, topic_prefix=settings.topic_prefix)
     store = AggregateStore(db[spec.collection])
-    return Runtime(spec, settings, client, db, broker, publisher, store, Operations(store, publisher))
+    operations = Operations(store, publisher, spec.publishes_on)
+    return Runtime(spec, settings, client, db, broker, publisher, store, operations)
 
 
 def engine_config(spec: ServiceDefinition[Any], s: CommonSettings) -> EngineConfig:
@@ -124,6 +125,7 @@ def engine_config(spec: ServiceDefinition[Any], s: CommonSettings) -> EngineConf
         max_bytes=s.max_message_bytes,
         deadletter_secret=s.deadletter_key.get_secret_value(),
         sensitive_topics=sensitive_topics(),
+        publishes_on=spec.publishes_on,
     )
 
 
