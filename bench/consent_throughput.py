@@ -25,11 +25,11 @@ from typing import Any
 
 from pymongo import AsyncMongoClient
 
-from shared.messaging.provisioning import provision_topics
 from devtools.testing.embedded import EmbeddedStack, ServiceProcess, service_env
 from devtools.testing.events import cloud_event, to_bytes
 from devtools.testing.kafka import Recorder, Seen, start_producer
 from devtools.testing.load import Phase, publish, summary
+from shared.messaging.provisioning import provision_topics
 
 PROVIDER = "provider-bench"
 

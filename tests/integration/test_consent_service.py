@@ -22,11 +22,11 @@ import pytest_asyncio
 from aiokafka import AIOKafkaProducer
 from pymongo import AsyncMongoClient
 
-from services.biometric_consent.domain.history import verify_proof
 from devtools.testing.embedded import EmbeddedStack, ServiceProcess
 from devtools.testing.events import cloud_event, to_bytes, unique
 from devtools.testing.harness import ServiceHarness
 from devtools.testing.kafka import Recorder
+from services.biometric_consent.domain.history import verify_proof
 
 pytestmark = pytest.mark.integration
 

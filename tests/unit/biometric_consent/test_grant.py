@@ -25,18 +25,18 @@ def test_a_complete_grant_with_verified_people_is_granted() -> None:
     decision = decide_grant(None, grant(), ADULTS, cause(), POLICY)
 
     assert decision.state is not None
-    assert decision.state["status"] == "granted"
-    assert decision.state["expires_at_ms"] == epoch_ms(NOW + timedelta(days=30))
-    assert decision.state["grant"]["given_by"] == "subject"
+    assert decision.state.status == "granted"
+    assert decision.state.expires_at_ms == epoch_ms(NOW + timedelta(days=30))
+    assert decision.state.grant.given_by == "subject"
     [emitted] = decision.emissions
     assert emitted.kind == "granted"
     assert emitted.reasons == ()
     assert emitted.actor == "subject"
     assert emitted.fields.subject_id == "alice"
     assert emitted.fields.biometric_types == ("face",)
-    [entry] = decision.state["history"]
-    assert entry["event"] == "granted"
-    assert entry["details"]["identities"]["alice"] == {"known": True, "verified": True, "age_group": "adult"}
+    [entry] = decision.state.history
+    assert entry.event == "granted"
+    assert entry.details["identities"]["alice"] == {"known": True, "verified": True, "age_group": "adult"}
 
 
 REJECTIONS = [
@@ -68,12 +68,12 @@ def test_each_rule_rejects_with_its_own_reason(
     decision = decide_grant(None, request_, identities, cause(), POLICY)
 
     assert decision.state is not None
-    assert decision.state["status"] == "rejected"
+    assert decision.state.status == "rejected"
     [emitted] = decision.emissions
     assert emitted.kind == "rejected"
     assert emitted.reasons == (code,)
     assert emitted.actor == "system"
-    assert decision.state["history"][-1]["reasons"] == [code]
+    assert decision.state.history[-1].reasons == (code,)
 
 
 def test_every_rejection_reason_is_covered_by_a_test() -> None:
@@ -142,7 +142,7 @@ def test_a_subject_under_14_with_a_verified_adult_guardian_is_granted_by_the_gua
     assert emitted.kind == "granted"
     assert emitted.actor == "guardian"
     assert decision.state is not None
-    assert decision.state["grant"]["given_by"] == "guardian"
+    assert decision.state.grant.given_by == "guardian"
 
 
 @pytest.mark.parametrize(
@@ -183,7 +183,7 @@ def test_a_signed_form_with_an_artifact_hash_stands_in_for_the_subjects_verifica
     decision = decide_grant(None, signed, ADULTS, cause(), POLICY)
     assert decision.emissions[0].kind == "granted"
     assert decision.state is not None
-    assert decision.state["history"][0]["details"]["identities"]["offline-person"]["known"] is False
+    assert decision.state.history[0].details["identities"]["offline-person"]["known"] is False
 
 
 def test_a_signed_form_without_a_valid_hash_does_not() -> None:
@@ -204,7 +204,7 @@ def test_a_rejected_grant_is_decided_afresh_when_submitted_again() -> None:
     second = decide_grant(first.state, grant(), ADULTS, cause("e2", NOW + timedelta(minutes=1)), POLICY)
     assert second.emissions[0].kind == "granted"
     assert second.state is not None
-    assert [e["event"] for e in second.state["history"]] == ["rejected", "granted"]
+    assert [e.event for e in second.state.history] == ["rejected", "granted"]
 
 
 def test_the_same_grant_again_changes_nothing() -> None:
@@ -224,9 +224,9 @@ def test_reusing_a_consent_id_with_other_content_is_rejected_and_the_consent_sta
     assert emitted.reasons == ("consent_id_reused",)
     assert emitted.fields.biometric_types == ("face", "voice")  # what was submitted
     assert decision.state is not None
-    assert decision.state["status"] == "granted"
-    assert decision.state["grant"]["biometric_types"] == ["face"]
-    assert [e["event"] for e in decision.state["history"]] == ["granted", "rejected"]
+    assert decision.state.status == "granted"
+    assert decision.state.grant.biometric_types == ("face",)
+    assert [e.event for e in decision.state.history] == ["granted", "rejected"]
 
 
 def test_equal_content_in_another_order_is_the_same_grant() -> None:
@@ -242,7 +242,7 @@ def test_a_grant_after_its_expiry_passed_is_expired_first() -> None:
     decision = decide_grant(granted.state, grant(purpose="changed"), ADULTS, later, POLICY)
     assert [e.kind for e in decision.emissions] == ["expired", "rejected"]
     assert decision.state is not None
-    assert decision.state["status"] == "expired"
+    assert decision.state.status == "expired"
 
 
 ARTICLES = {"DS-9", "DS-14.2", "PI-14", "PI-15", "PI-19", "PI-29", "PI-30", "PI-31"}
