@@ -12,6 +12,7 @@ from datetime import datetime
 from typing import Any
 
 from services.biometric_consent.domain.consent import (
+    AdultDeclaration,
     Cause,
     Decision,
     EvidenceRef,
@@ -28,6 +29,7 @@ from services.biometric_consent.outbound import consent_event
 from services.biometric_consent.ports import IdentityDirectory
 from shared.contracts import topics
 from shared.contracts import types as T
+from shared.contracts.consent import AdultDeclaration as AdultDeclarationPayload
 from shared.contracts.consent import (
     ConsentGrantSubmitted,
     ConsentWithdrawalSubmitted,
@@ -134,7 +136,12 @@ def _grant_request(sub: ConsentGrantSubmitted) -> GrantRequest:
         purpose=sub.purpose,
         service_types=tuple(sub.service_types) if sub.service_types is not None else None,
         guardian_user_id=sub.guardian_user_id or None,
+        adult_declaration=_declaration(sub.subject_adult_declaration),
     )
+
+
+def _declaration(d: AdultDeclarationPayload | None) -> AdultDeclaration | None:
+    return AdultDeclaration(d.method, d.artifact_sha256, d.declared_at) if d is not None else None
 
 
 def _withdrawal_request(event: Inbound[ConsentWithdrawalSubmitted]) -> WithdrawalRequest:

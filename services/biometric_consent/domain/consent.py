@@ -22,6 +22,7 @@ from pydantic import JsonValue
 
 from services.biometric_consent.domain.history import HAS_GRANT, HistoryEntry, append_entry, rfc3339
 from services.biometric_consent.domain.state import (
+    AdultDeclarationRecord,
     Channel,
     ConsentState,
     EarlyWithdrawal,
@@ -32,6 +33,11 @@ from services.biometric_consent.domain.state import (
 from shared.standards.identifiers import AgeGroup
 
 EmissionKind = Literal["granted", "rejected", "withdrawn", "expired"]
+# PI-31, for a subject whose age is not known (mobile-only verification, a signed form):
+# `guardian_unless_declared_adult` - a guardian consents, unless the platform declares the subject
+#   adult with evidence of an accepted method; `guardian_required` - a guardian always consents.
+UnknownAgePolicy = Literal["guardian_unless_declared_adult", "guardian_required"]
+DEFAULT_ADULT_DECLARATION_METHODS: Final = frozenset({"id_document_check", "signed_form"})
 Details = dict[str, JsonValue]
 
 _SHA256: Final = re.compile(r"[0-9a-f]{64}")
@@ -48,6 +54,8 @@ class Policy:
 
     max_duration: timedelta = timedelta(days=365)
     clock_skew: timedelta = timedelta(minutes=2)
+    unknown_age: UnknownAgePolicy = "guardian_unless_declared_adult"
+    adult_declaration_methods: frozenset[str] = DEFAULT_ADULT_DECLARATION_METHODS
 
 
 @dataclass(frozen=True)
@@ -70,6 +78,15 @@ class EvidenceRef:
 
 
 @dataclass(frozen=True)
+class AdultDeclaration:
+    """The platform declares a subject of unknown age adult; `artifact_sha256` is its evidence."""
+
+    method: str
+    artifact_sha256: str | None = None
+    declared_at: datetime | None = None
+
+
+@dataclass(frozen=True)
 class GrantRequest:
     """A submitted grant, as plain values."""
 
@@ -82,6 +99,7 @@ class GrantRequest:
     purpose: str = ""
     service_types: tuple[str, ...] | None = None
     guardian_user_id: str | None = None
+    adult_declaration: AdultDeclaration | None = None
 
     def users(self) -> tuple[str, ...]:
         """Every user whose identity the decision needs."""
@@ -105,11 +123,19 @@ class GrantRequest:
                 captured_at=rfc3339(ev.captured_at) if ev.captured_at else None,
             ),
             guardian_user_id=self.guardian_user_id,
+            subject_adult_declaration=_declaration_record(self.adult_declaration),
         )
 
     def fingerprint(self) -> str:
         """SHA-256 of the canonical submission: equal content, equal fingerprint."""
         return hashlib.sha256(rfc8785.dumps(self.record().as_json())).hexdigest()
+
+
+def _declaration_record(d: AdultDeclaration | None) -> AdultDeclarationRecord | None:
+    if d is None:
+        return None
+    declared_at = rfc3339(d.declared_at) if d.declared_at else None
+    return AdultDeclarationRecord(method=d.method, artifact_sha256=d.artifact_sha256, declared_at=declared_at)
 
 
 @dataclass(frozen=True)
@@ -177,7 +203,7 @@ def grant_reasons(
     req: GrantRequest, identities: Mapping[str, IdentityFacts], now: datetime, policy: Policy
 ) -> list[str]:
     """Why a grant cannot be accepted, in a stable order (empty: acceptable)."""
-    reasons = _party_reasons(req, identities)
+    reasons = _party_reasons(req, identities, policy)
     if not req.biometric_types:
         reasons.append("biometric_types_missing")
     if req.expires_at <= now:
@@ -192,26 +218,69 @@ def _verified(facts: IdentityFacts | None) -> bool:
     return facts is not None and facts.verified
 
 
-def _party_reasons(req: GrantRequest, identities: Mapping[str, IdentityFacts]) -> list[str]:
+def _party_reasons(req: GrantRequest, identities: Mapping[str, IdentityFacts], policy: Policy) -> list[str]:
     reasons: list[str] = []
     subject = identities.get(req.subject_id)
     ev = req.evidence
     signed_form = ev.method == "signed_form" and _SHA256.fullmatch(ev.artifact_sha256 or "") is not None
-    if not _verified(subject) and not signed_form:
+    identified = _verified(subject) or signed_form
+    if not identified:
         reasons.append("subject_unverified")
     if not _verified(identities.get(req.grantee_user_id)):
         reasons.append("grantee_unverified")
-    # PI-31: only a verified age tells us the subject is under 14 (mobile verification gives
-    # `unknown`); a guardian who is named is always checked.
-    subject_age = subject.age_group if subject and subject.verified else "unknown"
-    if subject_age == "under_14" and not req.guardian_user_id:
-        reasons.append("guardian_missing")
+    if identified:
+        # An unidentified subject is rejected already; its age is judged once it is identified.
+        reasons += _age_reasons(req, subject, policy)
     if req.guardian_user_id:
         guardian = identities.get(req.guardian_user_id)
         if not _verified(guardian):
             reasons.append("guardian_unverified")
         elif guardian is not None and guardian.age_group != "adult":
             reasons.append("guardian_not_adult")
+    return reasons
+
+
+def subject_age(subject: IdentityFacts | None) -> AgeGroup:
+    """The subject's age group as far as a verification established it (else `unknown`)."""
+    return subject.age_group if subject is not None and subject.verified else "unknown"
+
+
+def guardian_required(req: GrantRequest, subject: IdentityFacts | None, policy: Policy) -> bool:
+    """PI-31: a guardian consents for a subject under 14, and for one who may be (unknown age).
+
+    A mobile or network-id verification gives no age, nor does a signed form: such a subject may be
+    under 14, so a guardian consents unless the platform declares the subject adult with evidence of
+    a method the policy accepts (and the policy accepts declarations at all).
+    """
+    age = subject_age(subject)
+    if age == "under_14":
+        return True
+    if age != "unknown":
+        return False
+    return not (policy.unknown_age == "guardian_unless_declared_adult" and _declaration_ok(req, policy))
+
+
+def _declaration_ok(req: GrantRequest, policy: Policy) -> bool:
+    d = req.adult_declaration
+    return (
+        d is not None
+        and d.method in policy.adult_declaration_methods
+        and _SHA256.fullmatch(d.artifact_sha256 or "") is not None
+    )
+
+
+def _age_reasons(req: GrantRequest, subject: IdentityFacts | None, policy: Policy) -> list[str]:
+    age = subject_age(subject)
+    reasons: list[str] = []
+    if req.adult_declaration is not None and age in ("under_14", "14_to_17"):
+        reasons.append("adult_declaration_contradicts_verified_age")  # the verified age wins
+    if req.guardian_user_id or not guardian_required(req, subject, policy):
+        return reasons
+    if age == "under_14":
+        return [*reasons, "guardian_missing"]
+    reasons.append("guardian_missing_age_unknown")
+    if req.adult_declaration is not None and policy.unknown_age == "guardian_unless_declared_adult":
+        reasons.append("adult_declaration_not_accepted")
     return reasons
 
 
@@ -250,7 +319,7 @@ def decide_grant(
         reasons.append("consent_withdrawn_before_grant")
     if reasons:
         return _reject(current, req, reasons, identities, cause, early)
-    return _accept(current, req, identities, cause, fingerprint)
+    return _accept(current, req, identities, cause, fingerprint, policy)
 
 
 def _facts_record(req: GrantRequest, identities: Mapping[str, IdentityFacts]) -> Details:
@@ -296,10 +365,10 @@ def _accept(
     identities: Mapping[str, IdentityFacts],
     cause: Cause,
     fingerprint: str,
+    policy: Policy,
 ) -> Decision:
-    # PI-31: for a subject under 14 the guardian gives the consent.
-    subject = identities.get(req.subject_id)
-    given_by = GUARDIAN if subject and subject.verified and subject.age_group == "under_14" else SUBJECT
+    # PI-31: for a subject under 14, or of unknown age and not declared adult, the guardian consents.
+    given_by = GUARDIAN if guardian_required(req, identities.get(req.subject_id), policy) else SUBJECT
     record = req.record()
     grant = Grant(**dict(record), fingerprint=fingerprint, given_by=given_by)
     details = _grant_details(req, identities, cause, fingerprint)

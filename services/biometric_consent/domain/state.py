@@ -44,6 +44,14 @@ class EvidenceRecord(AggregateState):
     captured_at: str | None = None  # RFC 3339
 
 
+class AdultDeclarationRecord(AggregateState):
+    """The platform's declaration that a subject of unknown age is an adult (PI-31): references only."""
+
+    method: str
+    artifact_sha256: str | None = None
+    declared_at: str | None = None  # RFC 3339
+
+
 class GrantRecord(AggregateState):
     """A grant submission in canonical form: its JSON is hashed into the fingerprint and the history."""
 
@@ -55,10 +63,18 @@ class GrantRecord(AggregateState):
     expires_at: str  # RFC 3339
     evidence: EvidenceRecord
     guardian_user_id: str | None = None
+    subject_adult_declaration: AdultDeclarationRecord | None = None
 
     def as_json(self) -> dict[str, JsonValue]:
-        """The JSON values of the submission (field order as stored)."""
-        body: dict[str, JsonValue] = self.model_dump(mode="json")
+        """The JSON values of the submission (field order as stored).
+
+        Without a declaration the key is left out, so grants submitted before declarations existed
+        keep their fingerprint and their hashed history.
+        """
+        absent = {"subject_adult_declaration"} if self.subject_adult_declaration is None else set()
+        body: dict[str, JsonValue] = self.model_dump(
+            mode="json", include=set(GrantRecord.model_fields) - absent
+        )
         return body
 
     @property

@@ -8,6 +8,9 @@ from collections.abc import Collection, Mapping
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+import pytest
+from pydantic import ValidationError
+
 from devtools.testing.events import cloud_event, to_bytes
 from services.biometric_consent.config import ConsentSettings
 from services.biometric_consent.domain.consent import IdentityFacts
@@ -292,3 +295,45 @@ async def test_the_expiry_worker_ticks_and_stops_when_told() -> None:
 def json_of(value: str) -> dict[str, Any]:
     parsed: dict[str, Any] = json.loads(value)
     return parsed
+
+
+MOBILE_ONLY = {**ADULTS, "alice": IdentityFacts("alice", verified=True, age_group="unknown")}
+
+
+async def test_pi31_a_subject_of_unknown_age_is_rejected_without_a_guardian_or_declaration() -> None:
+    outcome = await handlers(known=MOBILE_ONLY).on_grant(None, grant_event())
+    [out] = outcome.events
+    assert out.type == T.CONSENT_REJECTED
+    assert [(d["code"], d["article"]) for d in out.data["reason_details"]] == [
+        ("guardian_missing_age_unknown", "PI-31")
+    ]
+
+
+async def test_pi31_the_platforms_adult_declaration_on_the_grant_event_lets_the_subject_consent() -> None:
+    declaration = {"method": "id_document_check", "artifact_sha256": "ef" * 32}
+    outcome = await handlers(known=MOBILE_ONLY).on_grant(
+        None, grant_event(subject_adult_declaration=declaration)
+    )
+    [out] = outcome.events
+    assert out.type == T.CONSENT_GRANTED
+    assert out.data["actor"] == "subject"
+    assert outcome.state is not None
+    assert outcome.state.grant is not None
+    assert outcome.state.grant.subject_adult_declaration is not None
+    assert outcome.state.grant.subject_adult_declaration.method == "id_document_check"
+
+
+def test_pi31_the_unknown_age_policy_is_conservative_by_default_and_configurable(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    default = ConsentSettings().policy()
+    assert default.unknown_age == "guardian_unless_declared_adult"
+    assert default.adult_declaration_methods == {"id_document_check", "signed_form"}
+    monkeypatch.setenv("DSGOV_CONSENT_UNKNOWN_AGE_POLICY", "guardian_required")
+    monkeypatch.setenv("DSGOV_CONSENT_ADULT_DECLARATION_METHODS", " id_document_check , notarised_form ")
+    configured = ConsentSettings().policy()
+    assert configured.unknown_age == "guardian_required"
+    assert configured.adult_declaration_methods == {"id_document_check", "notarised_form"}
+    monkeypatch.setenv("DSGOV_CONSENT_UNKNOWN_AGE_POLICY", "subject_alone")
+    with pytest.raises(ValidationError):  # never fail open on a mistyped policy
+        ConsentSettings()
