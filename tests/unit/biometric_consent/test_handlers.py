@@ -15,7 +15,13 @@ from devtools.testing.events import cloud_event, to_bytes
 from services.biometric_consent.config import ConsentSettings
 from services.biometric_consent.domain.consent import IdentityFacts
 from services.biometric_consent.domain.history import export_proof, verify_proof
-from services.biometric_consent.domain.state import ConsentState, consent_document, user_document
+from services.biometric_consent.domain.identity import facts_of
+from services.biometric_consent.domain.state import (
+    ConsentState,
+    UserIdentity,
+    consent_document,
+    user_document,
+)
 from services.biometric_consent.entrypoints.app import DEFINITION
 from services.biometric_consent.expiry import ExpirySweep
 from services.biometric_consent.handlers import ConsentHandlers
@@ -23,6 +29,7 @@ from services.biometric_consent.ports import DueConsent
 from shared.contracts import types as T
 from shared.contracts.registry import spec_for
 from shared.messaging.codec import Inbound, RawRecord, decode
+from shared.messaging.engine import Engine, EngineConfig
 from shared.messaging.memory import InMemoryPublisher
 from shared.messaging.operations import Operations
 from shared.messaging.routing import Outcome, every
@@ -337,3 +344,50 @@ def test_pi31_the_unknown_age_policy_is_conservative_by_default_and_configurable
     monkeypatch.setenv("DSGOV_CONSENT_UNKNOWN_AGE_POLICY", "subject_alone")
     with pytest.raises(ValidationError):  # never fail open on a mistyped policy
         ConsentSettings()
+
+
+class StoreDirectory:
+    """The identity projection read from the in-memory store's `user:` documents."""
+
+    def __init__(self, store: InMemoryAggregateStore) -> None:
+        self.store = store
+
+    async def identities(self, provider_id: str, user_ids: Collection[str]) -> Mapping[str, IdentityFacts]:
+        docs = (self.store.docs.get(user_document(provider_id, u)) for u in user_ids)
+        return {f.user_id: f for f in (facts_of(UserIdentity.model_validate(d["state"])) for d in docs if d)}
+
+
+def raw(event: Inbound[Any], offset: int) -> RawRecord:
+    r = event.record
+    return RawRecord(r.topic, 0, offset, r.key, r.value)
+
+
+async def test_the_engine_folds_identity_and_consent_events_into_their_own_typed_documents() -> None:
+    store, publisher = InMemoryAggregateStore(), InMemoryPublisher()
+    h = ConsentHandlers(StoreDirectory(store), ConsentSettings().policy(), Clock())
+    config = EngineConfig(
+        service="biometric_consent", source="dsgov/biometric-consent", provider_ids=frozenset({PROVIDER})
+    )
+    engine = Engine(config, [r.bind(h) for r in DEFINITION.routes], store, publisher)
+    identities = [identity_event(u, T.IDENTITY_VERIFIED, NOW) for u in ("alice", "bob")]
+    await engine.process([raw(e, i) for i, e in enumerate(identities)])
+    # a user and a consent may share an id string: their documents stay apart
+    await engine.process([raw(grant_event("alice"), 10)])
+    actor = {"username": "ops-li", "role": "operator"}
+    await engine.process(
+        [raw(withdrawal_event("dsgov.console.commands", "alice", actor=actor, reason="phoned"), 11)]
+    )
+
+    assert set(store.docs) == {
+        user_document(PROVIDER, "alice"),
+        user_document(PROVIDER, "bob"),
+        consent_document(PROVIDER, "alice"),
+    }
+    user = UserIdentity.model_validate(store.docs[user_document(PROVIDER, "alice")]["state"])
+    assert (user.identity_status, user.age_group) == ("verified", "adult")
+    consent = ConsentState.model_validate(store.docs[consent_document(PROVIDER, "alice")]["state"])
+    assert consent.status == "withdrawn"
+    assert [e.event for e in consent.history] == ["granted", "withdrawn"]
+    assert verify_proof(export_proof(consent)) == []
+    assert [m.type for m in publisher.sent] == [T.CONSENT_GRANTED, T.CONSENT_WITHDRAWN]
+    assert json_of(publisher.sent[1].value)["data"]["actor"] == "console:ops-li"
