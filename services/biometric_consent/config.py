@@ -7,7 +7,11 @@ from datetime import timedelta
 from pydantic import Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
-from services.biometric_consent.domain.consent import Policy
+from services.biometric_consent.domain.consent import (
+    DEFAULT_ADULT_DECLARATION_METHODS,
+    Policy,
+    UnknownAgePolicy,
+)
 
 
 class ConsentSettings(BaseSettings):
@@ -26,10 +30,25 @@ class ConsentSettings(BaseSettings):
         description="how often due expiries are looked for (DS-14.2: within a minute)",
     )
     expiry_batch: int = Field(default=500, ge=1, le=10_000, description="expiries applied per round at most")
+    unknown_age_policy: UnknownAgePolicy = Field(
+        default="guardian_unless_declared_adult",
+        description=(
+            "PI-31, a subject of unknown age: a guardian consents unless the platform declares the "
+            "subject adult with accepted evidence (`guardian_unless_declared_adult`), or always "
+            "(`guardian_required`)"
+        ),
+    )
+    adult_declaration_methods: str = Field(
+        default=",".join(sorted(DEFAULT_ADULT_DECLARATION_METHODS)),
+        description="comma-separated evidence methods an adult declaration may rest on",
+    )
 
     def policy(self) -> Policy:
         """The domain policy these settings describe."""
+        methods = frozenset(m.strip() for m in self.adult_declaration_methods.split(",") if m.strip())
         return Policy(
             max_duration=timedelta(days=self.max_duration_days),
             clock_skew=timedelta(seconds=self.clock_skew_s),
+            unknown_age=self.unknown_age_policy,
+            adult_declaration_methods=methods,
         )

@@ -1,20 +1,20 @@
 """Handling consent submissions, withdrawals and identity decisions: translate, decide, record.
 
 Thin by design (ARCHITECTURE rule 7): each handler turns the inbound event into domain values,
-asks the pure domain to decide (with the time from the injected clock) and turns the decision
-into the new state and the outbound CloudEvents. The engine writes both in one document write.
+asks the pure domain to decide (with the time from the injected clock) and hands the decision to
+the outbound translator. The engine writes state and events in one document write.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+from collections.abc import Callable
 from datetime import datetime
 from typing import Any
 
 from services.biometric_consent.domain.consent import (
+    AdultDeclaration,
     Cause,
     Decision,
-    Emission,
     EvidenceRef,
     GrantRequest,
     Policy,
@@ -24,36 +24,23 @@ from services.biometric_consent.domain.consent import (
     settle_expiry,
 )
 from services.biometric_consent.domain.identity import IdentityDecision, apply_identity
-from services.biometric_consent.domain.reasons import article_for, detail_for
-from services.biometric_consent.keys import consent_key
+from services.biometric_consent.domain.state import ConsentState, UserIdentity
+from services.biometric_consent.outbound import consent_event
 from services.biometric_consent.ports import IdentityDirectory
 from shared.contracts import topics
-from shared.contracts.base import Reason
+from shared.contracts import types as T
+from shared.contracts.consent import AdultDeclaration as AdultDeclarationPayload
 from shared.contracts.consent import (
-    ConsentExpired,
-    ConsentGranted,
     ConsentGrantSubmitted,
-    ConsentRejected,
     ConsentWithdrawalSubmitted,
-    ConsentWithdrawn,
     ConsoleConsentWithdrawal,
 )
-from shared.contracts.envelope import CloudEvent, new_event
 from shared.contracts.identity import IdentityDecision as IdentityDecisionPayload
 from shared.messaging.codec import Inbound
-from shared.messaging.engine import Outcome
-from shared.messaging.ids import derived_id
+from shared.messaging.routing import Outcome
 from shared.observability import get_logger
 
 log = get_logger(__name__)
-
-SOURCE = "dsgov/biometric-consent"
-_MODELS = {
-    "granted": ConsentGranted,
-    "rejected": ConsentRejected,
-    "withdrawn": ConsentWithdrawn,
-    "expired": ConsentExpired,
-}
 
 
 class ConsentHandlers:
@@ -66,14 +53,14 @@ class ConsentHandlers:
         self.clock = clock
 
     async def on_identity(
-        self, state: dict[str, Any] | None, event: Inbound[IdentityDecisionPayload]
-    ) -> Outcome:
+        self, state: UserIdentity | None, event: Inbound[IdentityDecisionPayload]
+    ) -> Outcome[UserIdentity]:
         """Keep the projection of who is verified, and their age group; publishes nothing."""
         data = event.data
         decision = IdentityDecision(
             user_id=data.user_id,
             provider_id=event.event.providerid,
-            outcome="verified" if event.type == "dsgov.identity.verified" else "rejected",
+            outcome="verified" if event.type == T.IDENTITY_VERIFIED else "rejected",
             age_group=data.age_group,
             method=data.method,
             decided_at=data.decided_at or event.event.time,
@@ -82,9 +69,11 @@ class ConsentHandlers:
         new = apply_identity(state, decision)
         if new is None:
             log.info("identity.stale_decision_ignored", user_id=data.user_id)
-        return Outcome(state=new)
+        return Outcome(new)
 
-    async def on_grant(self, state: dict[str, Any] | None, event: Inbound[ConsentGrantSubmitted]) -> Outcome:
+    async def on_grant(
+        self, state: ConsentState | None, event: Inbound[ConsentGrantSubmitted]
+    ) -> Outcome[ConsentState]:
         """Accept or reject a grant against the identity projection (DS-9, DS-14.2, PI-31)."""
         req = _grant_request(event.data)
         identities = await self.directory.identities(event.event.providerid, req.users())
@@ -92,16 +81,15 @@ class ConsentHandlers:
         return self._outcome(state, decision, event)
 
     async def on_withdrawal(
-        self, state: dict[str, Any] | None, event: Inbound[ConsentWithdrawalSubmitted]
-    ) -> Outcome:
+        self, state: ConsentState | None, event: Inbound[ConsentWithdrawalSubmitted]
+    ) -> Outcome[ConsentState]:
         """Withdraw from the platform (the subject) or the console (an operator, with a reason)."""
         decision = decide_withdrawal(state, _withdrawal_request(event), self._cause(event))
         return self._outcome(state, decision, event)
 
-    def expire(self, state: dict[str, Any] | None) -> Outcome:
-        """Timer-driven: expire the consent if its `expires_at` has passed (run via Engine.execute)."""
-        decision = settle_expiry(state, self.clock())
-        return self._outcome(state, decision, None)
+    def expire(self, state: ConsentState | None) -> Outcome[ConsentState]:
+        """Timer-driven: expire the consent if its `expires_at` has passed (run as an operation)."""
+        return self._outcome(state, settle_expiry(state, self.clock()), None)
 
     def _cause(self, event: Inbound[Any]) -> Cause:
         return Cause(
@@ -113,30 +101,26 @@ class ConsentHandlers:
         )
 
     def _outcome(
-        self, before: Mapping[str, Any] | None, decision: Decision, cause: Inbound[Any] | None
-    ) -> Outcome:
-        _log_entries(before, decision)
-        if not decision.emissions:
-            return Outcome(state=decision.state)
+        self, before: ConsentState | None, decision: Decision, cause: Inbound[Any] | None
+    ) -> Outcome[ConsentState]:
         state = decision.state
-        assert state is not None  # an emission always comes with a state change
+        if state is None:
+            return Outcome(None)
+        _log_entries(before, state)
         now = self.clock()
-        events = [_consent_event(e, state, cause, now) for e in decision.emissions]
-        return Outcome(state=state, events=events)
+        return Outcome(state, tuple(consent_event(e, state, cause, now) for e in decision.emissions))
 
 
-def _log_entries(before: Mapping[str, Any] | None, decision: Decision) -> None:
-    if decision.state is None:
-        return
-    known = len((before or {}).get("history", []))
-    for entry in decision.state["history"][known:]:
-        level = log.warning if entry["event"] == "withdrawal_refused" else log.info
+def _log_entries(before: ConsentState | None, after: ConsentState) -> None:
+    known = len(before.history) if before else 0
+    for entry in after.history[known:]:
+        level = log.warning if entry.event == "withdrawal_refused" else log.info
         level(
             "consent.history_entry",
-            consent_id=entry["consent_id"],
-            entry=entry["event"],
-            seq=entry["seq"],
-            reasons=entry["reasons"],
+            consent_id=entry.consent_id,
+            entry=entry.event,
+            seq=entry.seq,
+            reasons=list(entry.reasons),
         )
 
 
@@ -152,7 +136,12 @@ def _grant_request(sub: ConsentGrantSubmitted) -> GrantRequest:
         purpose=sub.purpose,
         service_types=tuple(sub.service_types) if sub.service_types is not None else None,
         guardian_user_id=sub.guardian_user_id or None,
+        adult_declaration=_declaration(sub.subject_adult_declaration),
     )
+
+
+def _declaration(d: AdultDeclarationPayload | None) -> AdultDeclaration | None:
+    return AdultDeclaration(d.method, d.artifact_sha256, d.declared_at) if d is not None else None
 
 
 def _withdrawal_request(event: Inbound[ConsentWithdrawalSubmitted]) -> WithdrawalRequest:
@@ -169,51 +158,4 @@ def _withdrawal_request(event: Inbound[ConsentWithdrawalSubmitted]) -> Withdrawa
         )
     return WithdrawalRequest(
         consent_id=data.consent_id, subject_id=data.subject_id, channel="platform", reason=data.reason
-    )
-
-
-def _consent_event(
-    emission: Emission, state: Mapping[str, Any], cause: Inbound[Any] | None, now: datetime
-) -> CloudEvent:
-    fields = emission.fields
-    data = _MODELS[emission.kind].model_validate(
-        {
-            "consent_id": state["consent_id"],
-            "subject_id": fields.subject_id,
-            "grantee_user_id": fields.grantee_user_id,
-            "biometric_types": list(fields.biometric_types),
-            "expires_at": fields.expires_at,
-            "reasons": list(emission.reasons),
-            "actor": emission.actor,
-            "service_types": list(fields.service_types) if fields.service_types is not None else None,
-            "reason_details": [
-                Reason(code=c, article=article_for(c), detail=detail_for(c)) for c in emission.reasons
-            ],
-            "occurred_at": emission.occurred_at,
-            "purpose": fields.purpose,
-            "evidence": {k: v for k, v in fields.evidence.items() if v is not None}
-            if fields.evidence
-            else None,
-            "guardian_user_id": fields.guardian_user_id,
-        }
-    )
-    provider = state["provider_id"]
-    if emission.kind == "expired" or cause is None:
-        # Expiry has one id per consent, whichever path applies it (timer, or a later event).
-        event_id = derived_id(SOURCE, "expired", consent_key(provider, state["consent_id"]))
-        correlation = state.get("correlation_id") or event_id
-        causation = state.get("grant_event_id") or event_id
-    else:
-        event_id = derived_id(SOURCE, emission.kind, cause.id)
-        correlation, causation = cause.event.correlation, cause.id
-    return new_event(
-        type=f"dsgov.consent.{emission.kind}",
-        source=SOURCE,
-        subject=state["consent_id"],
-        providerid=provider,
-        data=data,
-        id=event_id,
-        time=now,
-        correlationid=correlation,
-        causationid=causation,
     )

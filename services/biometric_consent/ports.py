@@ -4,9 +4,10 @@ from __future__ import annotations
 
 from collections.abc import Collection, Mapping
 from dataclasses import dataclass
-from typing import Any, Protocol
+from typing import Protocol
 
 from services.biometric_consent.domain.consent import IdentityFacts
+from services.biometric_consent.domain.state import ConsentState
 
 
 class IdentityDirectory(Protocol):
@@ -32,6 +33,6 @@ class ConsentReader(Protocol):
         """Granted consents with `expires_at_ms <= now_ms`, soonest first."""
         ...
 
-    async def consent_state(self, provider_id: str, consent_id: str) -> dict[str, Any] | None:
+    async def consent_state(self, provider_id: str, consent_id: str) -> ConsentState | None:
         """The stored state of one consent, or None when there is none."""
         ...

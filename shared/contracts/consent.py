@@ -20,6 +20,18 @@ class Evidence(Payload):
     captured_at: AwareDatetime | None = None
 
 
+class AdultDeclaration(Payload):
+    """The platform's declaration that a subject of unknown age is an adult, and its evidence (PI-31).
+
+    `method` is free text (e.g. `id_document_check`, `signed_form`): which methods are accepted is
+    the consent service's policy (`DSGOV_CONSENT_ADULT_DECLARATION_METHODS`).
+    """
+
+    method: str = Field(min_length=1, max_length=64)
+    artifact_sha256: str | None = Field(default=None, max_length=64)
+    declared_at: AwareDatetime | None = None
+
+
 class ConsentGrantSubmitted(Payload):
     """`dsgov.consent.grant-submitted`: a person consents to having their face/voice edited."""
 
@@ -32,6 +44,10 @@ class ConsentGrantSubmitted(Payload):
     expires_at: AwareDatetime
     evidence: Evidence
     guardian_user_id: str | None = Field(default=None, max_length=256)
+    subject_adult_declaration: AdultDeclaration | None = Field(
+        default=None,
+        description="the platform declares a subject of unknown age adult, with evidence (PI-31)",
+    )
 
 
 class ConsentWithdrawalSubmitted(Payload):

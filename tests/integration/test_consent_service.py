@@ -254,11 +254,12 @@ async def test_a_verified_subject_consents_and_the_proof_of_it_can_be_exported(
 async def test_every_rejection_reason_is_published_with_its_article(
     harness: ConsentHarness, recorder: Recorder, producer: AIOKafkaProducer
 ) -> None:
-    adult, grantee, child, teen, parent, refused = (
-        unique(x) for x in ("adult", "grantee", "child", "teen", "parent", "refused")
+    adult, grantee, child, teen, parent, refused, mobile = (
+        unique(x) for x in ("adult", "grantee", "child", "teen", "parent", "refused", "mobile")
     )
     await identity(producer, harness, adult, grantee, parent)
     await identity(producer, harness, child, age_group="under_14")
+    await identity(producer, harness, mobile, age_group="unknown")
     await identity(producer, harness, teen, age_group="14_to_17")
     await identity(producer, harness, refused, verified=False)
     now = datetime.now(UTC)
@@ -269,6 +270,8 @@ async def test_every_rejection_reason_is_published_with_its_article(
         "guardian_missing": (grant_data("", child, grantee), "PI-31"),
         "guardian_unverified": (grant_data("", child, grantee, guardian_user_id=unique("nobody")), "PI-31"),
         "guardian_not_adult": (grant_data("", child, grantee, guardian_user_id=teen), "PI-31"),
+        # issue 14 correction 1: a subject of unknown age may be under 14
+        "guardian_missing_age_unknown": (grant_data("", mobile, grantee), "PI-31"),
         "biometric_types_missing": (grant_data("", adult, grantee, biometric_types=[]), "DS-14.2"),
         "expiry_not_in_future": (
             grant_data("", adult, grantee, expires_at=(now - timedelta(minutes=1)).isoformat()),
@@ -300,6 +303,7 @@ async def test_every_rejection_reason_is_published_with_its_article(
         ids[label] = data["consent_id"] = unique(label)
         await send(producer, harness, "dsgov.platform.consent", cloud_event(GRANT, data, subject=ids[label]))
     # and two that pass: a child with a verified adult guardian, an unverified subject's signed form
+    # (which proves no age: the platform declares the subject adult with evidence, PI-31)
     with_guardian, signed = unique("with-guardian"), unique("signed-form")
     await send(
         producer,
@@ -307,7 +311,14 @@ async def test_every_rejection_reason_is_published_with_its_article(
         "dsgov.platform.consent",
         grant(with_guardian, child, grantee, guardian_user_id=parent),
     )
-    offline = grant(signed, unique("offline"), grantee, evidence={"method": "signed_form"})
+    declaration = {"method": "signed_form", "artifact_sha256": ARTIFACT}
+    offline = grant(
+        signed,
+        unique("offline"),
+        grantee,
+        evidence={"method": "signed_form"},
+        subject_adult_declaration=declaration,
+    )
     await send(producer, harness, "dsgov.platform.consent", offline)
 
     for label, (_, article) in cases.items():

@@ -15,8 +15,13 @@ from pymongo import ASCENDING
 from pymongo.asynchronous.collection import AsyncCollection
 
 from services.biometric_consent.domain.consent import IdentityFacts
-from services.biometric_consent.domain.identity import facts_from_state
-from services.biometric_consent.keys import consent_key, user_key
+from services.biometric_consent.domain.identity import facts_of
+from services.biometric_consent.domain.state import (
+    ConsentState,
+    UserIdentity,
+    consent_document,
+    user_document,
+)
 from services.biometric_consent.ports import DueConsent
 
 
@@ -29,12 +34,12 @@ class MongoIdentityDirectory:
 
     async def identities(self, provider_id: str, user_ids: Collection[str]) -> Mapping[str, IdentityFacts]:
         """One query for every wanted user."""
-        ids = [user_key(provider_id, u) for u in dict.fromkeys(user_ids)]
+        ids = [user_document(provider_id, u) for u in dict.fromkeys(user_ids)]
         found: dict[str, IdentityFacts] = {}
         async for doc in self._collection.find({"_id": {"$in": ids}}, {"state": 1}):
             state = doc.get("state") or {}
             if state.get("kind") == "user":
-                facts = facts_from_state(state)
+                facts = facts_of(UserIdentity.model_validate(state))
                 found[facts.user_id] = facts
         return found
 
@@ -60,8 +65,10 @@ class MongoConsentReader:
         )
         return [DueConsent(doc["_id"], doc["state"]["consent_id"]) async for doc in cursor]
 
-    async def consent_state(self, provider_id: str, consent_id: str) -> dict[str, Any] | None:
+    async def consent_state(self, provider_id: str, consent_id: str) -> ConsentState | None:
         """The state of `consent:<provider>/<consent_id>`."""
-        doc = await self._collection.find_one({"_id": consent_key(provider_id, consent_id)}, {"state": 1})
-        state: dict[str, Any] | None = (doc or {}).get("state") or None
-        return state
+        doc = await self._collection.find_one(
+            {"_id": consent_document(provider_id, consent_id)}, {"state": 1}
+        )
+        stored = (doc or {}).get("state")
+        return ConsentState.model_validate(stored) if stored else None

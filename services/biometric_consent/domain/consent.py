@@ -1,8 +1,8 @@
 """Deciding grants, withdrawals and expiry of biometric consents (DS-14.2, PI-14/15, PI-28..31).
 
-Pure functions over the consent's stored state (a dict of JSON values), with time and ids
-passed in. Each returns a `Decision`: the new state (None when nothing changes) and what to
-publish. The state keeps the full history of the consent (see `history`).
+Pure functions over the consent's typed state (`ConsentState`), with time and ids passed in.
+Each returns a `Decision`: the new state (None when nothing changes) and what to publish. The
+state keeps the full history of the consent (see `history`).
 
 Statuses: `awaiting_grant` (only withdrawals seen so far), `rejected` (no grant accepted yet;
 a later grant with the same id is decided afresh), `granted`, `withdrawn`, `expired` (final).
@@ -13,16 +13,32 @@ from __future__ import annotations
 import hashlib
 import re
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
-from typing import Any, Final, Literal
+from typing import Final, Literal
 
 import rfc8785
+from pydantic import JsonValue
 
-from services.biometric_consent.domain.history import HAS_GRANT, append_entry, rfc3339
+from services.biometric_consent.domain.history import HAS_GRANT, HistoryEntry, append_entry, rfc3339
+from services.biometric_consent.domain.state import (
+    AdultDeclarationRecord,
+    Channel,
+    ConsentState,
+    EarlyWithdrawal,
+    EvidenceRecord,
+    Grant,
+    GrantRecord,
+)
+from shared.standards.identifiers import AgeGroup
 
 EmissionKind = Literal["granted", "rejected", "withdrawn", "expired"]
-Channel = Literal["platform", "console"]
+# PI-31, for a subject whose age is not known (mobile-only verification, a signed form):
+# `guardian_unless_declared_adult` - a guardian consents, unless the platform declares the subject
+#   adult with evidence of an accepted method; `guardian_required` - a guardian always consents.
+UnknownAgePolicy = Literal["guardian_unless_declared_adult", "guardian_required"]
+DEFAULT_ADULT_DECLARATION_METHODS: Final = frozenset({"id_document_check", "signed_form"})
+Details = dict[str, JsonValue]
 
 _SHA256: Final = re.compile(r"[0-9a-f]{64}")
 _EPOCH: Final = datetime(1970, 1, 1, tzinfo=UTC)
@@ -38,6 +54,8 @@ class Policy:
 
     max_duration: timedelta = timedelta(days=365)
     clock_skew: timedelta = timedelta(minutes=2)
+    unknown_age: UnknownAgePolicy = "guardian_unless_declared_adult"
+    adult_declaration_methods: frozenset[str] = DEFAULT_ADULT_DECLARATION_METHODS
 
 
 @dataclass(frozen=True)
@@ -46,7 +64,7 @@ class IdentityFacts:
 
     user_id: str
     verified: bool
-    age_group: str = "unknown"  # under_14 · 14_to_17 · adult · unknown
+    age_group: AgeGroup = "unknown"
 
 
 @dataclass(frozen=True)
@@ -57,6 +75,15 @@ class EvidenceRef:
     notice_version: str | None = None
     artifact_sha256: str | None = None
     captured_at: datetime | None = None
+
+
+@dataclass(frozen=True)
+class AdultDeclaration:
+    """The platform declares a subject of unknown age adult; `artifact_sha256` is its evidence."""
+
+    method: str
+    artifact_sha256: str | None = None
+    declared_at: datetime | None = None
 
 
 @dataclass(frozen=True)
@@ -72,34 +99,43 @@ class GrantRequest:
     purpose: str = ""
     service_types: tuple[str, ...] | None = None
     guardian_user_id: str | None = None
+    adult_declaration: AdultDeclaration | None = None
 
     def users(self) -> tuple[str, ...]:
         """Every user whose identity the decision needs."""
         ids = (self.subject_id, self.grantee_user_id, self.guardian_user_id)
         return tuple(dict.fromkeys(i for i in ids if i))
 
-    def record(self) -> dict[str, Any]:
-        """The submission as JSON values (for the history and the fingerprint)."""
+    def record(self) -> GrantRecord:
+        """The submission in canonical form (for the history, the fingerprint and the state)."""
         ev = self.evidence
-        return {
-            "subject_id": self.subject_id,
-            "grantee_user_id": self.grantee_user_id,
-            "biometric_types": sorted(set(self.biometric_types)),
-            "purpose": self.purpose,
-            "service_types": sorted(set(self.service_types)) if self.service_types is not None else None,
-            "expires_at": rfc3339(self.expires_at),
-            "evidence": {
-                "method": ev.method,
-                "notice_version": ev.notice_version,
-                "artifact_sha256": ev.artifact_sha256,
-                "captured_at": rfc3339(ev.captured_at) if ev.captured_at else None,
-            },
-            "guardian_user_id": self.guardian_user_id,
-        }
+        return GrantRecord(
+            subject_id=self.subject_id,
+            grantee_user_id=self.grantee_user_id,
+            biometric_types=tuple(sorted(set(self.biometric_types))),
+            purpose=self.purpose,
+            service_types=tuple(sorted(set(self.service_types))) if self.service_types is not None else None,
+            expires_at=rfc3339(self.expires_at),
+            evidence=EvidenceRecord(
+                method=ev.method,
+                notice_version=ev.notice_version,
+                artifact_sha256=ev.artifact_sha256,
+                captured_at=rfc3339(ev.captured_at) if ev.captured_at else None,
+            ),
+            guardian_user_id=self.guardian_user_id,
+            subject_adult_declaration=_declaration_record(self.adult_declaration),
+        )
 
     def fingerprint(self) -> str:
         """SHA-256 of the canonical submission: equal content, equal fingerprint."""
-        return hashlib.sha256(rfc8785.dumps(self.record())).hexdigest()
+        return hashlib.sha256(rfc8785.dumps(self.record().as_json())).hexdigest()
+
+
+def _declaration_record(d: AdultDeclaration | None) -> AdultDeclarationRecord | None:
+    if d is None:
+        return None
+    declared_at = rfc3339(d.declared_at) if d.declared_at else None
+    return AdultDeclarationRecord(method=d.method, artifact_sha256=d.artifact_sha256, declared_at=declared_at)
 
 
 @dataclass(frozen=True)
@@ -131,25 +167,12 @@ class Cause:
 
 
 @dataclass(frozen=True)
-class ConsentFields:
-    """The consent fields every outbound consent event carries."""
-
-    subject_id: str
-    grantee_user_id: str
-    biometric_types: tuple[str, ...]
-    expires_at: datetime | None
-    service_types: tuple[str, ...] | None = None
-    purpose: str | None = None
-    evidence: Mapping[str, Any] | None = None  # references and hashes only, as submitted
-    guardian_user_id: str | None = None
-
-
-@dataclass(frozen=True)
 class Emission:
-    """An event to publish, before it is put in an envelope."""
+    """An event to publish, before it is put in an envelope: the consent as submitted or granted."""
 
     kind: EmissionKind
-    fields: ConsentFields
+    fields: GrantRecord
+    expires_at: datetime  # as submitted for a decision on a grant, as stored afterwards
     reasons: tuple[str, ...]
     actor: str
     occurred_at: datetime
@@ -159,8 +182,8 @@ class Emission:
 class Decision:
     """The new state (None: unchanged) and what to publish, in order."""
 
-    state: dict[str, Any] | None
-    emissions: tuple[Emission, ...] = field(default_factory=tuple)
+    state: ConsentState | None
+    emissions: tuple[Emission, ...] = ()
 
 
 def epoch_ms(moment: datetime) -> int:
@@ -168,20 +191,9 @@ def epoch_ms(moment: datetime) -> int:
     return (moment - _EPOCH) // timedelta(milliseconds=1)
 
 
-def new_state(provider_id: str, consent_id: str) -> dict[str, Any]:
+def new_state(provider_id: str, consent_id: str) -> ConsentState:
     """The state of a consent nothing is known about yet."""
-    return {
-        "kind": "consent",
-        "provider_id": provider_id,
-        "consent_id": consent_id,
-        "status": "awaiting_grant",
-        "grant": None,
-        "expires_at_ms": None,
-        "early_withdrawals": [],
-        "correlation_id": None,
-        "grant_event_id": None,  # the accepted grant-submitted event
-        "history": [],
-    }
+    return ConsentState(provider_id=provider_id, consent_id=consent_id)
 
 
 # --- grants -------------------------------------------------------------------------------
@@ -191,7 +203,7 @@ def grant_reasons(
     req: GrantRequest, identities: Mapping[str, IdentityFacts], now: datetime, policy: Policy
 ) -> list[str]:
     """Why a grant cannot be accepted, in a stable order (empty: acceptable)."""
-    reasons = _party_reasons(req, identities)
+    reasons = _party_reasons(req, identities, policy)
     if not req.biometric_types:
         reasons.append("biometric_types_missing")
     if req.expires_at <= now:
@@ -206,26 +218,69 @@ def _verified(facts: IdentityFacts | None) -> bool:
     return facts is not None and facts.verified
 
 
-def _party_reasons(req: GrantRequest, identities: Mapping[str, IdentityFacts]) -> list[str]:
+def _party_reasons(req: GrantRequest, identities: Mapping[str, IdentityFacts], policy: Policy) -> list[str]:
     reasons: list[str] = []
     subject = identities.get(req.subject_id)
     ev = req.evidence
     signed_form = ev.method == "signed_form" and _SHA256.fullmatch(ev.artifact_sha256 or "") is not None
-    if not _verified(subject) and not signed_form:
+    identified = _verified(subject) or signed_form
+    if not identified:
         reasons.append("subject_unverified")
     if not _verified(identities.get(req.grantee_user_id)):
         reasons.append("grantee_unverified")
-    # PI-31: only a verified age tells us the subject is under 14 (mobile verification gives
-    # `unknown`); a guardian who is named is always checked.
-    subject_age = subject.age_group if subject and subject.verified else "unknown"
-    if subject_age == "under_14" and not req.guardian_user_id:
-        reasons.append("guardian_missing")
+    if identified:
+        # An unidentified subject is rejected already; its age is judged once it is identified.
+        reasons += _age_reasons(req, subject, policy)
     if req.guardian_user_id:
         guardian = identities.get(req.guardian_user_id)
         if not _verified(guardian):
             reasons.append("guardian_unverified")
         elif guardian is not None and guardian.age_group != "adult":
             reasons.append("guardian_not_adult")
+    return reasons
+
+
+def subject_age(subject: IdentityFacts | None) -> AgeGroup:
+    """The subject's age group as far as a verification established it (else `unknown`)."""
+    return subject.age_group if subject is not None and subject.verified else "unknown"
+
+
+def guardian_required(req: GrantRequest, subject: IdentityFacts | None, policy: Policy) -> bool:
+    """PI-31: a guardian consents for a subject under 14, and for one who may be (unknown age).
+
+    A mobile or network-id verification gives no age, nor does a signed form: such a subject may be
+    under 14, so a guardian consents unless the platform declares the subject adult with evidence of
+    a method the policy accepts (and the policy accepts declarations at all).
+    """
+    age = subject_age(subject)
+    if age == "under_14":
+        return True
+    if age != "unknown":
+        return False
+    return not (policy.unknown_age == "guardian_unless_declared_adult" and _declaration_ok(req, policy))
+
+
+def _declaration_ok(req: GrantRequest, policy: Policy) -> bool:
+    d = req.adult_declaration
+    return (
+        d is not None
+        and d.method in policy.adult_declaration_methods
+        and _SHA256.fullmatch(d.artifact_sha256 or "") is not None
+    )
+
+
+def _age_reasons(req: GrantRequest, subject: IdentityFacts | None, policy: Policy) -> list[str]:
+    age = subject_age(subject)
+    reasons: list[str] = []
+    if req.adult_declaration is not None and age in ("under_14", "14_to_17"):
+        reasons.append("adult_declaration_contradicts_verified_age")  # the verified age wins
+    if req.guardian_user_id or not guardian_required(req, subject, policy):
+        return reasons
+    if age == "under_14":
+        return [*reasons, "guardian_missing"]
+    reasons.append("guardian_missing_age_unknown")
+    if req.adult_declaration is not None and policy.unknown_age == "guardian_unless_declared_adult":
+        reasons.append("adult_declaration_not_accepted")
     return reasons
 
 
@@ -243,7 +298,7 @@ def _evidence_reasons(ev: EvidenceRef, now: datetime, policy: Policy) -> list[st
 
 
 def decide_grant(
-    state: Mapping[str, Any] | None,
+    state: ConsentState | None,
     req: GrantRequest,
     identities: Mapping[str, IdentityFacts],
     cause: Cause,
@@ -251,11 +306,11 @@ def decide_grant(
 ) -> Decision:
     """Accept or reject a grant; an identical re-submission of an accepted grant changes nothing."""
     settled = settle_expiry(state, cause.now)
-    current = dict(settled.state or state or new_state(cause.provider_id, cause.consent_id))
+    current = settled.state or state or new_state(cause.provider_id, cause.consent_id)
     early = settled.emissions
     fingerprint = req.fingerprint()
-    if current["status"] in HAS_GRANT:
-        if current["grant"]["fingerprint"] == fingerprint:
+    if current.grant is not None and current.status in HAS_GRANT:
+        if current.grant.fingerprint == fingerprint:
             return settled  # the same grant again: one decision
         return _reject(current, req, ["consent_id_reused"], identities, cause, early)
     current = _judge_early_withdrawals(current, req, cause)
@@ -264,10 +319,10 @@ def decide_grant(
         reasons.append("consent_withdrawn_before_grant")
     if reasons:
         return _reject(current, req, reasons, identities, cause, early)
-    return _accept(current, req, identities, cause, fingerprint)
+    return _accept(current, req, identities, cause, fingerprint, policy)
 
 
-def _facts_record(req: GrantRequest, identities: Mapping[str, IdentityFacts]) -> dict[str, Any]:
+def _facts_record(req: GrantRequest, identities: Mapping[str, IdentityFacts]) -> Details:
     return {
         uid: (
             {"known": True, "verified": f.verified, "age_group": f.age_group}
@@ -278,105 +333,97 @@ def _facts_record(req: GrantRequest, identities: Mapping[str, IdentityFacts]) ->
     }
 
 
-def _fields_of(req: GrantRequest) -> ConsentFields:
-    return ConsentFields(
-        subject_id=req.subject_id,
-        grantee_user_id=req.grantee_user_id,
-        biometric_types=tuple(sorted(set(req.biometric_types))),
-        expires_at=req.expires_at,
-        service_types=tuple(sorted(set(req.service_types))) if req.service_types is not None else None,
-        purpose=req.purpose,
-        evidence=req.record()["evidence"],
-        guardian_user_id=req.guardian_user_id,
-    )
+def _grant_details(
+    req: GrantRequest, identities: Mapping[str, IdentityFacts], cause: Cause, fingerprint: str
+) -> Details:
+    return {
+        "source_event_id": cause.event_id,
+        "submission": req.record().as_json(),
+        "fingerprint": fingerprint,
+        "identities": _facts_record(req, identities),
+    }
 
 
 def _reject(
-    current: dict[str, Any],
+    current: ConsentState,
     req: GrantRequest,
     reasons: Sequence[str],
     identities: Mapping[str, IdentityFacts],
     cause: Cause,
     before: tuple[Emission, ...],
 ) -> Decision:
-    details = {
-        "source_event_id": cause.event_id,
-        "submission": req.record(),
-        "fingerprint": req.fingerprint(),
-        "identities": _facts_record(req, identities),
-    }
-    current["history"] = _append(current, cause, "rejected", SYSTEM, reasons, details)
-    if current["status"] not in HAS_GRANT:
-        current["status"] = "rejected"
-    emission = Emission("rejected", _fields_of(req), tuple(reasons), SYSTEM, cause.now)
-    return Decision(current, (*before, emission))
+    details = _grant_details(req, identities, cause, req.fingerprint())
+    status = current.status if current.status in HAS_GRANT else "rejected"
+    history = _append(current, cause, "rejected", SYSTEM, reasons, details)
+    emission = Emission("rejected", req.record(), req.expires_at, tuple(reasons), SYSTEM, cause.now)
+    return Decision(current.model_copy(update={"status": status, "history": history}), (*before, emission))
 
 
 def _accept(
-    current: dict[str, Any],
+    current: ConsentState,
     req: GrantRequest,
     identities: Mapping[str, IdentityFacts],
     cause: Cause,
     fingerprint: str,
+    policy: Policy,
 ) -> Decision:
-    # PI-31: for a subject under 14 the guardian gives the consent.
-    subject = identities.get(req.subject_id)
-    given_by = GUARDIAN if subject and subject.verified and subject.age_group == "under_14" else SUBJECT
-    grant = {**req.record(), "fingerprint": fingerprint, "given_by": given_by}
-    details = {
-        "source_event_id": cause.event_id,
-        "submission": req.record(),
-        "fingerprint": fingerprint,
-        "identities": _facts_record(req, identities),
-    }
-    current.update(
-        status="granted",
-        grant=grant,
-        expires_at_ms=epoch_ms(req.expires_at),
-        correlation_id=cause.correlation_id,
-        grant_event_id=cause.event_id,
-        history=_append(current, cause, "granted", given_by, (), details),
+    # PI-31: for a subject under 14, or of unknown age and not declared adult, the guardian consents.
+    given_by = GUARDIAN if guardian_required(req, identities.get(req.subject_id), policy) else SUBJECT
+    record = req.record()
+    grant = Grant(**dict(record), fingerprint=fingerprint, given_by=given_by)
+    details = _grant_details(req, identities, cause, fingerprint)
+    new = current.model_copy(
+        update={
+            "status": "granted",
+            "grant": grant,
+            "expires_at_ms": epoch_ms(req.expires_at),
+            "correlation_id": cause.correlation_id,
+            "grant_event_id": cause.event_id,
+            "history": _append(current, cause, "granted", given_by, (), details),
+        }
     )
-    return Decision(current, (Emission("granted", _fields_of(req), (), given_by, cause.now),))
+    return Decision(new, (Emission("granted", record, req.expires_at, (), given_by, cause.now),))
 
 
-def _withdrawal_counts(w: Mapping[str, Any], subject_id: str) -> bool:
-    return bool(w["channel"] == "console" or w["subject_id"] == subject_id)
+def _withdrawal_counts(w: EarlyWithdrawal, subject_id: str) -> bool:
+    return w.channel == "console" or w.subject_id == subject_id
 
 
-def _withdrawn_before(current: Mapping[str, Any], req: GrantRequest) -> bool:
-    return any(_withdrawal_counts(w, req.subject_id) for w in current["early_withdrawals"])
+def _withdrawn_before(current: ConsentState, req: GrantRequest) -> bool:
+    return any(_withdrawal_counts(w, req.subject_id) for w in current.early_withdrawals)
 
 
-def _judge_early_withdrawals(current: dict[str, Any], req: GrantRequest, cause: Cause) -> dict[str, Any]:
+def _judge_early_withdrawals(current: ConsentState, req: GrantRequest, cause: Cause) -> ConsentState:
     """Early platform withdrawals by someone other than the grant's subject are refused now."""
-    keep: list[dict[str, Any]] = []
-    refused: list[dict[str, Any]] = []
-    for w in current["early_withdrawals"]:
-        (keep if _withdrawal_counts(w, req.subject_id) else refused).append(w)
+    keep = tuple(w for w in current.early_withdrawals if _withdrawal_counts(w, req.subject_id))
+    refused = [w for w in current.early_withdrawals if not _withdrawal_counts(w, req.subject_id)]
     for w in refused:
-        details = {"channel": w["channel"], "claimed_subject_id": w["subject_id"], "early_seq": w["seq"]}
-        details["source_event_id"] = cause.event_id
-        current["history"] = _append(
-            current, cause, "withdrawal_refused", w["actor"], ["withdrawal_not_by_subject"], details
+        details: Details = {
+            "channel": w.channel,
+            "claimed_subject_id": w.subject_id,
+            "early_seq": w.seq,
+            "source_event_id": cause.event_id,
+        }
+        history = _append(
+            current, cause, "withdrawal_refused", w.actor, ["withdrawal_not_by_subject"], details
         )
-    current["early_withdrawals"] = keep
-    return current
+        current = current.model_copy(update={"history": history})
+    return current.model_copy(update={"early_withdrawals": keep})
 
 
 # --- withdrawals --------------------------------------------------------------------------
 
 
-def decide_withdrawal(state: Mapping[str, Any] | None, req: WithdrawalRequest, cause: Cause) -> Decision:
+def decide_withdrawal(state: ConsentState | None, req: WithdrawalRequest, cause: Cause) -> Decision:
     """Withdraw at once (PI-15); remember a withdrawal that arrives before its grant.
 
     Never erases anything: the grant and its history stay, so processing before the
     withdrawal stays valid. Withdrawing a withdrawn or expired consent changes nothing.
     """
     settled = settle_expiry(state, cause.now)
-    current = dict(settled.state or state or new_state(cause.provider_id, cause.consent_id))
+    current = settled.state or state or new_state(cause.provider_id, cause.consent_id)
     before = settled.emissions
-    details: dict[str, Any] = {
+    details: Details = {
         "source_event_id": cause.event_id,
         "channel": req.channel,
         "claimed_subject_id": req.subject_id,
@@ -386,95 +433,81 @@ def decide_withdrawal(state: Mapping[str, Any] | None, req: WithdrawalRequest, c
         details["console_role"] = req.console_role
         if req.console_role not in PERMITTED_CONSOLE_ROLES:
             return _refuse(current, req, cause, "withdrawal_actor_not_permitted", details, before)
-    status = current["status"]
-    if status in ("withdrawn", "expired"):
+    if current.status in ("withdrawn", "expired"):
         return settled  # already over: nothing new to say
-    if status == "granted":
-        grant = current["grant"]
-        if req.channel == "platform" and req.subject_id != grant["subject_id"]:
+    if current.status == "granted" and current.grant is not None:
+        grant = current.grant
+        if req.channel == "platform" and req.subject_id != grant.subject_id:
             return _refuse(current, req, cause, "withdrawal_not_by_subject", details, before)
-        current["status"] = "withdrawn"
-        current["history"] = _append(current, cause, "withdrawn", req.actor, ["consent_withdrawn"], details)
-        emission = Emission("withdrawn", granted_fields(grant), ("consent_withdrawn",), req.actor, cause.now)
-        return Decision(current, (*before, emission))
+        history = _append(current, cause, "withdrawn", req.actor, ["consent_withdrawn"], details)
+        withdrawn = current.model_copy(update={"status": "withdrawn", "history": history})
+        emission = Emission("withdrawn", grant, grant.expires, ("consent_withdrawn",), req.actor, cause.now)
+        return Decision(withdrawn, (*before, emission))
     return _remember_early(current, req, cause, details)
 
 
 def _refuse(
-    current: dict[str, Any],
+    current: ConsentState,
     req: WithdrawalRequest,
     cause: Cause,
     code: str,
-    details: Mapping[str, Any],
+    details: Details,
     before: tuple[Emission, ...],
 ) -> Decision:
-    current["history"] = _append(current, cause, "withdrawal_refused", req.actor, [code], details)
-    return Decision(current, before)
+    history = _append(current, cause, "withdrawal_refused", req.actor, [code], details)
+    return Decision(current.model_copy(update={"history": history}), before)
 
 
 def _remember_early(
-    current: dict[str, Any], req: WithdrawalRequest, cause: Cause, details: Mapping[str, Any]
+    current: ConsentState, req: WithdrawalRequest, cause: Cause, details: Details
 ) -> Decision:
-    early = current["early_withdrawals"]
-    if any(w["channel"] == req.channel and w["subject_id"] == req.subject_id for w in early):
+    early = current.early_withdrawals
+    if any(w.channel == req.channel and w.subject_id == req.subject_id for w in early):
         return Decision(None)  # remembered already
     history = _append(current, cause, "withdrawal_before_grant", req.actor, [], details)
-    remembered = {
-        "seq": history[-1]["seq"],
-        "channel": req.channel,
-        "subject_id": req.subject_id,
-        "actor": req.actor,
-    }
-    current.update(history=history, early_withdrawals=[*early, remembered])
-    return Decision(current)
+    remembered = EarlyWithdrawal(
+        seq=history[-1].seq, channel=req.channel, subject_id=req.subject_id, actor=req.actor
+    )
+    return Decision(
+        current.model_copy(update={"history": history, "early_withdrawals": (*early, remembered)})
+    )
 
 
 # --- expiry -------------------------------------------------------------------------------
 
 
-def settle_expiry(state: Mapping[str, Any] | None, now: datetime) -> Decision:
+def settle_expiry(state: ConsentState | None, now: datetime) -> Decision:
     """Expire a granted consent whose `expires_at` has passed; otherwise change nothing."""
-    if state is None or state.get("status") != "granted" or state["expires_at_ms"] > epoch_ms(now):
+    if (
+        state is None
+        or state.status != "granted"
+        or state.grant is None
+        or state.expires_at_ms is None
+        or state.expires_at_ms > epoch_ms(now)
+    ):
         return Decision(None)
-    current = dict(state)
-    grant = current["grant"]
-    cause = Cause(now=now, provider_id=current["provider_id"], consent_id=current["consent_id"])
-    details = {"expires_at": grant["expires_at"]}
-    current["status"] = "expired"
-    current["history"] = _append(current, cause, "expired", SYSTEM, ["consent_expired"], details)
-    expired_at = datetime.fromisoformat(grant["expires_at"])
-    emission = Emission("expired", granted_fields(grant), ("consent_expired",), SYSTEM, expired_at)
-    return Decision(current, (emission,))
-
-
-def granted_fields(grant: Mapping[str, Any]) -> ConsentFields:
-    """The event fields of an accepted grant, from the stored state."""
-    service_types = grant.get("service_types")
-    return ConsentFields(
-        subject_id=grant["subject_id"],
-        grantee_user_id=grant["grantee_user_id"],
-        biometric_types=tuple(grant["biometric_types"]),
-        expires_at=datetime.fromisoformat(grant["expires_at"]),
-        service_types=tuple(service_types) if service_types is not None else None,
-        purpose=grant.get("purpose"),
-        evidence=grant.get("evidence"),
-        guardian_user_id=grant.get("guardian_user_id"),
-    )
+    grant = state.grant
+    cause = Cause(now=now, provider_id=state.provider_id, consent_id=state.consent_id)
+    details: Details = {"expires_at": grant.expires_at}
+    history = _append(state, cause, "expired", SYSTEM, ["consent_expired"], details)
+    expired = state.model_copy(update={"status": "expired", "history": history})
+    emission = Emission("expired", grant, grant.expires, ("consent_expired",), SYSTEM, grant.expires)
+    return Decision(expired, (emission,))
 
 
 def _append(
-    current: Mapping[str, Any],
+    current: ConsentState,
     cause: Cause,
     event: str,
     actor: str,
     reasons: Sequence[str],
-    details: Mapping[str, Any],
-) -> list[dict[str, Any]]:
+    details: Details,
+) -> tuple[HistoryEntry, ...]:
     return append_entry(
-        current["history"],
+        current.history,
         at=cause.now,
-        provider_id=current["provider_id"],
-        consent_id=current["consent_id"],
+        provider_id=current.provider_id,
+        consent_id=current.consent_id,
         event=event,
         actor=actor,
         reasons=reasons,

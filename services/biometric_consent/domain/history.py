@@ -18,16 +18,25 @@ import hashlib
 import re
 from collections.abc import Mapping, Sequence
 from datetime import UTC, datetime
-from typing import Any, Final
+from typing import TYPE_CHECKING, Any, Final, Literal
 
 import rfc8785
+from pydantic import JsonValue
+
+from shared.storage.aggregates import AggregateState
+
+if TYPE_CHECKING:
+    from services.biometric_consent.domain.state import ConsentState
 
 PROOF_FORMAT: Final = "dsgov.consent-proof/1"
 GENESIS: Final = "0" * 64
 _HEX64: Final = re.compile(r"[0-9a-f]{64}")
 
-# Entry `event` values and what they do to the consent's status (None: no change).
-ENTRY_EVENTS: Final = (
+EntryEvent = Literal[
+    "granted", "rejected", "withdrawn", "expired", "withdrawal_before_grant", "withdrawal_refused"
+]
+# Entry `event` values (see `status_after` for what each does to the consent's status).
+ENTRY_EVENTS: Final[tuple[EntryEvent, ...]] = (
     "granted",
     "rejected",
     "withdrawn",
@@ -54,8 +63,28 @@ def entry_hash(entry: Mapping[str, Any]) -> str:
     return hashlib.sha256(rfc8785.dumps(body)).hexdigest()
 
 
+class HistoryEntry(AggregateState):
+    """One chained entry; its JSON form (`body`) is what is hashed, stored and exported."""
+
+    seq: int
+    at: str  # RFC 3339, UTC, milliseconds (`rfc3339`): one spelling per instant
+    provider_id: str
+    consent_id: str
+    event: EntryEvent
+    actor: str
+    reasons: tuple[str, ...] = ()
+    details: dict[str, JsonValue] = {}
+    prev_hash: str
+    hash: str
+
+    def body(self) -> dict[str, JsonValue]:
+        """The entry as JSON values, exactly as hashed and exported."""
+        body: dict[str, JsonValue] = self.model_dump(mode="json")
+        return body
+
+
 def append_entry(
-    history: Sequence[Mapping[str, Any]],
+    history: Sequence[HistoryEntry],
     *,
     at: datetime,
     provider_id: str,
@@ -63,24 +92,27 @@ def append_entry(
     event: str,
     actor: str,
     reasons: Sequence[str] = (),
-    details: Mapping[str, Any] | None = None,
-) -> list[dict[str, Any]]:
-    """A new history list: `history` plus one chained entry."""
+    details: Mapping[str, JsonValue] | None = None,
+) -> tuple[HistoryEntry, ...]:
+    """A new history: `history` plus one chained entry."""
     if event not in ENTRY_EVENTS:
         raise ValueError(f"unknown history event {event!r}")
-    entry: dict[str, Any] = {
-        "seq": len(history) + 1,
-        "at": rfc3339(at),
-        "provider_id": provider_id,
-        "consent_id": consent_id,
-        "event": event,
-        "actor": actor,
-        "reasons": list(reasons),
-        "details": dict(details or {}),
-        "prev_hash": history[-1]["hash"] if history else GENESIS,
-    }
-    entry["hash"] = entry_hash(entry)
-    return [*(dict(e) for e in history), entry]
+    draft = HistoryEntry.model_validate(
+        {
+            "seq": len(history) + 1,
+            "at": rfc3339(at),
+            "provider_id": provider_id,
+            "consent_id": consent_id,
+            "event": event,
+            "actor": actor,
+            "reasons": tuple(reasons),
+            "details": dict(details or {}),
+            "prev_hash": history[-1].hash if history else GENESIS,
+            "hash": "",
+        }
+    )
+    # Hash the validated JSON form, so the stored and exported entry is exactly what was hashed.
+    return (*history, draft.model_copy(update={"hash": entry_hash(draft.body())}))
 
 
 def status_after(entries: Sequence[Mapping[str, Any]]) -> str:
@@ -99,19 +131,19 @@ def status_after(entries: Sequence[Mapping[str, Any]]) -> str:
     return status
 
 
-def export_proof(state: Mapping[str, Any]) -> dict[str, Any]:
-    """The consent's complete history as a self-contained, verifiable document."""
-    entries = [dict(e) for e in state.get("history", [])]
+def export_proof(state: ConsentState) -> dict[str, JsonValue]:
+    """The consent's complete history as a self-contained, verifiable JSON document."""
+    entries: list[JsonValue] = [e.body() for e in state.history]
     return {
         "format": PROOF_FORMAT,
         "canonicalization": "RFC 8785 (JCS)",
         "hash_algorithm": "sha256",
         "genesis_prev_hash": GENESIS,
-        "provider_id": state.get("provider_id"),
-        "consent_id": state.get("consent_id"),
-        "status": state.get("status"),
+        "provider_id": state.provider_id,
+        "consent_id": state.consent_id,
+        "status": state.status,
         "entry_count": len(entries),
-        "head_hash": entries[-1]["hash"] if entries else GENESIS,
+        "head_hash": state.history[-1].hash if state.history else GENESIS,
         "entries": entries,
     }
 

@@ -6,13 +6,13 @@ decisions arrive as events and are kept here, one document per user.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any, Literal
 
 from services.biometric_consent.domain.consent import IdentityFacts, epoch_ms
 from services.biometric_consent.domain.history import rfc3339
+from services.biometric_consent.domain.state import IdentityStatus, UserIdentity
+from shared.standards.identifiers import AgeGroup
 
 
 @dataclass(frozen=True)
@@ -21,39 +21,36 @@ class IdentityDecision:
 
     user_id: str
     provider_id: str
-    outcome: Literal["verified", "rejected"]
-    age_group: str
+    outcome: IdentityStatus
+    age_group: AgeGroup
     method: str
     decided_at: datetime  # the identity service's decision time (the envelope time if absent)
     event_id: str
 
 
-def apply_identity(state: Mapping[str, Any] | None, decision: IdentityDecision) -> dict[str, Any] | None:
+def apply_identity(state: UserIdentity | None, decision: IdentityDecision) -> UserIdentity | None:
     """The user's projection after `decision`; None when it is older than what is known.
 
     The newest decision wins (the identity service decides afresh on every submission);
     a replayed older decision never overrides a newer one.
     """
     decided_ms = epoch_ms(decision.decided_at)
-    if state and int(state.get("decided_ms", -1)) > decided_ms:
+    if state and state.decided_ms > decided_ms:
         return None
-    return {
-        "kind": "user",
-        "user_id": decision.user_id,
-        "provider_id": decision.provider_id,
-        "identity_status": decision.outcome,
-        "age_group": decision.age_group if decision.outcome == "verified" else "unknown",
-        "method": decision.method,
-        "decided_at": rfc3339(decision.decided_at),
-        "decided_ms": decided_ms,
-        "event_id": decision.event_id,
-    }
+    return UserIdentity(
+        user_id=decision.user_id,
+        provider_id=decision.provider_id,
+        identity_status=decision.outcome,
+        age_group=decision.age_group if decision.outcome == "verified" else "unknown",
+        method=decision.method,
+        decided_at=rfc3339(decision.decided_at),
+        decided_ms=decided_ms,
+        event_id=decision.event_id,
+    )
 
 
-def facts_from_state(state: Mapping[str, Any]) -> IdentityFacts:
+def facts_of(state: UserIdentity) -> IdentityFacts:
     """The facts a grant decision needs, from a stored projection."""
     return IdentityFacts(
-        user_id=str(state["user_id"]),
-        verified=state.get("identity_status") == "verified",
-        age_group=str(state.get("age_group", "unknown")),
+        user_id=state.user_id, verified=state.identity_status == "verified", age_group=state.age_group
     )

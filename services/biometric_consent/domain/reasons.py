@@ -18,6 +18,21 @@ REASONS: Final[dict[str, tuple[str, str]]] = {
     ),
     "grantee_unverified": ("DS-9", "the user allowed to edit is not real-name verified"),
     "guardian_missing": ("PI-31", "the subject is under 14: a parent or guardian must consent"),
+    "guardian_missing_age_unknown": (
+        "PI-31",
+        "the subject's age is unknown (not verified with an age) and the subject is not declared adult "
+        "with accepted evidence: the subject may be under 14, so a parent or guardian must consent",
+    ),
+    "adult_declaration_not_accepted": (
+        "PI-28",
+        "the platform's adult declaration has no artifact_sha256 (64 lowercase hex characters) or rests "
+        "on a method the provider does not accept; biometrics of a possible minor stay protected",
+    ),
+    "adult_declaration_contradicts_verified_age": (
+        "PI-31",
+        "the platform declares the subject adult, but the subject is verified as a minor; "
+        "the verified age wins",
+    ),
     "guardian_unverified": ("PI-31", "the named guardian is not real-name verified"),
     "guardian_not_adult": ("PI-31", "the named guardian is not verified as an adult"),
     "biometric_types_missing": ("DS-14.2", "the consent names no biometric type (face, voice)"),

@@ -2,46 +2,57 @@
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable, Mapping
+from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime
 
 from services.biometric_consent.adapters.coalescing import CoalescingIdentityDirectory
 from services.biometric_consent.adapters.mongo import MongoConsentReader, MongoIdentityDirectory
 from services.biometric_consent.config import ConsentSettings
-from services.biometric_consent.expiry import ExpiryWorker
-from services.biometric_consent.handlers import SOURCE, ConsentHandlers
-from services.biometric_consent.keys import aggregate_id
+from services.biometric_consent.domain.state import CONSENT_PREFIX, USER_PREFIX, ConsentState, UserIdentity
+from services.biometric_consent.expiry import ExpirySweep
+from services.biometric_consent.handlers import ConsentHandlers
+from services.biometric_consent.outbound import SOURCE
 from services.biometric_consent.ports import IdentityDirectory
 from shared.contracts import topics
-from shared.messaging.engine import Handler
-from shared.runtime.host import Runtime, ServiceDefinition, run_service
+from shared.contracts import types as T
+from shared.messaging.routing import every, on, prefixed
+from shared.runtime.host import Composition, Runtime, ServiceDefinition, run_service
 from shared.runtime.settings import CommonSettings
 
-GRANT_SUBMITTED = "dsgov.consent.grant-submitted"
-WITHDRAWAL_SUBMITTED = "dsgov.consent.withdrawal-submitted"
-IDENTITY_VERIFIED = "dsgov.identity.verified"
-IDENTITY_REJECTED = "dsgov.identity.rejected"
+# Consent and user documents share one collection under different id prefixes.
+_CONSENT = prefixed(CONSENT_PREFIX)
+_USER = prefixed(USER_PREFIX)
 
-DEFINITION = ServiceDefinition(
+DEFINITION = ServiceDefinition[ConsentHandlers](
     name="biometric_consent",
     source=SOURCE,
     description=(
         "Separate consent of the person whose face or voice is edited: grant, withdrawal, expiry "
         "and a tamper-evident history (DS-14.2, PI-14, PI-15, PI-28..31)."
     ),
-    consumes={
-        topics.PLATFORM_CONSENT: (GRANT_SUBMITTED, WITHDRAWAL_SUBMITTED),
-        topics.CONSOLE_COMMANDS: (WITHDRAWAL_SUBMITTED,),
-        topics.IDENTITY: (IDENTITY_VERIFIED, IDENTITY_REJECTED),
-    },
-    publishes=(
-        "dsgov.consent.granted",
-        "dsgov.consent.rejected",
-        "dsgov.consent.withdrawn",
-        "dsgov.consent.expired",
+    routes=(
+        on(T.CONSENT_GRANT_SUBMITTED, ConsentHandlers.on_grant, ConsentState, key=_CONSENT),
+        # The withdrawal travels on two topics; the handler tells the channels apart by topic.
+        on(
+            T.CONSENT_WITHDRAWAL_SUBMITTED,
+            ConsentHandlers.on_withdrawal,
+            ConsentState,
+            key=_CONSENT,
+            topic=topics.PLATFORM_CONSENT,
+        ),
+        on(
+            T.CONSENT_WITHDRAWAL_SUBMITTED,
+            ConsentHandlers.on_withdrawal,
+            ConsentState,
+            key=_CONSENT,
+            topic=topics.CONSOLE_COMMANDS,
+        ),
+        on(T.IDENTITY_VERIFIED, ConsentHandlers.on_identity, UserIdentity, key=_USER),
+        on(T.IDENTITY_REJECTED, ConsentHandlers.on_identity, UserIdentity, key=_USER),
     ),
+    publishes=(T.CONSENT_GRANTED, T.CONSENT_REJECTED, T.CONSENT_WITHDRAWN, T.CONSENT_EXPIRED),
     collection="consents",
-    # The expiry worker's query: granted consents by expiry time.
+    # The expiry sweep's query: granted consents by expiry time.
     indexes=(("state.status", "state.expires_at_ms"),),
 )
 
@@ -55,37 +66,19 @@ def build_handlers(
     return ConsentHandlers(directory=directory, policy=settings.policy(), clock=clock)
 
 
-def routes(handlers: ConsentHandlers) -> Mapping[str, Handler]:
-    """Event type -> handler. The withdrawal type arrives on two topics; the handler tells them apart."""
-    return {
-        GRANT_SUBMITTED: handlers.on_grant,
-        WITHDRAWAL_SUBMITTED: handlers.on_withdrawal,
-        IDENTITY_VERIFIED: handlers.on_identity,
-        IDENTITY_REJECTED: handlers.on_identity,
-    }
-
-
 def compose_with(
     settings: ConsentSettings, clock: Callable[[], datetime] = lambda: datetime.now(UTC)
-) -> Callable[[Runtime], Awaitable[Mapping[str, Handler]]]:
-    """The composition step `run_service` calls once the runtime's clients exist."""
+) -> Callable[[Runtime], Awaitable[Composition[ConsentHandlers]]]:
+    """The composition step `run_service` calls once the store answers."""
 
-    async def compose(runtime: Runtime) -> Mapping[str, Handler]:
-        # Consent and user documents share one collection under different id prefixes.
-        runtime.aggregate_id = aggregate_id
+    async def compose(runtime: Runtime) -> Composition[ConsentHandlers]:
         collection = runtime.store.collection
         directory = CoalescingIdentityDirectory(MongoIdentityDirectory(collection))
         handlers = build_handlers(settings, directory, clock)
-        worker = ExpiryWorker(
-            MongoConsentReader(collection),
-            handlers,
-            engine=lambda: runtime.engine,  # set by attach_engine after compose returns
-            clock=clock,
-            interval_s=settings.expiry_interval_s,
-            batch=settings.expiry_batch,
+        sweep = ExpirySweep(
+            MongoConsentReader(collection), handlers, runtime.operations, clock, batch=settings.expiry_batch
         )
-        runtime.workers.append(worker.run)
-        return routes(handlers)
+        return Composition(handlers, workers=[every("consent-expiry", settings.expiry_interval_s, sweep)])
 
     return compose
 

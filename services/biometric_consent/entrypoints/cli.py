@@ -16,6 +16,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
+from pydantic import JsonValue
 from pymongo.asynchronous.database import AsyncDatabase
 
 from services.biometric_consent.adapters.mongo import MongoConsentReader
@@ -40,7 +41,7 @@ def build_parser() -> argparse.ArgumentParser:
 
 async def load_proof(
     db: AsyncDatabase[dict[str, Any]], provider: str, consent_id: str
-) -> dict[str, Any] | None:
+) -> dict[str, JsonValue] | None:
     """Read one consent from the store and export its proof (None when unknown)."""
     state = await MongoConsentReader(db[COLLECTION]).consent_state(provider, consent_id)
     return export_proof(state) if state else None

@@ -157,4 +157,4 @@ def test_a_document_that_is_not_a_proof_is_reported() -> None:
 
 def test_appending_refuses_unknown_entry_types() -> None:
     with pytest.raises(ValueError, match="unknown history event"):
-        append_entry([], at=NOW, provider_id="p", consent_id="c", event="deleted", actor="system")
+        append_entry((), at=NOW, provider_id="p", consent_id="c", event="deleted", actor="system")

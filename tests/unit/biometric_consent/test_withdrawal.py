@@ -22,17 +22,17 @@ def test_the_subject_withdraws_at_once_and_the_grant_stays_on_record() -> None:
     decision = decide_withdrawal(granted(), by_subject(reason="changed my mind"), cause("w1", LATER))
 
     assert decision.state is not None
-    assert decision.state["status"] == "withdrawn"
-    assert decision.state["grant"]["subject_id"] == "alice"  # nothing erased (PI-15)
+    assert decision.state.status == "withdrawn"
+    assert decision.state.grant.subject_id == "alice"  # nothing erased (PI-15)
     [emitted] = decision.emissions
     assert emitted.kind == "withdrawn"
     assert emitted.actor == "subject"
     assert emitted.reasons == ("consent_withdrawn",)
     assert emitted.occurred_at == LATER
-    assert emitted.fields.expires_at == NOW + timedelta(days=30)
-    granted_entry, withdrawn_entry = decision.state["history"]
-    assert granted_entry["event"] == "granted"
-    assert withdrawn_entry["details"]["reason_text"] == "changed my mind"
+    assert emitted.expires_at == NOW + timedelta(days=30)
+    granted_entry, withdrawn_entry = decision.state.history
+    assert granted_entry.event == "granted"
+    assert withdrawn_entry.details["reason_text"] == "changed my mind"
 
 
 def test_an_operator_withdraws_with_a_reason_and_is_recorded_as_the_actor() -> None:
@@ -40,10 +40,10 @@ def test_an_operator_withdraws_with_a_reason_and_is_recorded_as_the_actor() -> N
     [emitted] = decision.emissions
     assert emitted.actor == "console:ops-li"
     assert decision.state is not None
-    entry = decision.state["history"][-1]
-    assert entry["actor"] == "console:ops-li"
-    assert entry["details"]["reason_text"] == "asked by phone"
-    assert entry["details"]["channel"] == "console"
+    entry = decision.state.history[-1]
+    assert entry.actor == "console:ops-li"
+    assert entry.details["reason_text"] == "asked by phone"
+    assert entry.details["channel"] == "console"
 
 
 def test_withdrawing_twice_publishes_nothing_new() -> None:
@@ -56,7 +56,7 @@ def test_withdrawing_twice_publishes_nothing_new() -> None:
 def test_withdrawing_an_expired_consent_publishes_nothing_new() -> None:
     expired = settle_expiry(granted(), NOW + timedelta(days=30)).state
     assert expired is not None
-    assert expired["status"] == "expired"
+    assert expired.status == "expired"
     decision = decide_withdrawal(expired, by_subject(), cause("w1", NOW + timedelta(days=31)))
     assert decision.state is None
     assert decision.emissions == ()
@@ -66,7 +66,7 @@ def test_a_withdrawal_after_the_expiry_passed_expires_the_consent_and_withdraws_
     decision = decide_withdrawal(granted(), by_subject(), cause("w1", NOW + timedelta(days=31)))
     assert [e.kind for e in decision.emissions] == ["expired"]
     assert decision.state is not None
-    assert decision.state["status"] == "expired"
+    assert decision.state.status == "expired"
 
 
 def test_someone_else_cannot_withdraw_from_the_platform_the_attempt_is_recorded() -> None:
@@ -74,27 +74,27 @@ def test_someone_else_cannot_withdraw_from_the_platform_the_attempt_is_recorded(
 
     assert decision.emissions == ()
     assert decision.state is not None
-    assert decision.state["status"] == "granted"
-    entry = decision.state["history"][-1]
-    assert entry["event"] == "withdrawal_refused"
-    assert entry["reasons"] == ["withdrawal_not_by_subject"]
-    assert entry["details"]["claimed_subject_id"] == "mallory"
+    assert decision.state.status == "granted"
+    entry = decision.state.history[-1]
+    assert entry.event == "withdrawal_refused"
+    assert entry.reasons == ("withdrawal_not_by_subject",)
+    assert entry.details["claimed_subject_id"] == "mallory"
 
 
 def test_a_console_viewer_cannot_withdraw() -> None:
     decision = decide_withdrawal(granted(), by_console(role="viewer"), cause("w1", LATER))
     assert decision.emissions == ()
     assert decision.state is not None
-    assert decision.state["status"] == "granted"
-    assert decision.state["history"][-1]["reasons"] == ["withdrawal_actor_not_permitted"]
+    assert decision.state.status == "granted"
+    assert decision.state.history[-1].reasons == ("withdrawal_actor_not_permitted",)
 
 
 def test_a_withdrawal_before_its_grant_is_remembered_and_the_grant_is_then_rejected() -> None:
     early = decide_withdrawal(None, by_subject(), cause("w1"))
     assert early.emissions == ()
     assert early.state is not None
-    assert early.state["status"] == "awaiting_grant"
-    assert early.state["history"][0]["event"] == "withdrawal_before_grant"
+    assert early.state.status == "awaiting_grant"
+    assert early.state.history[0].event == "withdrawal_before_grant"
 
     late = decide_grant(early.state, grant(), ADULTS, cause("g1", LATER), Policy())
     [emitted] = late.emissions
@@ -118,12 +118,12 @@ def test_an_early_withdrawal_by_someone_else_is_refused_when_the_grant_arrives()
     [emitted] = late.emissions
     assert emitted.kind == "granted"
     assert late.state is not None
-    assert [e["event"] for e in late.state["history"]] == [
+    assert [e.event for e in late.state.history] == [
         "withdrawal_before_grant",
         "withdrawal_refused",
         "granted",
     ]
-    assert late.state["early_withdrawals"] == []
+    assert late.state.early_withdrawals == ()
 
 
 def test_the_same_early_withdrawal_twice_is_remembered_once() -> None:
