@@ -33,7 +33,7 @@ from shared.contracts.registry import spec_for
 from shared.messaging.operations import Operations, OutboxPublisher
 from shared.messaging.routing import Outcome
 from shared.observability import get_logger
-from shared.storage.aggregates import AggregateStore
+from shared.storage.aggregates import AggregateRepository
 from shared.storage.outbox import OutboxMessage
 
 log = get_logger(__name__)
@@ -57,7 +57,7 @@ class CommandSender:
 
     def __init__(
         self,
-        store: AggregateStore,
+        store: AggregateRepository,
         publisher: OutboxPublisher,
         *,
         publish_timeout_s: float = 10.0,
