@@ -8,14 +8,13 @@ console's pages query them (`state.status`, `state.expires_ms`, `state.last_even
 
 from __future__ import annotations
 
-import json
 from collections.abc import Mapping
 from datetime import datetime
 from typing import Any, Final, Literal
 
 from pydantic import BaseModel, ConfigDict, ValidationError
 
-from services.console.domain.proof import GENESIS, link_hash
+from services.console.domain.proof import next_link
 from shared.contracts import types as T
 from shared.contracts.consent import ConsentEvent, Evidence
 from shared.contracts.envelope import CloudEvent
@@ -102,13 +101,6 @@ def _ms(value: datetime) -> int:
     return int(value.timestamp() * 1000)
 
 
-def chain_link(history: tuple[ChainedEvent, ...], event_json: str) -> tuple[int, str, str]:
-    """Sequence number, previous hash and hash of the next entry (`domain.proof` defines the link)."""
-    seq = len(history) + 1
-    prev = history[-1].hash if history else GENESIS
-    return seq, prev, link_hash(seq, prev, json.loads(event_json))
-
-
 def fold_consent(
     state: ConsentView | None,
     *,
@@ -122,7 +114,7 @@ def fold_consent(
     if any(h.event_id == event.id for h in history):
         return None
     occurred = data.occurred_at or event.time
-    seq, prev, digest = chain_link(history, event_json)
+    seq, prev, digest = next_link(len(history), history[-1].hash if history else None, event_json)
     entry = ChainedEvent(
         seq=seq,
         prev_hash=prev,
