@@ -53,12 +53,14 @@ from services.console.adapters.mongo import (
 from services.console.domain.csrf import new_token
 from services.console.domain.passwords import Passwords
 from services.console.domain.ratelimit import LoginRateLimiter
+from services.console.entrypoints.app import DEFINITION
 from services.console.ports import Actor, Session, User
-from services.console.projections import CONSUMES, Projections, aggregate_id, routes
+from services.console.projections import Projections
 from services.console.web.app import create_app
 from services.console.web.base import ConsoleDeps
 from services.console.web.security import WebConfig, new_session_token, session_digest
 from shared.contracts import topics
+from shared.contracts import types as T
 from shared.messaging.codec import RawRecord
 from shared.messaging.engine import Engine, EngineConfig
 from shared.observability import configure_logging
@@ -72,6 +74,10 @@ SECRET = b"benchmark-session-secret-0123456789abcdef"
 
 class NullPublisher:
     """Projections publish nothing; commands are 'sent' instantly (the store's share is measured)."""
+
+    def topic(self, name: str) -> str:
+        """No prefix."""
+        return name
 
     async def publish(self, messages: Sequence[OutboxMessage]) -> None:
         del messages
@@ -122,7 +128,7 @@ def library_records(n: int, now: datetime) -> list[bytes]:
             "reason": snapshot["proposed_reason"],
             "changed_at": now.isoformat(),
         }
-        out.append(_event("dsgov.library.updated", entry_id, data, now, 0))
+        out.append(_event(T.LIBRARY_UPDATED, entry_id, data, now, 0))
         if i % 4 == 0:
             approved = snapshot | {
                 "status": "active",
@@ -135,7 +141,7 @@ def library_records(n: int, now: datetime) -> list[bytes]:
                 "entry": approved,
                 "actor": "console:bob",
             }
-            out.append(_event("dsgov.library.updated", entry_id, approval, now, 1))
+            out.append(_event(T.LIBRARY_UPDATED, entry_id, approval, now, 1))
     return out
 
 
@@ -158,7 +164,7 @@ def queue_records(n: int, now: datetime) -> tuple[list[bytes], list[bytes]]:
             "library_version": 7,
             "queued_at": at.isoformat(),
         }
-        queued.append(_event("dsgov.review.queued", request_id, data, at, 0))
+        queued.append(_event(T.REVIEW_QUEUED, request_id, data, at, 0))
         if i % 2 == 0:
             resolution = {
                 "item_id": item_id,
@@ -166,13 +172,13 @@ def queue_records(n: int, now: datetime) -> tuple[list[bytes], list[bytes]]:
                 "user_id": data["user_id"],
                 "stage": "input",
                 "decision": "approve",
-                "outcome_type": "dsgov.generation.approved",
+                "outcome_type": T.GENERATION_APPROVED,
                 "decision_id": f"dec-{i}",
                 "reviewer": {"username": "olga", "role": "operator"},
                 "reason": "fine",
                 "resolved_at": now.isoformat(),
             }
-            resolved.append(_event("dsgov.review.resolved", request_id, resolution, now, 1))
+            resolved.append(_event(T.REVIEW_RESOLVED, request_id, resolution, now, 1))
     return queued, resolved
 
 
@@ -180,7 +186,7 @@ def decision_records(n: int, now: datetime) -> list[bytes]:
     """Review decisions spread over the last 7 days (the dashboard's counters)."""
     out = []
     for i in range(n):
-        type_ = ("dsgov.generation.approved", "dsgov.generation.rejected", "dsgov.output.approved")[i % 3]
+        type_ = (T.GENERATION_APPROVED, T.GENERATION_REJECTED, T.OUTPUT_APPROVED)[i % 3]
         at = now - timedelta(days=i % 7)
         data = {"request_id": f"d-{i}", "user_id": f"user-{i % 1000}", "decision_id": f"dd-{i}"}
         out.append(_event(type_, f"d-{i}", data, at, 0))
@@ -225,13 +231,12 @@ async def run(args: argparse.Namespace, workdir: Path) -> None:
         store = AggregateStore(db[PROJECTIONS])
         await store.ensure_indexes(PROJECTION_INDEXES)
         engine = Engine(
-            EngineConfig(service="console", source="dsgov/console", provider_id=PROVIDER),
-            routes(Projections(lambda: datetime.now(UTC))),
+            EngineConfig(service="console", source=DEFINITION.source, provider_ids=frozenset({PROVIDER})),
+            [r.bind(Projections(lambda: datetime.now(UTC))) for r in DEFINITION.routes],
             store,
-            NullPublisher(),  # type: ignore[arg-type]
-            aggregate_id=aggregate_id,
+            NullPublisher(),
         )
-        assert set(CONSUMES[topics.REVIEW]) >= {"dsgov.library.updated", "dsgov.review.queued"}
+        assert set(DEFINITION.consumes[topics.REVIEW]) >= {T.LIBRARY_UPDATED, T.REVIEW_QUEUED}
         now = datetime.now(UTC)
         library = library_records(args.entries, now)
         queued, resolved = queue_records(args.items, now)
@@ -258,7 +263,7 @@ async def pages(args: argparse.Namespace, db: Any, projections: AggregateStore) 
         sessions=MongoSessions(db[SESSIONS]),
         audit=audit,
         read_model=MongoReadModel(projections.collection, PROVIDER),
-        commands=CommandSender(audit_store, NullPublisher(), provider_id=PROVIDER),  # type: ignore[arg-type]
+        commands=CommandSender(audit_store, NullPublisher(), provider_id=PROVIDER),
         limiter=LoginRateLimiter(MongoFailureLog(db[LOGIN_FAILURES], 900)),
         passwords=Passwords(),
         config=WebConfig(session_secret=SECRET, secure_cookies=False),

@@ -3,15 +3,16 @@
 Every command (a consent withdrawal, a library change, a review decision) is stored as one aggregate
 document in the audit collection: its state is the audit record (who, when, why), its outbox holds
 the command, and its processed ids hold the command id.
-Only then is the command published and the outbox marked sent. If the broker does not confirm in
-time, or the process dies in between, the audit collection's outbox relay publishes it later; a
-resubmitted form (same request id) never produces a second command.
+Only then is the command published and the outbox marked sent (`Operations.apply`, the services'
+one save-and-publish step). If the broker does not confirm in time, or the process dies in between,
+the audit collection's outbox relay publishes it later; a resubmitted form (same request id) never
+produces a second command.
 """
 
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from datetime import datetime
 from typing import Any, Literal
 
@@ -19,6 +20,7 @@ from aiokafka.errors import KafkaError
 
 from services.console.adapters.mongo import DECISION_ACTION as REVIEW_DECISION_ACTION
 from services.console.adapters.mongo import audit_state
+from services.console.domain.audit import AuditRecord
 from services.console.domain.commands import (
     library_change_command,
     review_decision_command,
@@ -28,14 +30,14 @@ from services.console.ports import Actor, AuditEntry, CommandResult
 from shared.contracts import topics
 from shared.contracts.envelope import CloudEvent
 from shared.contracts.registry import spec_for
-from shared.messaging.publisher import Publisher
+from shared.messaging.operations import Operations, OutboxPublisher
+from shared.messaging.routing import Outcome
 from shared.observability import get_logger
-from shared.storage.aggregates import Aggregate, AggregateStore
+from shared.storage.aggregates import AggregateRepository
 from shared.storage.outbox import OutboxMessage
 
 log = get_logger(__name__)
 
-MAX_CONFLICT_ROUNDS = 3
 WITHDRAWAL_ACTION = "consent_withdrawal_submitted"
 LIBRARY_ACTION = "library_change_submitted"
 
@@ -55,8 +57,8 @@ class CommandSender:
 
     def __init__(
         self,
-        store: AggregateStore,
-        publisher: Publisher,
+        store: AggregateRepository,
+        publisher: OutboxPublisher,
         *,
         publish_timeout_s: float = 10.0,
         provider_id: str = "",
@@ -66,9 +68,8 @@ class CommandSender:
         `provider_id` is the tenant of commands that continue no flow (a library proposal).
         """
         self.store = store
-        self.publisher = publisher
-        self.publish_timeout_s = publish_timeout_s
         self.provider_id = provider_id
+        self.operations = Operations(store, _TimedPublisher(publisher, publish_timeout_s))
 
     async def withdraw(
         self,
@@ -175,32 +176,63 @@ class CommandSender:
         The same form again finds its command id processed: nothing is sent twice. With
         `one_per_aggregate`, a different command for an aggregate that already has one is refused.
         """
-        for _ in range(MAX_CONFLICT_ROUNDS):
-            agg = await self.store.load(aggregate_id)
-            if agg.has_processed(event.id):
-                return CommandResult(event.id, duplicate=True, published=await self._flush(agg))
-            if one_per_aggregate and agg.version > 0:
-                sent = str((agg.state or {}).get("details", {}).get("command_id", ""))
-                return CommandResult(sent, False, not agg.outbox, accepted=False, existing=agg.state)
-            agg.record(event.id, audit_state(entry), [command_message(event)])
-            if not await self.store.save_many([agg]):
-                log.info(
-                    "console.command_recorded", command_id=event.id, type=event.type, target=entry.target
-                )
-                return CommandResult(event.id, duplicate=False, published=await self._flush(agg))
-        raise RuntimeError(f"command {aggregate_id} kept conflicting")  # pragma: no cover - defensive
+        record = AuditRecord.model_validate(audit_state(entry))
+        decided: list[bool] = []
 
-    async def _flush(self, agg: Aggregate) -> bool:
-        """Publish the aggregate's pending outbox and mark it sent; False leaves it to the relay."""
-        if not agg.outbox:
-            return True
+        def decide(existing: AuditRecord | None) -> Outcome[AuditRecord]:
+            if one_per_aggregate and existing is not None:
+                raise _Refused  # before any write: the refused form leaves no trace on the record
+            decided.append(True)
+            return Outcome(record, [command_message(event)])
+
         try:
-            await asyncio.wait_for(self.publisher.publish(agg.outbox), timeout=self.publish_timeout_s)
+            applied = await self.operations.apply(aggregate_id, event.id, AuditRecord, decide)
+            published = True
+        except _Refused:
+            return await self._refused(aggregate_id)
+        except _Deferred:
+            # Stored, not confirmed: the relay publishes it. `decide` ran only if this form was new
+            # (a rival's identical write in the same instant would count as new here too).
+            applied, published = bool(decided), False
+        if applied:
+            log.info("console.command_recorded", command_id=event.id, type=event.type, target=entry.target)
+        return CommandResult(event.id, duplicate=not applied, published=published)
+
+    async def _refused(self, aggregate_id: str) -> CommandResult:
+        """The command already recorded for the aggregate, and whether it went out."""
+        agg = await self.store.load(aggregate_id)
+        existing = agg.typed(AuditRecord)
+        sent = str(existing.details.get("command_id", "")) if existing else ""
+        stored = existing.model_dump() if existing else None
+        return CommandResult(sent, False, not agg.outbox, accepted=False, existing=stored)
+
+
+class _Refused(Exception):
+    """The aggregate already holds another command and takes one only."""
+
+
+class _Deferred(Exception):
+    """The broker did not confirm in time: the stored command is left to the outbox relay."""
+
+
+class _TimedPublisher:
+    """Publishes with a deadline; any failure becomes `_Deferred` (the outbox keeps the command)."""
+
+    def __init__(self, publisher: OutboxPublisher, timeout_s: float) -> None:
+        self.publisher = publisher
+        self.timeout_s = timeout_s
+
+    def topic(self, name: str) -> str:
+        """The physical topic name."""
+        return self.publisher.topic(name)
+
+    async def publish(self, messages: Sequence[OutboxMessage]) -> None:
+        """Publish and wait for the acknowledgements, or raise `_Deferred`."""
+        try:
+            await asyncio.wait_for(self.publisher.publish(messages), timeout=self.timeout_s)
         except (TimeoutError, KafkaError) as exc:
-            log.warning("console.command_publish_deferred", aggregate=agg.id, error=type(exc).__name__)
-            return False
-        except Exception:  # the command is stored: whatever went wrong, the relay sends it later
-            log.exception("console.command_publish_failed", aggregate=agg.id)
-            return False
-        await self.store.mark_sent([agg])
-        return True
+            log.warning("console.command_publish_deferred", error=type(exc).__name__)
+            raise _Deferred from exc
+        except Exception as exc:  # the command is stored: whatever went wrong, the relay sends it later
+            log.exception("console.command_publish_failed")
+            raise _Deferred from exc

@@ -16,6 +16,7 @@ from pymongo.asynchronous.collection import AsyncCollection
 from pymongo.asynchronous.database import AsyncDatabase
 from pymongo.errors import DuplicateKeyError
 
+from services.console.domain.audit import AuditRecord
 from services.console.domain.claims import Take, holder
 from services.console.domain.library_view import ENTRY_STATUSES
 from services.console.domain.projection import CONSENT_STATUSES
@@ -33,6 +34,11 @@ from services.console.ports import (
     Session,
     TakeResult,
     User,
+)
+from services.console.projections import (
+    consent_aggregate_id,
+    library_entry_aggregate_id,
+    review_item_aggregate_id,
 )
 from shared.storage.aggregates import Aggregate, AggregateStore
 
@@ -260,7 +266,7 @@ class MongoAuditLog:
     async def record(self, entry: AuditEntry) -> None:
         """Append one entry (no command)."""
         agg = Aggregate(id=f"{entry.action}/{uuid.uuid4()}")
-        agg.record(agg.id, audit_state(entry), [])
+        agg.record(agg.id, AuditRecord.model_validate(audit_state(entry)), [])
         await self.store.save_many([agg])
 
     async def recent(self, limit: int, skip: int = 0) -> list[Doc]:
@@ -507,7 +513,7 @@ class MongoReviewDesk:
             },
         )
         agg = Aggregate(id=take_aggregate_id(item_id, seq))
-        agg.record(agg.id, audit_state(entry), [])
+        agg.record(agg.id, AuditRecord.model_validate(audit_state(entry)), [])
         lost = await self.store.save_many([agg])
         current = holder(await self.takes(item_id))
         return TakeResult(taken=not lost, holder=current)
@@ -534,31 +540,6 @@ def _take(state: Doc) -> Take:
 def take_aggregate_id(item_id: str, seq: int) -> str:
     """The audit document of take number `seq` of an item (fixed width, so ids never collide)."""
     return f"{TAKE_ACTION}/{item_id}/{seq:08d}"
-
-
-def library_entry_aggregate_id(provider_id: str, entry_id: str) -> str:
-    """The read-model document of a feature-library entry."""
-    return f"library:{provider_id}/{entry_id}"
-
-
-def review_item_aggregate_id(provider_id: str, item_id: str) -> str:
-    """The read-model document of a review item."""
-    return f"review:{provider_id}/{item_id}"
-
-
-def review_stats_aggregate_id(provider_id: str, day: str) -> str:
-    """The decision counters of one UTC day."""
-    return f"stats:{provider_id}/{day}"
-
-
-def consent_aggregate_id(provider_id: str, consent_id: str) -> str:
-    """The read-model document of a consent."""
-    return f"consent:{provider_id}/{consent_id}"
-
-
-def identity_aggregate_id(provider_id: str, user_id: str) -> str:
-    """The read-model document of a user's identity decision."""
-    return f"identity:{provider_id}/{user_id}"
 
 
 def collections(db: AsyncDatabase[Doc]) -> dict[str, AsyncCollection[Doc]]:

@@ -6,6 +6,7 @@ from collections.abc import Mapping
 from datetime import datetime
 from typing import Any, Final, Literal
 
+from shared.contracts import types as T
 from shared.contracts.base import Actor as ContractActor
 from shared.contracts.consent import ConsoleConsentWithdrawal
 from shared.contracts.console import LibraryChangeSubmitted, ReviewDecisionSubmitted
@@ -13,7 +14,7 @@ from shared.contracts.envelope import CloudEvent, new_event
 from shared.messaging.ids import derived_id
 
 SOURCE: Final = "dsgov/console"
-WITHDRAWAL: Final = "dsgov.consent.withdrawal-submitted"
+WITHDRAWAL: Final = T.CONSENT_WITHDRAWAL_SUBMITTED
 
 
 def withdrawal_command_id(request_id: str) -> str:
@@ -55,8 +56,8 @@ def withdrawal_command(
     )
 
 
-LIBRARY_CHANGE: Final = "dsgov.library.change-submitted"
-REVIEW_DECISION: Final = "dsgov.review.decision-submitted"
+LIBRARY_CHANGE: Final = T.LIBRARY_CHANGE_SUBMITTED
+REVIEW_DECISION: Final = T.REVIEW_DECISION_SUBMITTED
 
 
 def library_change_command_id(request_id: str) -> str:

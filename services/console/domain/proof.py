@@ -41,12 +41,17 @@ def link_hash(seq: int, prev_hash: str, event: Mapping[str, Any]) -> str:
     return hashlib.sha256(canonical).hexdigest()
 
 
+def next_link(length: int, last_hash: str | None, event_json: str) -> tuple[int, str, str]:
+    """Sequence number, previous hash and hash of the entry after `length` entries ending in `last_hash`."""
+    seq = length + 1
+    prev = last_hash or GENESIS
+    return seq, prev, link_hash(seq, prev, json.loads(event_json))
+
+
 def chain_entry(history: Sequence[Mapping[str, Any]], event_json: str) -> dict[str, Any]:
     """The next entry for an event received as the JSON text `event_json`."""
-    event = json.loads(event_json)
-    seq = len(history) + 1
-    prev = str(history[-1]["hash"]) if history else GENESIS
-    return {"seq": seq, "prev_hash": prev, "hash": link_hash(seq, prev, event), "event_json": event_json}
+    seq, prev, digest = next_link(len(history), str(history[-1]["hash"]) if history else None, event_json)
+    return {"seq": seq, "prev_hash": prev, "hash": digest, "event_json": event_json}
 
 
 def build_proof(

@@ -13,7 +13,7 @@ import ipaddress
 import os
 import re
 import signal
-from collections.abc import Callable, Coroutine, Generator, Mapping
+from collections.abc import Callable, Coroutine, Generator
 from datetime import UTC, datetime
 from typing import Any
 
@@ -39,17 +39,28 @@ from services.console.adapters.mongo import (
 )
 from services.console.config import ConsoleSettings
 from services.console.domain.commands import LIBRARY_CHANGE, REVIEW_DECISION, SOURCE, WITHDRAWAL
+from services.console.domain.library_view import LibraryEntryView
 from services.console.domain.passwords import Passwords
+from services.console.domain.projection import CONSENT_STATUS, IDENTITY_STATUS, ConsentView, IdentityView
 from services.console.domain.ratelimit import LoginRateLimiter, RateLimitPolicy
-from services.console.projections import CONSUMES, Projections, aggregate_id, routes
+from services.console.domain.review_view import ITEM_TYPES, STATS_TYPES, ReviewItemView, ReviewStats
+from services.console.projections import (
+    Projections,
+    consent_key,
+    identity_key,
+    library_key,
+    review_item_key,
+    review_stats_key,
+)
 from services.console.web.app import create_app
 from services.console.web.base import ConsoleDeps
 from services.console.web.security import WebConfig
 from shared.contracts import topics
-from shared.messaging.engine import Handler
+from shared.contracts import types as T
 from shared.messaging.relay import OutboxRelay
+from shared.messaging.routing import Worker, on
 from shared.observability import get_logger
-from shared.runtime.host import Runtime, ServiceDefinition, run_service
+from shared.runtime.host import Composition, Runtime, ServiceDefinition, run_service
 from shared.runtime.settings import CommonSettings
 from shared.storage.aggregates import AggregateStore
 
@@ -58,7 +69,7 @@ log = get_logger(__name__)
 COMMANDS = (WITHDRAWAL, LIBRARY_CHANGE, REVIEW_DECISION)
 CREATE_ADMIN_HINT = "python -m services.console create-user --username NAME --role admin"
 
-DEFINITION = ServiceDefinition(
+DEFINITION = ServiceDefinition[Projections](
     name="console",
     source=SOURCE,
     description=(
@@ -66,7 +77,25 @@ DEFINITION = ServiceDefinition(
         "withdrawal of a biometric consent on the subject's behalf (DS-14.2, PI-15), feature-library "
         "changes (DS-10.2) and human review decisions (DS-10.1) sent as commands."
     ),
-    consumes=CONSUMES,
+    routes=(
+        *(
+            on(t, Projections.on_consent, ConsentView, key=consent_key, topic=topics.CONSENT)
+            for t in CONSENT_STATUS
+        ),
+        *(
+            on(t, Projections.on_identity, IdentityView, key=identity_key, topic=topics.IDENTITY)
+            for t in IDENTITY_STATUS
+        ),
+        on(T.LIBRARY_UPDATED, Projections.on_library, LibraryEntryView, key=library_key, topic=topics.REVIEW),
+        *(
+            on(t, Projections.on_review_item, ReviewItemView, key=review_item_key, topic=topics.REVIEW)
+            for t in ITEM_TYPES
+        ),
+        *(
+            on(t, Projections.on_review_stats, ReviewStats, key=review_stats_key, topic=topics.REVIEW)
+            for t in STATS_TYPES
+        ),
+    ),
     publishes=COMMANDS,
     publishes_on=dict.fromkeys(COMMANDS, topics.CONSOLE_COMMANDS),
     collection=PROJECTIONS,
@@ -210,12 +239,9 @@ async def main() -> int:
     def clock() -> datetime:
         return datetime.now(UTC)
 
-    async def compose(runtime: Runtime) -> Mapping[str, Handler]:
-        runtime.aggregate_id = aggregate_id
+    async def compose(runtime: Runtime) -> Composition[Projections]:
         deps, audit_store = build_deps(runtime, settings, clock)
-        runtime.workers.append(web_worker(create_app(deps), deps, settings, common, failures))
         audit_relay = OutboxRelay(audit_store, runtime.publisher, interval_s=common.relay_interval_s)
-        runtime.workers.append(audit_relay.run)
 
         async def first_sweep(stop: asyncio.Event) -> None:
             # Commands a crash left unsent go out before anything new (the relay then keeps sweeping).
@@ -223,8 +249,12 @@ async def main() -> int:
             if sent:
                 log.info("console.commands_relayed_at_start", messages=sent)
 
-        runtime.workers.append(first_sweep)
-        return routes(Projections(clock))
+        workers = [
+            Worker("console-web", web_worker(create_app(deps), deps, settings, common, failures)),
+            Worker("audit-outbox-relay", audit_relay.run),
+            Worker("audit-first-sweep", first_sweep),
+        ]
+        return Composition(Projections(clock), workers=workers)
 
     await run_service(DEFINITION, common, compose)
     return 1 if failures else 0

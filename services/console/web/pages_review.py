@@ -22,6 +22,7 @@ from services.console.domain.roles import Permission
 from services.console.ports import ReviewQuery
 from services.console.web.base import Guarded, client_of, deps_of, principal_of, render
 from services.console.web.pages_library import library_url
+from shared.contracts import types as T
 
 MAX_REASON = 2000
 WAIT_FOR_RESOLUTION_MS = 120_000  # the item page refreshes itself this long after a decision was sent
@@ -36,10 +37,10 @@ NOTICES = {
     "decision_duplicate": "This decision form was already submitted; nothing was sent twice.",
 }
 OUTCOMES = {
-    "dsgov.generation.approved": "generation approved",
-    "dsgov.generation.rejected": "generation rejected",
-    "dsgov.output.approved": "output approved",
-    "dsgov.output.blocked": "output blocked",
+    T.GENERATION_APPROVED: "generation approved",
+    T.GENERATION_REJECTED: "generation rejected",
+    T.OUTPUT_APPROVED: "output approved",
+    T.OUTPUT_BLOCKED: "output blocked",
 }
 
 

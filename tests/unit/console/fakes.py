@@ -12,11 +12,12 @@ from typing import Any
 from argon2 import PasswordHasher
 
 from services.console.domain.claims import Take, holder
-from services.console.domain.library_view import ENTRY_STATUSES, fold_library_entry
+from services.console.domain.library_view import ENTRY_STATUSES, LibraryEntryView, fold_library_entry
 from services.console.domain.passwords import Passwords
-from services.console.domain.projection import fold_consent
+from services.console.domain.projection import ConsentView, fold_consent
 from services.console.domain.ratelimit import LoginRateLimiter
-from services.console.domain.review_view import fold_review_item
+from services.console.domain.review_view import ReviewItemView, fold_review_item
+from services.console.entrypoints.app import DEFINITION
 from services.console.ports import (
     Actor,
     AuditEntry,
@@ -39,6 +40,8 @@ from services.console.web.security import WebConfig
 from shared.contracts.consent import ConsentEvent
 from shared.contracts.envelope import CloudEvent
 from shared.contracts.review import LibraryUpdated, ReviewQueued, ReviewResolved
+from shared.messaging.codec import Inbound
+from shared.storage.aggregates import AggregateState
 
 NOW = datetime(2026, 11, 22, 9, 30, tzinfo=UTC)
 SECRET = b"unit-test-session-secret-0123456789abcdef"
@@ -412,13 +415,31 @@ def consent_event(
     }
 
 
+CONSUMES = DEFINITION.consumes  # topic -> event types, as the console's routes declare them
+
+
+def aggregate_id(event: Inbound[Any]) -> str:
+    """The read-model document an event folds into: the key of its declared route."""
+    [route] = [
+        r for r in DEFINITION.routes if (r.spec.topic, r.spec.type) == (event.record.topic, event.type)
+    ]
+    return route.key(event)
+
+
+def stored(state: AggregateState) -> dict[str, Any]:
+    """A read-model state as the pages get it back from the store (arrays as lists)."""
+    return state.model_dump(mode="json")
+
+
 def fold(
     state: dict[str, Any] | None, raw: dict[str, Any], received: datetime = NOW
 ) -> dict[str, Any] | None:
     """Fold one event into a consent state the way the projection handler does."""
     event = CloudEvent.model_validate(raw)
     data = ConsentEvent.model_validate(raw["data"])
-    return fold_consent(state, event=event, data=data, event_json=json.dumps(raw), received_at=received)
+    previous = ConsentView.model_validate(state) if state is not None else None
+    new = fold_consent(previous, event=event, data=data, event_json=json.dumps(raw), received_at=received)
+    return stored(new) if new is not None else None
 
 
 def granted_consent(consent_id: str = "consent-1", **data: Any) -> dict[str, Any]:
@@ -500,11 +521,12 @@ def library_event(
 def fold_library(state: dict[str, Any] | None, raw: dict[str, Any]) -> dict[str, Any]:
     """Fold one new event into an entry's read model (the event must change it)."""
     event = CloudEvent.model_validate(raw)
+    previous = LibraryEntryView.model_validate(state) if state is not None else None
     new = fold_library_entry(
-        state, event=event, data=LibraryUpdated.model_validate(raw["data"]), received_at=NOW
+        previous, event=event, data=LibraryUpdated.model_validate(raw["data"]), received_at=NOW
     )
     assert new is not None
-    return new
+    return stored(new)
 
 
 def proposed_entry(entry_id: str = "kw-1", **fields: Any) -> dict[str, Any]:
@@ -570,7 +592,9 @@ def fold_item(state: dict[str, Any] | None, raw: dict[str, Any]) -> dict[str, An
     event = CloudEvent.model_validate(raw)
     model = ReviewQueued if raw["type"] == "dsgov.review.queued" else ReviewResolved
     data = model.model_validate(raw["data"])
-    return fold_review_item(state, event=event, data=data, received_at=NOW)
+    previous = ReviewItemView.model_validate(state) if state is not None else None
+    new = fold_review_item(previous, event=event, data=data, received_at=NOW)
+    return stored(new) if new is not None else None
 
 
 def resolved_item(item_id: str = "item-1", **data: Any) -> dict[str, Any]:

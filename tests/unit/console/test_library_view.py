@@ -9,14 +9,20 @@ from typing import Any
 
 import pytest
 
-from services.console.domain.library_view import answered_commands, fold_library_entry, search_text
-from services.console.projections import CONSUMES, aggregate_id
+from services.console.domain.library_view import (
+    LibraryEntryView,
+    answered_commands,
+    fold_library_entry,
+    search_text,
+)
 from shared.contracts import topics
 from shared.contracts.envelope import CloudEvent
 from shared.contracts.review import LibraryUpdated
 from shared.messaging.codec import DecodeFailure, Inbound, RawRecord, decode
 from tests.unit.console.fakes import (
+    CONSUMES,
     NOW,
+    aggregate_id,
     envelope,
     fold_library,
     library_event,
@@ -121,7 +127,8 @@ def test_the_same_event_twice_is_ignored() -> None:
     raw = library_event("kw-1", entry=snapshot("kw-1"))
     state = fold_library(None, raw)
     event, data = CloudEvent.model_validate(raw), LibraryUpdated.model_validate(raw["data"])
-    assert fold_library_entry(state, event=event, data=data, received_at=NOW) is None
+    previous = LibraryEntryView.model_validate(state)
+    assert fold_library_entry(previous, event=event, data=data, received_at=NOW) is None
 
 
 def test_an_id_whose_every_change_was_refused_is_not_in_the_library() -> None:

@@ -6,12 +6,11 @@ import json
 from datetime import timedelta
 
 from services.console.domain.projection import fold_identity
-from services.console.projections import aggregate_id
 from shared.contracts.consent import ConsentEvent
 from shared.contracts.envelope import CloudEvent
 from shared.contracts.identity import IdentityDecision
 from shared.messaging.codec import DecodeFailure, Inbound, RawRecord, decode
-from tests.unit.console.fakes import NOW, consent_event, fold
+from tests.unit.console.fakes import NOW, aggregate_id, consent_event, fold
 
 EVIDENCE = {
     "method": "signed_form",
@@ -110,11 +109,13 @@ def test_identity_decisions_keep_the_latest_without_identifiers() -> None:
     verified = _identity("dsgov.identity.verified", "u-1", "e-1")
     state = fold_identity(None, event=verified.event, data=verified.data)
     assert state is not None
-    assert state["status"] == "verified"
-    assert "138" not in json.dumps(state)  # not even the masked identifier is kept
+    assert state.status == "verified"
+    assert "138" not in state.model_dump_json()  # not even the masked identifier is kept
     assert fold_identity(state, event=verified.event, data=verified.data) is None
     rejected = _identity("dsgov.identity.rejected", "u-1", "e-2")
-    assert fold_identity(state, event=rejected.event, data=rejected.data)["status"] == "rejected"  # type: ignore[index]
+    again = fold_identity(state, event=rejected.event, data=rejected.data)
+    assert again is not None
+    assert again.status == "rejected"
 
 
 def test_consents_and_identities_never_share_a_document() -> None:

@@ -9,13 +9,21 @@ from typing import Any
 import pytest
 
 from services.console.domain.claims import Take, decide_problem, holder, take_problem
-from services.console.domain.review_view import fold_stats, stats_key
-from services.console.projections import CONSUMES
+from services.console.domain.review_view import ReviewStats, fold_stats, stats_key
 from shared.contracts import topics
 from shared.contracts.envelope import CloudEvent
 from shared.contracts.generation import GenerationApproved, GenerationRejected, UserSanctioned
 from shared.messaging.codec import DecodeFailure, RawRecord, decode
-from tests.unit.console.fakes import HIT, NOW, envelope, fold_item, pending_item, queued_event, resolved_event
+from tests.unit.console.fakes import (
+    CONSUMES,
+    HIT,
+    NOW,
+    envelope,
+    fold_item,
+    pending_item,
+    queued_event,
+    resolved_event,
+)
 
 
 def test_a_queued_item_is_pending_with_why_it_was_flagged() -> None:
@@ -98,7 +106,7 @@ def _decision(type_: str, reviewer: bool = False, time: Any = NOW) -> tuple[Clou
 
 
 def test_decisions_and_sanctions_are_counted_per_utc_day() -> None:
-    state: dict[str, Any] | None = None
+    state: ReviewStats | None = None
     for type_, human in [
         ("dsgov.generation.approved", False),
         ("dsgov.generation.approved", True),
@@ -110,15 +118,15 @@ def test_decisions_and_sanctions_are_counted_per_utc_day() -> None:
     event = CloudEvent.model_validate(envelope("dsgov.user.sanctioned", "u", sanction))
     state = fold_stats(state, event=event, data=UserSanctioned.model_validate(sanction))
 
-    assert state["decisions"] == {"generation_approved": 2, "generation_rejected": 1}
-    assert state["human"] == 2
-    assert state["sanctions"] == {"warning": 1}
-    assert state["day"] == NOW.date().isoformat()
-    assert state["day_ms"] == int(NOW.replace(hour=0, minute=0).timestamp() * 1000)
+    assert state.decisions == {"generation_approved": 2, "generation_rejected": 1}
+    assert state.human == 2
+    assert state.sanctions == {"warning": 1}
+    assert state.day == NOW.date().isoformat()
+    assert state.day_ms == int(NOW.replace(hour=0, minute=0).timestamp() * 1000)
     assert stats_key("dsgov.output.blocked") == "output_blocked"
     late = NOW.replace(hour=23, minute=59) + timedelta(minutes=2)  # after midnight UTC: the next day
     event, data = _decision("dsgov.generation.approved", time=late)
-    assert fold_stats(None, event=event, data=data)["day"] == (NOW + timedelta(days=1)).date().isoformat()
+    assert fold_stats(None, event=event, data=data).day == (NOW + timedelta(days=1)).date().isoformat()
 
 
 ITEM = {"status": "pending"}
