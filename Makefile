@@ -4,7 +4,7 @@ PYTHON ?= python3
 VENV   ?= .venv
 PY     := $(VENV)/bin/python
 STAMP  := $(VENV)/.installed-$(shell sha1sum pyproject.toml | cut -c1-12)
-SERVICES := identity_verification biometric_consent generation_review labeling rumour_refutation regulator_reporting console
+SERVICES := identity_verification biometric_consent generation_review labeling rumour_refutation regulator_reporting console complaints
 # Debian packages the tests need: a CJK font to burn explicit labels (GB 45438 5.2) and Chromium
 # for the console's browser tests (driven by Playwright; never `playwright install`).
 SYSTEM_PACKAGES := fonts-wqy-microhei chromium

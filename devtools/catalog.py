@@ -82,6 +82,7 @@ SERVICES: tuple[ServiceSpec, ...] = (
         env={"DSGOV_REVIEW_DEMO_LIBRARY": "true"},  # demo data, clearly marked; never in production
     ),
     ServiceSpec("rumour_refutation", "services.rumour_refutation"),
+    ServiceSpec("complaints", "services.complaints"),
     ServiceSpec(
         "regulator_reporting",
         "services.regulator_reporting",
