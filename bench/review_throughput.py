@@ -34,14 +34,14 @@ import numpy as np
 from aiokafka import AIOKafkaConsumer
 from pymongo import AsyncMongoClient
 
-from services.generation_review.domain.matcher import MatchEntry, Matcher
-from services.generation_review.domain.normalise import normalise
-from services.generation_review.domain.phash_index import PhashIndex
-from shared.messaging.provisioning import provision_topics
 from devtools.testing.embedded import EmbeddedStack, ServiceProcess, service_env
 from devtools.testing.events import cloud_event, to_bytes
 from devtools.testing.kafka import start_producer
 from devtools.testing.load import Phase, percentile, publish, summary
+from services.generation_review.domain.matcher import MatchEntry, Matcher
+from services.generation_review.domain.normalise import normalise
+from services.generation_review.domain.phash_index import PhashIndex
+from shared.messaging.provisioning import provision_topics
 
 PROVIDER = "provider-bench"
 CJK = [chr(c) for c in range(0x4E00, 0x4E00 + 3000)]

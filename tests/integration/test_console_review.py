@@ -20,13 +20,13 @@ import pytest_asyncio
 from aiokafka import AIOKafkaProducer
 from pymongo import AsyncMongoClient
 
+from devtools.testing.embedded import EmbeddedStack
+from devtools.testing.events import cloud_event, to_bytes, unique
+from devtools.testing.kafka import Recorder
 from services.console.adapters.mongo import MongoAuditLog, MongoReviewDesk
 from services.console.ports import Actor
 from shared.messaging.provisioning import provision_topics
 from shared.storage.aggregates import AggregateStore
-from devtools.testing.embedded import EmbeddedStack
-from devtools.testing.events import cloud_event, to_bytes, unique
-from devtools.testing.kafka import Recorder
 from tests.integration.test_console_service import CSRF, PASSWORDS, Browser, ConsoleHarness, poll
 
 pytestmark = pytest.mark.integration

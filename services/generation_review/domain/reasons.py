@@ -30,6 +30,11 @@ REASONS: Final[dict[str, tuple[str, str]]] = {
     ),
     "known_rumour": ("DS-11", "the content carries a claim determined to be a rumour"),
     "no_approved_request": ("DS-10.1", "the output belongs to no approved generation request"),
+    # Never fail open: held for a person, not a rejection (DS-10.2 library, GA-14 review mechanisms).
+    "library_empty": (
+        "DS-10.2",
+        "the provider has no approved feature library, so nothing could match (GA-14.1): held for a person",
+    ),
 }
 
 

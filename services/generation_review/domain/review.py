@@ -45,6 +45,7 @@ class Findings:
     media: tuple[MediaHashes, ...]
     hits: tuple[Hit, ...] = ()
     rumours: tuple[RumourHit, ...] = ()
+    library_empty: bool = False  # the provider has no approved entry: nothing could have matched
 
     @property
     def blocking(self) -> tuple[Hit, ...]:
@@ -79,11 +80,16 @@ def check_content(
         media=tuple(media),
         hits=tuple(hits),
         rumours=tuple(found),
+        library_empty=len(matcher) == 0,
     )
 
 
 def content_verdict(findings: Findings, severe: frozenset[str] = frozenset()) -> ContentVerdict:
-    """Blocks and rumours reject; otherwise `review` entries queue; otherwise it passes."""
+    """Blocks and rumours reject; otherwise an empty library or `review` entries queue; else it passes.
+
+    Never fail open (DS-10.2, GA-14): without an approved feature library nothing could have
+    matched, so content that nothing blocks goes to a person (`library_empty`).
+    """
     blocking = findings.blocking
     reasons: list[Finding] = []
     if blocking:
@@ -96,6 +102,8 @@ def content_verdict(findings: Findings, severe: frozenset[str] = frozenset()) ->
         reasons.append(Finding("known_rumour", f"carries known rumour {', '.join(ids)}"))
     if reasons:
         return ContentVerdict("block", tuple(reasons), violation_category(blocking, severe))
+    if findings.library_empty:
+        return ContentVerdict("review", (Finding("library_empty"),))
     if findings.for_review:
         return ContentVerdict("review")
     return ContentVerdict("pass")
