@@ -33,6 +33,7 @@ from services.generation_review.domain.request import (
     DECIDABLE,
     Cause,
     InputRequest,
+    ModelVersion,
     OutputSubmission,
     RequestDecision,
     RequestState,
@@ -60,6 +61,7 @@ from shared.contracts.generation import (
     GenerationCompleted,
     GenerationRequested,
     MediaRef,
+    ModelRef,
     ReviewDecision,
 )
 from shared.contracts.identity import IdentityDecision
@@ -165,6 +167,8 @@ class ReviewHandlers:
             d.service_type,
             tuple(d.biometric_subjects),
             item_id(provider, d.request_id, "input"),
+            depicts_person=any(m.depicts_person for m in d.input.media),
+            model=_model(d.model),
         )
         user = user_facts(users.get(d.user_id), d.user_id, now)
         decision = decide_input(state, req, user, consents_of(consents), checked, self._cause(event, now))
@@ -179,7 +183,11 @@ class ReviewHandlers:
         checked = await self._check(provider, d.output.text, d.output.media)
         output = d.output.model_dump(mode="json", exclude_none=True)
         sub = OutputSubmission(
-            d.request_id, d.content_id, output, item_id(provider, d.request_id, "output", d.content_id)
+            d.request_id,
+            d.content_id,
+            output,
+            item_id(provider, d.request_id, "output", d.content_id),
+            model=_model(d.model),
         )
         decision = decide_output(state, sub, consents_of(consents), checked, self._cause(event, now))
         return self._outcome(decision, event, now, text=d.output.text, media=d.output.media)
@@ -262,6 +270,7 @@ class ReviewHandlers:
             rule_set_version=self.rule_set_version,
             severe=self.policy.ladder.severe_categories,
             correlation_id=event.event.correlation,
+            gates=self.policy.gates,
         )
 
     def _outcome(
@@ -289,3 +298,7 @@ class ReviewHandlers:
         return Outcome(
             state, self.outbound.events(event, state, decision.emissions, now, text=text, media=media)
         )
+
+
+def _model(model: ModelRef | None) -> ModelVersion | None:
+    return ModelVersion(id=model.id, version=model.version) if model else None

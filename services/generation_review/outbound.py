@@ -24,6 +24,7 @@ from shared.contracts.generation import (
     GenerationRejected,
     LibraryHit,
     MediaRef,
+    ModelRef,
     OutputApproved,
     OutputBlocked,
     ReviewDecision,
@@ -116,6 +117,7 @@ class RequestEvents:
             reviewer=Actor(username=e.reviewer[0], role=e.reviewer[1]) if e.reviewer else None,
             strike=e.strike,
             violation_category=e.category,
+            model=ModelRef(id=e.model.id, version=e.model.version) if e.model else None,
         )
 
     def _queued(

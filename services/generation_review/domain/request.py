@@ -13,7 +13,7 @@ person), `approved`. Outputs are kept per content id: `approved`, `blocked`, `in
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, Final, Literal
 
@@ -23,6 +23,7 @@ from services.generation_review.domain.review import (
     ContentVerdict,
     Finding,
     Findings,
+    GatePolicy,
     content_verdict,
     input_gate,
     output_gate,
@@ -48,6 +49,13 @@ DECISION_TYPES: Final = {
 
 
 # --- stored state ------------------------------------------------------------------------------
+
+
+class ModelVersion(AggregateState):
+    """The generation model the platform named (DS-10.1 decision record, DS-15.1)."""
+
+    id: str
+    version: str
 
 
 class StoredHit(AggregateState):
@@ -125,6 +133,7 @@ class DecisionRecord(AggregateState):
     reviewer: str | None = None
     reviewer_role: str | None = None
     review_reason: str | None = None
+    model: ModelVersion | None = None
 
 
 class ReviewItem(AggregateState):
@@ -142,6 +151,7 @@ class ReviewItem(AggregateState):
     decision_id: str
     content_id: str | None = None
     output: dict[str, Any] | None = None  # the contract form, kept only until decided
+    model: ModelVersion | None = None  # of the output (output items)
     resolved_at: datetime | None = None
     reviewer: str | None = None
     reviewer_role: str | None = None
@@ -159,6 +169,8 @@ class RequestState(AggregateState):
     user_id: str = ""
     service_type: str = "other"
     subjects: tuple[str, ...] = ()
+    depicts_person: bool = False  # an input media item shows a person (DS-14.2)
+    model: ModelVersion | None = None
     status: str = "new"  # new · rejected · in_review · approved
     consent_ids: tuple[str, ...] = ()
     label_required: bool = False
@@ -187,6 +199,7 @@ class Cause:
     rule_set_version: str
     severe: frozenset[str] = frozenset()
     correlation_id: str | None = None
+    gates: GatePolicy = field(default_factory=GatePolicy)
 
 
 @dataclass(frozen=True)
@@ -198,6 +211,8 @@ class InputRequest:
     service_type: str
     subjects: tuple[str, ...]
     item_id: str
+    depicts_person: bool = False
+    model: ModelVersion | None = None
 
 
 @dataclass(frozen=True)
@@ -208,6 +223,7 @@ class OutputSubmission:
     content_id: str
     output: dict[str, Any]
     item_id: str
+    model: ModelVersion | None = None
 
 
 @dataclass(frozen=True)
@@ -243,6 +259,7 @@ class Emission:
     item: ReviewItem | None = None
     decision: str | None = None
     reason: str = ""
+    model: ModelVersion | None = None
 
 
 @dataclass(frozen=True)
@@ -370,10 +387,14 @@ def decide_input(
             "decisions": state.decisions if state else (),
             "outputs": state.outputs if state else {},  # outputs blocked before stay blocked
             "subjects": req.subjects,
+            "depicts_person": req.depicts_person,
+            "model": req.model,
             "correlation_id": cause.correlation_id,
         }
     )
-    failures, relied = input_gate(req.service_type, req.subjects, user, consents, cause.now)
+    failures, relied = input_gate(
+        req.service_type, req.subjects, user, consents, cause.now, cause.gates, req.depicts_person
+    )
     if failures:
         return _reject_input(current, failures, checked, cause, strike=False, user=user)
     current = current.model_copy(update={"consent_ids": relied})
@@ -385,12 +406,20 @@ def decide_input(
     if verdict.outcome == "review":
         item = _item(req.item_id, "input", checked, verdict, cause)
         record = _record(
-            cause, "input", "queued", verdict.findings, checked, user, item_id=req.item_id, consents=relied
+            cause,
+            "input",
+            "queued",
+            verdict.findings,
+            checked,
+            user,
+            item_id=req.item_id,
+            consents=relied,
+            model=req.model,
         )
         queued = current.recorded(record, status="in_review", items={**current.items, req.item_id: item})
         return RequestDecision(queued, (_queued(item, checked, verdict),))
-    record = _record(cause, "input", "approved", (), checked, user, consents=relied)
-    emission = _decision(T.GENERATION_APPROVED, (), checked)
+    record = _record(cause, "input", "approved", (), checked, user, consents=relied, model=req.model)
+    emission = _decision(T.GENERATION_APPROVED, (), checked, model=req.model)
     return RequestDecision(current.recorded(record, status="approved"), (emission,))
 
 
@@ -405,8 +434,13 @@ def _reject_input(
     verdict: ContentVerdict | None = None,
 ) -> RequestDecision:
     category = verdict.category if verdict else None
-    record = _record(cause, "input", "rejected", failures, checked, user, strike=strike, category=category)
-    emission = _decision(T.GENERATION_REJECTED, failures, checked, strike=strike, category=category)
+    model = current.model
+    record = _record(
+        cause, "input", "rejected", failures, checked, user, strike=strike, category=category, model=model
+    )
+    emission = _decision(
+        T.GENERATION_REJECTED, failures, checked, strike=strike, category=category, model=model
+    )
     return RequestDecision(current.recorded(record, status="rejected"), (emission,))
 
 
@@ -437,6 +471,7 @@ def decide_output(
         return _finish_output(current, sub, "blocked", verdict.findings, checked, cause, verdict=verdict)
     if verdict.outcome == "review":
         item = _item(sub.item_id, "output", checked, verdict, cause, sub.content_id, sub.output)
+        item = item.model_copy(update={"model": sub.model or current.model})
         record = _record(
             cause,
             "output",
@@ -445,6 +480,7 @@ def decide_output(
             checked,
             item_id=sub.item_id,
             content_id=sub.content_id,
+            model=item.model,
         )
         queued = current.recorded(
             record,
@@ -466,6 +502,7 @@ def _finish_output(
 ) -> RequestDecision:
     strike = verdict is not None
     category = verdict.category if verdict else None
+    model = sub.model or current.model
     record = _record(
         cause,
         "output",
@@ -475,6 +512,7 @@ def _finish_output(
         content_id=sub.content_id,
         strike=strike,
         category=category,
+        model=model,
     )
     output = sub.output if outcome == "approved" else None
     emission = _decision(
@@ -485,6 +523,7 @@ def _finish_output(
         category=category,
         content_id=sub.content_id,
         output=output,
+        model=model,
     )
     finished = current.recorded(record, outputs={**current.outputs, sub.content_id: outcome})
     return RequestDecision(finished, (emission,))
@@ -517,7 +556,15 @@ def decide_review(
         return _resolve(state, item, cmd, outcome, findings, cause, strike=True, category=category)
     current = state
     if item.stage == "input":
-        failures, relied = input_gate(current.service_type, current.subjects, user, consents, cause.now)
+        failures, relied = input_gate(
+            current.service_type,
+            current.subjects,
+            user,
+            consents,
+            cause.now,
+            cause.gates,
+            current.depicts_person,
+        )
         current = current.model_copy(update={"consent_ids": relied})
     else:
         failures = output_gate(current.consent_ids, consents, cause.now)
@@ -540,6 +587,7 @@ def _resolve(
     content_id = item.content_id
     output = item.output if outcome == "approved" else None
     type_ = DECISION_TYPES[(item.stage, outcome)]
+    model = current.model if item.stage == "input" else item.model
     resolved = item.model_copy(  # the output itself is not kept once decided
         update={
             "output": None,
@@ -572,6 +620,7 @@ def _resolve(
         reviewer=cmd.username,
         reviewer_role=cmd.role,
         review_reason=cmd.reason,
+        model=model,
     )
     decision = Emission(
         "decision",
@@ -584,6 +633,7 @@ def _resolve(
         content_id=content_id,
         output=output,
         reviewer=reviewer,
+        model=model,
     )
     resolved_emission = Emission(
         "resolved",

@@ -23,6 +23,7 @@ from services.generation_review.domain.reasons import REASONS, article_for
 from services.generation_review.domain.request import (
     Cause,
     InputRequest,
+    ModelVersion,
     OutputSubmission,
     RequestState,
     ReviewerDecision,
@@ -30,7 +31,7 @@ from services.generation_review.domain.request import (
     decide_output,
     decide_review,
 )
-from services.generation_review.domain.review import check_content
+from services.generation_review.domain.review import GatePolicy, check_content
 from services.generation_review.domain.rumours import ClaimMedia, Rumour, RumourIndex
 from services.generation_review.domain.service_types import BIOMETRIC_NEEDS, LABEL_ITEMS, label_required
 from shared.contracts.base import ServiceType
@@ -67,8 +68,10 @@ def consent(
     )
 
 
-def request(service_type: str = "text_dialogue", subjects: tuple[str, ...] = ()) -> InputRequest:
-    return InputRequest("req-1", "alice", service_type, subjects, "item-1")
+def request(
+    service_type: str = "text_dialogue", subjects: tuple[str, ...] = (), model: ModelVersion | None = None
+) -> InputRequest:
+    return InputRequest("req-1", "alice", service_type, subjects, "item-1", model=model)
 
 
 def checked(text: str | None = "a poem", media: tuple[MediaHashes, ...] = ()) -> Any:
@@ -419,3 +422,96 @@ def test_every_service_type_is_classified_for_consent_and_labels() -> None:
         "known_rumour",
         "no_approved_request",
     }
+
+
+# --- DS-14.2 media depicting a person, GA-10 minors, DS-10.1/DS-15.1 model (issue 14: 3, 5, 6) -----
+
+
+def gated(
+    gates: GatePolicy, *, user: UserFacts = ALICE, model: ModelVersion | None = None, **req: Any
+) -> Any:
+    cause = Cause(NOW, "p", "ev-1", "dec-1", "rules/1", gates=gates)
+    return decide_input(None, request_with(model=model, **req), user, (consent(),), checked(), cause)
+
+
+def request_with(
+    service_type: str = "text_dialogue",
+    subjects: tuple[str, ...] = (),
+    depicts_person: bool = False,
+    model: ModelVersion | None = None,
+) -> InputRequest:
+    return InputRequest("req-1", "alice", service_type, subjects, "item-1", depicts_person, model)
+
+
+@pytest.mark.parametrize(
+    "service_type", ["image_editing", "video_generation", "digital_human", "voice_synthesis"]
+)
+def test_ds_14_2_media_depicting_a_person_needs_declared_subjects_whatever_the_service_type(
+    service_type: str,
+) -> None:
+    undeclared = gated(GatePolicy(), service_type=service_type, depicts_person=True)
+    assert reasons(undeclared) == ["biometric_subject_undeclared"]
+    assert undeclared.emissions[0].findings[0].detail == "input media depicts a person"
+    assert article_for("biometric_subject_undeclared") == "DS-14.2"
+    without_person = gated(GatePolicy(), service_type=service_type)
+    assert the_type(without_person) == "dsgov.generation.approved"
+    # declared, the subject's consent is checked as for any declared subject (it covers the face only)
+    declared = gated(GatePolicy(), service_type=service_type, subjects=("bob",), depicts_person=True)
+    if BIOMETRIC_NEEDS[service_type] <= {"face"}:
+        assert the_type(declared) == "dsgov.generation.approved"
+        assert declared.state.consent_ids == ("c-1",)
+    else:
+        assert reasons(declared) == ["consent_scope"]
+
+
+def test_ds_14_2_the_service_types_that_always_need_subjects_are_configuration() -> None:
+    custom = GatePolicy(subjects_required=frozenset({"voice_synthesis"}))
+    assert reasons(gated(custom, service_type="voice_synthesis")) == ["biometric_subject_undeclared"]
+    assert the_type(gated(custom, service_type="face_swap", subjects=("bob",))) == "dsgov.generation.approved"
+    assert reasons(gated(GatePolicy(), service_type="face_swap")) == ["biometric_subject_undeclared"]
+    assert the_type(gated(custom, service_type="face_swap")) == "dsgov.generation.approved"
+
+
+@pytest.mark.parametrize(
+    ("age_group", "service_type", "gates", "refused"),
+    [
+        ("under_14", "digital_human", GatePolicy(), True),
+        ("14_to_17", "digital_human", GatePolicy(), True),
+        ("adult", "digital_human", GatePolicy(), False),
+        ("14_to_17", "text_dialogue", GatePolicy(), False),
+        ("unknown", "digital_human", GatePolicy(), False),
+        (None, "digital_human", GatePolicy(unknown_age_restricted=True), True),
+        ("unknown", "digital_human", GatePolicy(unknown_age_restricted=True), True),
+        ("14_to_17", "text_dialogue", GatePolicy(minor_restricted=frozenset({"text_dialogue"})), True),
+        ("14_to_17", "digital_human", GatePolicy(minor_restricted=frozenset()), False),
+    ],
+)
+def test_ga_10_configured_service_types_are_refused_to_minors(
+    age_group: str | None, service_type: str, gates: GatePolicy, refused: bool
+) -> None:
+    user = UserFacts("alice", True, age_group=age_group)
+    decision = gated(gates, user=user, service_type=service_type)
+    if refused:
+        assert reasons(decision) == ["minor_restricted"]
+        assert article_for("minor_restricted") == "GA-10"
+        assert decision.emissions[0].strike is False
+    else:
+        assert the_type(decision) == "dsgov.generation.approved"
+
+
+def test_ds_10_1_and_ds_15_1_the_model_is_kept_in_every_decision_record_and_emission() -> None:
+    model = ModelVersion(id="qwen-vl", version="2.5.1")
+    approved = gated(GatePolicy(), model=model)
+    assert approved.state.model == model
+    assert approved.state.decisions[-1].model == model
+    assert approved.emissions[0].model == model
+    other = ModelVersion(id="qwen-vl", version="2.6.0")
+    sub = OutputSubmission("req-1", "c-9", {"text": "out", "media": []}, "item-c-9", other)
+    out = decide_output(approved.state, sub, (), checked("out"), CAUSE)
+    assert out.emissions[0].model == other  # the output names the model that generated it
+    assert out.state.decisions[-1].model == other
+    fallback = decide_output(approved.state, output("c-10"), (), checked("out"), CAUSE)
+    assert fallback.emissions[0].model == model  # else the request's model
+    queued = decide(text="a demo-review-term story", model=model)
+    final, _ = decide_review(queued.state, reviewer(), ALICE, (), CAUSE).emissions
+    assert final.model == model

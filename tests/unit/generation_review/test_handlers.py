@@ -315,3 +315,87 @@ async def test_the_demo_library_is_seeded_once_per_provider_through_the_shared_s
     stored = (await operations.store.load("library:p-2")).typed(LibraryState)
     assert stored is not None
     assert (stored.provider_id, stored.version) == ("p-2", len(entries))
+
+
+# --- issue 14 corrections 3, 5 and 6 through the contract ------------------------------------------
+
+
+async def test_ds_10_1_ds_15_1_decision_events_and_records_carry_the_model_the_platform_names() -> None:
+    data = {
+        "request_id": "r-1",
+        "user_id": "alice",
+        "service_type": "text_dialogue",
+        "input": {"text": "hi"},
+        "model": {"id": "qwen-vl", "version": "2.5.1"},
+    }
+    event = inbound("dsgov.platform.generation", "dsgov.generation.requested", data, "r-1")
+    outcome = await handlers(VERIFIED).on_requested(None, event)
+    [out] = outcome.events
+    assert out.data["model"] == {"id": "qwen-vl", "version": "2.5.1"}
+    assert outcome.state is not None
+    assert outcome.state.decisions[-1].model is not None
+    assert outcome.state.decisions[-1].model.version == "2.5.1"
+    done = inbound(
+        "dsgov.platform.generation",
+        "dsgov.generation.completed",
+        {"request_id": "r-1", "content_id": "c-1", "output": {"text": "out"}},
+        "r-1",
+    )
+    [output] = (await handlers(VERIFIED).on_completed(outcome.state, done)).events
+    assert output.data["model"] == {"id": "qwen-vl", "version": "2.5.1"}  # the request's model
+
+
+async def test_ds_14_2_input_media_marked_as_depicting_a_person_needs_subjects() -> None:
+    media = [{"media_id": "m", "kind": "image", "sha256": "ab" * 32, "depicts_person": True}]
+    data = {
+        "request_id": "r-1",
+        "user_id": "alice",
+        "service_type": "image_editing",
+        "input": {"media": media},
+    }
+    event = inbound("dsgov.platform.generation", "dsgov.generation.requested", data, "r-1")
+    [out] = (await handlers(VERIFIED).on_requested(None, event)).events
+    assert [(r["code"], r["article"]) for r in out.data["reasons"]] == [
+        ("biometric_subject_undeclared", "DS-14.2")
+    ]
+
+
+async def test_ga_10_the_identity_age_group_is_projected_and_minors_are_refused_digital_humans() -> None:
+    identity = inbound(
+        "dsgov.identity",
+        "dsgov.identity.verified",
+        {"user_id": "alice", "method": "id_card", "age_group": "14_to_17", "decided_at": NOW.isoformat()},
+        "alice",
+    )
+    user = (await handlers().on_identity(None, identity)).state
+    assert user is not None
+    assert user.identity is not None
+    assert user.identity.age_group == "14_to_17"
+    data = {"request_id": "r-1", "user_id": "alice", "service_type": "digital_human", "input": {"text": "hi"}}
+    event = inbound("dsgov.platform.generation", "dsgov.generation.requested", data, "r-1")
+    [out] = (await handlers({"alice": user}).on_requested(None, event)).events
+    assert [(r["code"], r["article"]) for r in out.data["reasons"]] == [("minor_restricted", "GA-10")]
+    [ok] = (await handlers({"alice": user}).on_requested(None, requested())).events
+    assert ok.type == "dsgov.generation.approved"  # text_dialogue is not restricted by default
+
+
+def test_ga_10_and_ds_14_2_lists_come_from_the_settings() -> None:
+    settings = ReviewSettings(
+        minor_restricted=("digital_human", "text_dialogue"),
+        subjects_required_for=("voice_synthesis",),
+        minor_restricted_unknown_age=True,
+    )
+    gates = settings.policy().gates
+    assert gates.minor_restricted == {"digital_human", "text_dialogue"}
+    assert gates.subjects_required == {"voice_synthesis"}
+    assert gates.unknown_age_restricted is True
+    assert settings.policy().rule_set_version != ReviewSettings().policy().rule_set_version
+    defaults = ReviewSettings().policy().gates
+    assert defaults.minor_restricted == {"digital_human"}
+    assert defaults.subjects_required == {
+        "face_swap",
+        "face_manipulation",
+        "pose_manipulation",
+        "voice_cloning",
+        "voice_conversion",
+    }
