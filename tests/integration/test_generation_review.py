@@ -162,6 +162,7 @@ class World:
         media: list[dict[str, Any]] | None = None,
         subjects: list[str] | None = None,
         event_id: str | None = None,
+        model: dict[str, str] | None = None,
     ) -> dict[str, Any]:
         data: dict[str, Any] = {
             "request_id": request_id,
@@ -170,6 +171,8 @@ class World:
             "input": {"text": text, "media": media or []},
             "biometric_subjects": subjects or [],
         }
+        if model is not None:
+            data["model"] = model
         event = cloud_event(REQUESTED, data, subject=request_id, event_id=event_id)
         await self.send("dsgov.platform.generation", event)
         return event
@@ -245,8 +248,9 @@ async def test_a_face_swap_with_consent_is_approved_labelled_and_its_output_carr
     await world.verified(user)
     await world.consent("granted", consent, subject, user, service_types=["face_swap"])
     media = [{"media_id": "in-1", "kind": "image", "sha256": SHA, "phash": "0123456789abcdef"}]
+    model = {"id": "demo-faceswap", "version": "3.1.0"}
     sent = await world.request(
-        rid, user, "face_swap", text="swap my friend's face", media=media, subjects=[subject]
+        rid, user, "face_swap", text="swap my friend's face", media=media, subjects=[subject], model=model
     )
 
     approved = await world.caused_by(sent)
@@ -258,6 +262,7 @@ async def test_a_face_swap_with_consent_is_approved_labelled_and_its_output_carr
     assert data["reasons"] == []
     assert data["library_version"] >= 7  # the demo library is loaded
     assert data["rule_set_version"].startswith("generation-review-rules/1+")
+    assert data["model"] == model  # DS-10.1, DS-15.1
 
     done = await world.completed(rid, unique("content"), text="here is the video")
     out = await world.caused_by(done)
@@ -271,6 +276,7 @@ async def test_a_face_swap_with_consent_is_approved_labelled_and_its_output_carr
     [first, second] = doc["state"]["decisions"]
     assert first["outcome"] == "approved"
     assert first["consents"] == [consent]
+    assert first["model"] == model  # the decision record names the model (DS-10.1)
     assert len(first["checked"]["text_sha256"]) == 64
     assert first["checked"]["media"][0]["sha256"] == SHA
     assert second["stage"] == "output"
@@ -786,6 +792,35 @@ async def test_a_provider_without_an_approved_library_is_held_for_review_and_not
         ]
         assert queued["data"]["hits"] == []
         assert not [e for e in world.review_events(rid) if e["type"] == "dsgov.generation.approved"]
+
+        # Operators approve a first entry (four-eyes): the provider is served normally from then on.
+        entry = {"kind": "keyword", "pattern": "first-real-term", "category": "fraud", "action": "block"}
+        for change, who in (("propose", "alice"), ("approve", "bob")):
+            data = {
+                "change": change,
+                "entry_id": "kw-first",
+                "reason": "criterion 1",
+                "entry": entry if change == "propose" else None,
+                "actor": {"username": who, "role": "admin"},
+            }
+            cmd = cloud_event(
+                "dsgov.library.change-submitted",
+                data,
+                subject="kw-first",
+                source="dsgov/console",
+                providerid=empty,
+            )
+            await world.send("dsgov.console.commands", cmd)
+            assert (await world.caused_by(cmd))["data"]["applied"] is True
+
+        async def ready() -> bool:
+            return (await health(h.service))[0] == 200
+
+        assert await eventually(ready)
+        approved = {**sent, "id": str(uuid.uuid4()), "data": {**request, "request_id": unique("req")}}
+        approved["subject"] = approved["data"]["request_id"]
+        await world.send("dsgov.platform.generation", approved)
+        assert (await world.caused_by(approved))["type"] == "dsgov.generation.approved"
     finally:
         h.service.stop()
         await rec.stop()
