@@ -4,19 +4,24 @@ The store is the source of truth. A matcher is built from the library document w
 revision changes, and the rumour index from the rumour documents written since the last look
 (with an overlap, so a write with a slightly older clock is not missed). The refresh loop polls
 every `interval_s`, so a change applied by any replica takes effect everywhere within about that
-time. Builds run in a worker thread, off the event loop.
+time (`refresh_all`, run by the composition root as an `every(...)` worker). Builds run in a
+worker thread, off the event loop.
 """
 
 from __future__ import annotations
 
 import asyncio
-import contextlib
-from collections.abc import Mapping
-from typing import Any, Final
+from collections.abc import Iterable
+from typing import Final
 
 from services.generation_review.domain.library import active_entries
 from services.generation_review.domain.matcher import Matcher
-from services.generation_review.domain.rumours import RumourIndex, RumourPolicy, rumour_from_state
+from services.generation_review.domain.rumours import (
+    RumourIndex,
+    RumourPolicy,
+    RumourState,
+    rumour_from_state,
+)
 from services.generation_review.ports import CatalogueSource
 from shared.observability import get_logger
 
@@ -36,8 +41,13 @@ class Catalogue:
         self.matcher = Matcher(0, [])
         self.rumours = RumourIndex([], policy)
         self._revision = -1
-        self._rumour_states: dict[str, Mapping[str, Any]] = {}
+        self._rumour_states: dict[str, RumourState] = {}
         self._since_ms = 0
+
+    @property
+    def library_empty(self) -> bool:
+        """True when no approved (active) entry is loaded: nothing could match (never fail open)."""
+        return len(self.matcher) == 0
 
     async def refresh(self) -> bool:
         """Rebuild what changed in the store; True when anything did."""
@@ -49,7 +59,7 @@ class Catalogue:
         if revision == self._revision:
             return False
         state = await self.source.library_state(self.provider_id)
-        version = int(state["version"]) if state else 0
+        version = state.version if state else 0
         self.matcher = await asyncio.to_thread(Matcher, version, active_entries(state))
         self._revision = revision
         log.info("library.loaded", provider_id=self.provider_id, version=version, active=len(self.matcher))
@@ -59,12 +69,12 @@ class Catalogue:
         states, newest = await self.source.rumours_since(
             self.provider_id, max(0, self._since_ms - OVERLAP_MS)
         )
-        changed = [s for s in states if self._rumour_states.get(str(s["rumour_id"])) != s]
+        changed = [s for s in states if self._rumour_states.get(s.rumour_id) != s]
         self._since_ms = max(self._since_ms, newest)
         if not changed:
             return False
         for s in changed:
-            self._rumour_states[str(s["rumour_id"])] = s
+            self._rumour_states[s.rumour_id] = s
         rumours = [rumour_from_state(s) for s in self._rumour_states.values()]
         self.rumours = await asyncio.to_thread(RumourIndex, rumours, self.policy)
         log.info("rumours.loaded", provider_id=self.provider_id, known=len(self.rumours))
@@ -72,13 +82,12 @@ class Catalogue:
 
 
 class Catalogues:
-    """Every provider's matchers, loaded on first use and kept fresh by `run`."""
+    """Every provider's matchers, loaded on first use and kept fresh by `refresh_all`."""
 
-    def __init__(self, source: CatalogueSource, policy: RumourPolicy, *, interval_s: float = 0.5) -> None:
-        """`interval_s`: how often the store is polled for changes."""
+    def __init__(self, source: CatalogueSource, policy: RumourPolicy) -> None:
+        """Read through `source`; nothing is loaded yet."""
         self.source = source
         self.policy = policy
-        self.interval_s = interval_s
         self._by_provider: dict[str, Catalogue] = {}
         self._lock = asyncio.Lock()
 
@@ -99,12 +108,6 @@ class Catalogues:
         for catalogue in list(self._by_provider.values()):
             await catalogue.refresh()
 
-    async def run(self, stop: asyncio.Event) -> None:
-        """Refresh every `interval_s` until `stop`; errors are logged and retried."""
-        while not stop.is_set():
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(stop.wait(), timeout=self.interval_s)
-            try:
-                await self.refresh_all()
-            except Exception:
-                log.exception("catalogue.refresh_failed")
+    async def without_library(self, provider_ids: Iterable[str]) -> list[str]:
+        """The providers among `provider_ids` with no approved feature library (sorted)."""
+        return sorted([p for p in provider_ids if (await self.get(p)).library_empty])

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import json
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import timedelta
 from pathlib import Path
 from typing import Final, Literal
@@ -13,7 +13,10 @@ from pydantic import Field, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from services.generation_review.domain.ladder import LEVELS, LadderPolicy
+from services.generation_review.domain.review import GatePolicy
 from services.generation_review.domain.rumours import RumourPolicy
+from services.generation_review.domain.service_types import BIOMETRIC_EDITING
+from shared.contracts.base import ServiceType
 
 Level = Literal["warning", "restricted", "suspended", "closed"]
 RULES: Final = "generation-review-rules/1"  # bump when the decision logic itself changes
@@ -27,6 +30,7 @@ class ReviewPolicy:
     ladder: LadderPolicy
     rumours: RumourPolicy
     excerpt_chars: int = 2000
+    gates: GatePolicy = field(default_factory=GatePolicy)
 
     @property
     def rule_set_version(self) -> str:
@@ -39,6 +43,9 @@ class ReviewPolicy:
             "rumour_text_containment": self.rumours.text_containment,
             "rumour_min_claim_chars": self.rumours.min_claim_chars,
             "rumour_phash_max_distance": self.rumours.phash_max_distance,
+            "subjects_required": sorted(self.gates.subjects_required),
+            "minor_restricted": sorted(self.gates.minor_restricted),
+            "unknown_age_restricted": self.gates.unknown_age_restricted,
         }
         digest = hashlib.sha256(json.dumps(settings, sort_keys=True).encode()).hexdigest()[:12]
         return f"{RULES}+{digest}"
@@ -74,6 +81,18 @@ class ReviewSettings(BaseSettings):
         default=0.5, gt=0, le=60, description="how often library and rumour changes are picked up"
     )
     review_excerpt_chars: int = Field(default=2000, ge=100, description="text shown to a reviewer at most")
+    subjects_required_for: tuple[ServiceType, ...] = Field(
+        default=tuple(sorted(BIOMETRIC_EDITING)),  # type: ignore[arg-type]
+        description="service types that always need declared biometric subjects (DS-14.2, JSON list)",
+    )
+    minor_restricted: tuple[ServiceType, ...] = Field(
+        default=("digital_human",),
+        description="service types refused to users under 18 (GA-10, JSON list)",
+    )
+    minor_restricted_unknown_age: bool = Field(
+        default=False,
+        description="refuse `minor_restricted` service types also to users whose age is unknown",
+    )
 
     @field_validator("ladder")
     @classmethod
@@ -99,7 +118,14 @@ class ReviewSettings(BaseSettings):
             min_claim_chars=self.rumour_min_claim_chars,
             phash_max_distance=self.rumour_phash_max_distance,
         )
-        return ReviewPolicy(ladder=ladder, rumours=rumours, excerpt_chars=self.review_excerpt_chars)
+        gates = GatePolicy(
+            subjects_required=frozenset(self.subjects_required_for),
+            minor_restricted=frozenset(self.minor_restricted),
+            unknown_age_restricted=self.minor_restricted_unknown_age,
+        )
+        return ReviewPolicy(
+            ladder=ladder, rumours=rumours, excerpt_chars=self.review_excerpt_chars, gates=gates
+        )
 
 
 class CliSettings(BaseSettings):

@@ -1,90 +1,101 @@
-"""Handling the service's events: translate, ask the pure domain, turn its decision into events.
+"""Handling the service's events: read what a decision needs, ask the pure domain, hand over to outbound.
 
-Thin by design (ARCHITECTURE rule 7): each handler reads what the decision needs (the user and
-consent projections through the coalescing directory, the current matchers from the catalogue),
-asks the domain, and returns the new state and the outbound CloudEvents; the engine writes both
-in one document write.
+Thin by design (ARCHITECTURE rule 7): each handler reads the user and consent projections
+through the directory and the current matchers from the catalogue, asks the domain, and returns
+the new typed state with the events `outbound` builds; the engine writes both in one document write.
+
+Aggregates of the one collection, by key: `request:<provider>/<request_id>`, `user:<provider>/<user_id>`
+(identity projection and standing on the ladder), `consent:<provider>/<consent_id>`,
+`rumour:<provider>/<rumour_id>` and one `library:<provider>`.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Sequence
 from datetime import datetime
-from typing import Any
+from typing import Any, Final
 
 from services.generation_review.catalogue import Catalogues
 from services.generation_review.config import ReviewPolicy
-from services.generation_review.domain.ladder import Sanction, Strike, apply_strike
-from services.generation_review.domain.library import (
-    ChangeRequest,
-    LibraryDecision,
-    apply_change,
-    new_library,
-)
+from services.generation_review.domain.ladder import Strike, apply_strike
+from services.generation_review.domain.library import ChangeRequest, LibraryState, apply_change, new_library
 from services.generation_review.domain.matcher import MediaHashes
 from services.generation_review.domain.projections import (
+    ConsentState,
+    UserState,
     apply_consent_event,
     apply_identity,
     consents_of,
     new_user,
     user_facts,
 )
-from services.generation_review.domain.reasons import reason
 from services.generation_review.domain.request import (
     DECIDABLE,
     Cause,
-    Emission,
     InputRequest,
+    ModelVersion,
     OutputSubmission,
     RequestDecision,
+    RequestState,
     ReviewerDecision,
     decide_input,
     decide_output,
     decide_review,
 )
-from services.generation_review.domain.review import check_content
-from services.generation_review.domain.rumours import ClaimMedia, rumour_state
+from services.generation_review.domain.review import Findings, check_content
+from services.generation_review.domain.rumours import ClaimMedia, RumourState, rumour_state
+from services.generation_review.outbound import (
+    APPROVALS,
+    SOURCE,
+    RequestEvents,
+    decision_id,
+    item_id,
+    library_event,
+    sanction_event,
+)
 from services.generation_review.ports import Directory
-from shared.contracts.base import Actor, Payload
+from shared.contracts import types as T
 from shared.contracts.consent import ConsentEvent
 from shared.contracts.console import LibraryChangeSubmitted, ReviewDecisionSubmitted
-from shared.contracts.envelope import CloudEvent, new_event
 from shared.contracts.generation import (
-    GenerationApproved,
     GenerationCompleted,
-    GenerationOutput,
-    GenerationRejected,
     GenerationRequested,
-    LibraryHit,
     MediaRef,
-    OutputApproved,
-    OutputBlocked,
+    ModelRef,
     ReviewDecision,
-    UserSanctioned,
 )
 from shared.contracts.identity import IdentityDecision
-from shared.contracts.review import LibraryEntrySnapshot, LibraryUpdated, ReviewQueued, ReviewResolved
 from shared.contracts.rumour import RumourRecorded
 from shared.messaging.codec import Inbound
-from shared.messaging.engine import Outcome
-from shared.messaging.ids import derived_id
+from shared.messaging.routing import Outcome
 from shared.observability import get_logger
 
 log = get_logger(__name__)
 
-SOURCE = "dsgov/generation-review"
-_APPROVALS = frozenset({"dsgov.generation.approved", "dsgov.output.approved"})
-_DECISIONS: dict[str, type[ReviewDecision]] = {
-    "dsgov.generation.approved": GenerationApproved,
-    "dsgov.generation.rejected": GenerationRejected,
-    "dsgov.output.approved": OutputApproved,
-    "dsgov.output.blocked": OutputBlocked,
-}
+REQUEST: Final = "request:"
+USER: Final = "user:"
+CONSENT: Final = "consent:"
+RUMOUR: Final = "rumour:"
 
 
-def item_id(provider_id: str, request_id: str, stage: str, content_id: str | None = None) -> str:
-    """The review item of one request stage (and output): stable, so a replay yields the same id."""
-    return derived_id(SOURCE, "item", provider_id, request_id, stage, content_id or "")
+def user_key(provider_id: str, user_id: str) -> str:
+    """The aggregate of one user: identity projection and standing."""
+    return f"{USER}{provider_id}/{user_id}"
+
+
+def library_key(provider_id: str) -> str:
+    """The provider's one feature library."""
+    return f"library:{provider_id}"
+
+
+def library_of(event: Inbound[Any]) -> str:
+    """Every library command folds into the one library, so versions are a gap-free sequence."""
+    return library_key(event.event.providerid)
+
+
+def user_of_decision(event: Inbound[ReviewDecision]) -> str:
+    """A decision (subject: the request) folds into its *user*: a confirmed violation is a strike there."""
+    return user_key(event.event.providerid, event.data.user_id)
 
 
 class ReviewHandlers:
@@ -103,87 +114,90 @@ class ReviewHandlers:
         self.policy = policy
         self.rule_set_version = policy.rule_set_version
         self.clock = clock
+        self.outbound = RequestEvents(self.rule_set_version, policy.excerpt_chars)
 
     # --- projections ----------------------------------------------------------------------------
 
-    async def on_identity(self, state: dict[str, Any] | None, event: Inbound[IdentityDecision]) -> Outcome:
-        """Keep who is real-name verified (DS-9); the newest decision wins."""
+    async def on_identity(
+        self, state: UserState | None, event: Inbound[IdentityDecision]
+    ) -> Outcome[UserState]:
+        """Keep who is real-name verified (DS-9) and their age group (GA-10); the newest decision wins."""
         data = event.data
-        outcome = "verified" if event.type == "dsgov.identity.verified" else "rejected"
+        outcome = "verified" if event.type == T.IDENTITY_VERIFIED else "rejected"
         decided_at = data.decided_at or event.event.time
-        new = apply_identity(state, event.event.providerid, data.user_id, outcome, decided_at, event.id)
-        return Outcome(state=new)
+        new = apply_identity(
+            state, event.event.providerid, data.user_id, outcome, decided_at, event.id, data.age_group
+        )
+        return Outcome(new)
 
-    async def on_consent(self, state: dict[str, Any] | None, event: Inbound[ConsentEvent]) -> Outcome:
+    async def on_consent(
+        self, state: ConsentState | None, event: Inbound[ConsentEvent]
+    ) -> Outcome[ConsentState]:
         """Keep each consent's status, grantee, subject and scope (DS-14.2)."""
         kind = event.type.rsplit(".", 1)[-1]
-        fields = event.data.model_dump()
-        return Outcome(state=apply_consent_event(state, event.event.providerid, kind, fields, event.id))
+        return Outcome(apply_consent_event(state, event.event.providerid, kind, event.data, event.id))
 
-    async def on_rumour(self, state: dict[str, Any] | None, event: Inbound[RumourRecorded]) -> Outcome:
+    async def on_rumour(
+        self, state: RumourState | None, event: Inbound[RumourRecorded]
+    ) -> Outcome[RumourState]:
         """Keep a known rumour (DS-11); the catalogue picks it up for matching."""
         d = event.data
         media = [ClaimMedia(m.sha256, m.phash) for m in d.claim_media]
         new = rumour_state(
             event.event.providerid, d.rumour_id, d.notice_id, d.claim_text, media, d.fingerprints, event.id
         )
-        return Outcome(state=new)
+        return Outcome(new)
 
     # --- review ---------------------------------------------------------------------------------
 
     async def on_requested(
-        self, state: dict[str, Any] | None, event: Inbound[GenerationRequested]
-    ) -> Outcome:
+        self, state: RequestState | None, event: Inbound[GenerationRequested]
+    ) -> Outcome[RequestState]:
         """Input review (DS-10.1): identity, sanctions, consents, library, rumours."""
-        if state and state["status"] not in DECIDABLE:
-            log.info("request.duplicate_ignored", request_id=event.subject, status=state["status"])
-            return Outcome(state=None)
-        d, provider = event.data, event.event.providerid
-        now = self.clock()
+        if state and state.status not in DECIDABLE:
+            log.info("request.duplicate_ignored", request_id=event.subject, status=state.status)
+            return Outcome(None)
+        d, provider, now = event.data, event.event.providerid, self.clock()
         users = await self.directory.users(provider, [d.user_id])
         consents = await self._consents(provider, d.user_id) if d.biometric_subjects else []
-        catalogue = await self.catalogues.get(provider)
-        media = [MediaHashes(m.media_id, m.sha256, m.phash) for m in d.input.media]
-        checked = check_content(d.input.text, media, catalogue.matcher, catalogue.rumours)
+        checked = await self._check(provider, d.input.text, d.input.media)
         req = InputRequest(
             d.request_id,
             d.user_id,
             d.service_type,
             tuple(d.biometric_subjects),
             item_id(provider, d.request_id, "input"),
+            depicts_person=any(m.depicts_person for m in d.input.media),
+            model=_model(d.model),
         )
         user = user_facts(users.get(d.user_id), d.user_id, now)
         decision = decide_input(state, req, user, consents_of(consents), checked, self._cause(event, now))
-        if decision.state is not None:
-            decision.state["correlation_id"] = event.event.correlation
-        return self._outcome(decision, event, now, text=d.input.text, media=list(d.input.media))
+        return self._outcome(decision, event, now, text=d.input.text, media=d.input.media)
 
     async def on_completed(
-        self, state: dict[str, Any] | None, event: Inbound[GenerationCompleted]
-    ) -> Outcome:
+        self, state: RequestState | None, event: Inbound[GenerationCompleted]
+    ) -> Outcome[RequestState]:
         """Output review (DS-10.1): approved request, consents still active, library, rumours."""
-        d, provider = event.data, event.event.providerid
-        now = self.clock()
-        consents = (
-            await self._consents(provider, state["user_id"]) if state and state.get("consent_ids") else []
-        )
-        catalogue = await self.catalogues.get(provider)
-        media = [MediaHashes(m.media_id, m.sha256, m.phash) for m in d.output.media]
-        checked = check_content(d.output.text, media, catalogue.matcher, catalogue.rumours)
+        d, provider, now = event.data, event.event.providerid, self.clock()
+        consents = await self._consents(provider, state.user_id) if state and state.consent_ids else []
+        checked = await self._check(provider, d.output.text, d.output.media)
         output = d.output.model_dump(mode="json", exclude_none=True)
         sub = OutputSubmission(
-            d.request_id, d.content_id, output, item_id(provider, d.request_id, "output", d.content_id)
+            d.request_id,
+            d.content_id,
+            output,
+            item_id(provider, d.request_id, "output", d.content_id),
+            model=_model(d.model),
         )
         decision = decide_output(state, sub, consents_of(consents), checked, self._cause(event, now))
-        return self._outcome(decision, event, now, text=d.output.text, media=list(d.output.media))
+        return self._outcome(decision, event, now, text=d.output.text, media=d.output.media)
 
     async def on_review_decision(
-        self, state: dict[str, Any] | None, event: Inbound[ReviewDecisionSubmitted]
-    ) -> Outcome:
+        self, state: RequestState | None, event: Inbound[ReviewDecisionSubmitted]
+    ) -> Outcome[RequestState]:
         """A reviewer decided a queued item (console command): the platform gets the final decision."""
-        d, provider = event.data, event.event.providerid
-        now = self.clock()
-        user_id = (state or {}).get("user_id") or ""
+        d, provider, now = event.data, event.event.providerid, self.clock()
+        user_id = state.user_id if state else ""
         users = await self.directory.users(provider, [user_id]) if user_id else {}
         consents = await self._consents(provider, user_id) if user_id else []
         cmd = ReviewerDecision(d.item_id, d.decision, d.reason, d.actor.username, d.actor.role)
@@ -192,11 +206,10 @@ class ReviewHandlers:
         return self._outcome(decision, event, now)
 
     async def on_library_change(
-        self, state: dict[str, Any] | None, event: Inbound[LibraryChangeSubmitted]
-    ) -> Outcome:
+        self, state: LibraryState | None, event: Inbound[LibraryChangeSubmitted]
+    ) -> Outcome[LibraryState]:
         """Propose, approve (four-eyes) or disable a library entry (DS-10.2)."""
-        d, provider = event.data, event.event.providerid
-        now = self.clock()
+        d, provider, now = event.data, event.event.providerid, self.clock()
         req = ChangeRequest(
             d.change, d.entry_id, d.reason, f"console:{d.actor.username}", d.actor.role, d.entry
         )
@@ -210,17 +223,18 @@ class ReviewHandlers:
             refusal=decision.refusal,
             refusal_detail=decision.detail or None,
         )
-        cause = _Cause(event.id, event.event.correlation)
-        return Outcome(state=decision.state, events=[library_event(decision, provider, cause, now)])
+        return Outcome(decision.state, [library_event(decision, event, now)])
 
-    async def on_own_decision(self, state: dict[str, Any] | None, event: Inbound[ReviewDecision]) -> Outcome:
+    async def on_own_decision(
+        self, state: UserState | None, event: Inbound[ReviewDecision]
+    ) -> Outcome[UserState]:
         """A decision of this service that confirms a violation is a strike on the user (DS-10.3)."""
         d = event.data
         if not d.strike:
-            return Outcome(state=None)
+            return Outcome(None)
         if event.event.source != SOURCE:  # only this service's own decisions count (Kafka ACLs in production)
             log.warning("strike.foreign_source_ignored", source=event.event.source, request_id=d.request_id)
-            return Outcome(state=None)
+            return Outcome(None)
         strike = Strike(
             strike_id=d.decision_id,
             at=d.decided_at or event.event.time,
@@ -229,27 +243,34 @@ class ReviewHandlers:
             reasons=tuple(r.code for r in d.reasons),
         )
         current = state or new_user(event.event.providerid, d.user_id)
-        result = apply_strike(current.get("standing"), strike, self.policy.ladder)
+        result = apply_strike(current.standing, strike, self.policy.ladder)
         if result is None:
-            return Outcome(state=None)
+            return Outcome(None)
         standing, sanction = result
         log.info("user.sanctioned", user_id=d.user_id, level=sanction.level, strikes=sanction.strikes)
-        new = {**current, "standing": standing}
-        return Outcome(state=new, events=[_sanction_event(event, d, sanction, self.clock())])
+        new = current.model_copy(update={"standing": standing})
+        return Outcome(new, [sanction_event(event, sanction, self.clock())])
 
     # --- helpers --------------------------------------------------------------------------------
 
-    async def _consents(self, provider: str, user_id: str) -> list[Mapping[str, Any]]:
+    async def _consents(self, provider: str, user_id: str) -> list[ConsentState]:
         return list((await self.directory.consents_granted_to(provider, [user_id])).get(user_id, []))
+
+    async def _check(self, provider: str, text: str | None, media: Sequence[MediaRef]) -> Findings:
+        catalogue = await self.catalogues.get(provider)
+        hashes = [MediaHashes(m.media_id, m.sha256, m.phash) for m in media]
+        return check_content(text, hashes, catalogue.matcher, catalogue.rumours)
 
     def _cause(self, event: Inbound[Any], now: datetime) -> Cause:
         return Cause(
             now=now,
             provider_id=event.event.providerid,
             event_id=event.id,
-            decision_id=derived_id(SOURCE, "decision", event.id),
+            decision_id=decision_id(event.id),
             rule_set_version=self.rule_set_version,
             severe=self.policy.ladder.severe_categories,
+            correlation_id=event.event.correlation,
+            gates=self.policy.gates,
         )
 
     def _outcome(
@@ -260,182 +281,24 @@ class ReviewHandlers:
         *,
         text: str | None = None,
         media: Sequence[MediaRef] = (),
-    ) -> Outcome:
-        if decision.state is None:
-            log.info("review.nothing_to_do", request_id=event.subject, note=decision.note)
-            return Outcome(state=None)
+    ) -> Outcome[RequestState]:
         state = decision.state
-        correlation = state.get("correlation_id") or event.event.correlation
-        events: list[CloudEvent] = []
-        for emission in decision.emissions:
-            if emission.kind == "decision":
-                data: Payload = self._decision_data(emission, state, event.id, now)
-            elif emission.kind == "queued":
-                data = self._queued_data(emission, state, text, media)
-            else:
-                data = _resolved_data(emission, state, now)
-            events.append(
-                new_event(
-                    type=emission.type,
-                    source=SOURCE,
-                    subject=state["request_id"],
-                    providerid=event.event.providerid,
-                    data=data,
-                    id=derived_id(SOURCE, emission.type, event.id),
-                    time=now,
-                    correlationid=correlation,
-                    causationid=event.id,
-                )
-            )
-            if emission.type not in _APPROVALS:  # approvals are the bulk: not logged one by one
+        if state is None:
+            log.info("review.nothing_to_do", request_id=event.subject, note=decision.note)
+            return Outcome(None)
+        for e in decision.emissions:
+            if e.type not in APPROVALS:  # approvals are the bulk: not logged one by one
                 log.info(
                     "review.decided",
-                    type=emission.type,
-                    request_id=state["request_id"],
-                    reasons=[f.code for f in emission.findings],
-                    strike=emission.strike,
+                    type=e.type,
+                    request_id=state.request_id,
+                    reasons=[f.code for f in e.findings],
+                    strike=e.strike,
                 )
-        return Outcome(state=state, events=events)
-
-    def _decision_data(
-        self, e: Emission, state: Mapping[str, Any], cause_id: str, now: datetime
-    ) -> ReviewDecision:
-        return _DECISIONS[e.type](
-            request_id=state["request_id"],
-            user_id=state["user_id"],
-            decision_id=derived_id(SOURCE, "decision", cause_id),
-            reasons=[reason(f.code, f.detail) for f in e.findings],
-            library_version=e.library_version,
-            rule_set_version=self.rule_set_version,
-            label_required=bool(state.get("label_required")),
-            service_type=state["service_type"] if state.get("user_id") else None,
-            content_id=e.content_id,
-            decided_at=now,
-            output=GenerationOutput.model_validate(e.output) if e.output is not None else None,
-            hits=[
-                LibraryHit(
-                    entry_id=h.entry_id,
-                    kind=h.kind,
-                    category=h.category,
-                    action=h.action,
-                    where=h.where,
-                    distance=h.distance,
-                    why=h.why,
-                )
-                for h in e.hits
-            ],
-            rumour_ids=list(e.rumour_ids),
-            reviewer=Actor(username=e.reviewer[0], role=e.reviewer[1]) if e.reviewer else None,
-            strike=e.strike,
-            violation_category=e.category,
-        )
-
-    def _queued_data(
-        self, e: Emission, state: Mapping[str, Any], text: str | None, media: Sequence[MediaRef]
-    ) -> ReviewQueued:
-        item = e.item or {}
-        limit = self.policy.excerpt_chars
-        whys = item.get("whys", {})
-        return ReviewQueued(
-            item_id=item["item_id"],
-            request_id=state["request_id"],
-            user_id=state["user_id"],
-            service_type=state["service_type"],
-            stage=item["stage"],
-            content_id=item.get("content_id"),
-            hits=[LibraryHit.model_validate({**h, "why": whys.get(h["entry_id"], "")}) for h in item["hits"]],
-            text=text[:limit] if text else None,
-            text_truncated=bool(text and len(text) > limit),
-            text_sha256=item.get("text_sha256"),
-            media=[MediaRef.model_validate(m.model_dump()) for m in media],
-            library_version=item["library_version"],
-            queued_at=datetime.fromisoformat(item["queued_at"]),
+        return Outcome(
+            state, self.outbound.events(event, state, decision.emissions, now, text=text, media=media)
         )
 
 
-def _resolved_data(e: Emission, state: Mapping[str, Any], now: datetime) -> ReviewResolved:
-    item = e.item or {}
-    assert e.reviewer is not None
-    return ReviewResolved(
-        item_id=item["item_id"],
-        request_id=state["request_id"],
-        user_id=state["user_id"],
-        stage=item["stage"],
-        decision="approve" if e.decision == "approve" else "reject",
-        outcome_type=item["outcome_type"],
-        decision_id=item["resolved_decision_id"],
-        reviewer=Actor(username=e.reviewer[0], role=e.reviewer[1]),
-        reason=e.reason,
-        resolved_at=now,
-    )
-
-
-def _sanction_event(
-    event: Inbound[ReviewDecision], d: ReviewDecision, sanction: Sanction, now: datetime
-) -> CloudEvent:
-    data = UserSanctioned(
-        user_id=d.user_id,
-        level=sanction.level,
-        until=sanction.until,
-        strikes=sanction.strikes,
-        reasons=list(d.reasons),
-        category=d.violation_category,
-        decision_id=d.decision_id,
-    )
-    return new_event(
-        type="dsgov.user.sanctioned",
-        source=SOURCE,
-        subject=d.user_id,
-        providerid=event.event.providerid,
-        data=data,
-        id=derived_id(SOURCE, "sanctioned", d.decision_id),
-        time=now,
-        correlationid=event.event.correlation,
-        causationid=event.id,
-    )
-
-
-class _Cause:
-    """The id and correlation of whatever caused a library change (a command, or the seeding)."""
-
-    def __init__(self, id: str, correlation: str) -> None:
-        self.id = id
-        self.correlation = correlation
-
-
-def entry_snapshot(entry: Mapping[str, Any]) -> LibraryEntrySnapshot:
-    """The contract form of a stored entry (its history stays in the store)."""
-    return LibraryEntrySnapshot.model_validate({k: v for k, v in entry.items() if k != "history"})
-
-
-def library_event(decision: LibraryDecision, provider_id: str, cause: _Cause, now: datetime) -> CloudEvent:
-    """`dsgov.library.updated` for one applied or refused change."""
-    data = LibraryUpdated(
-        entry_id=decision.entry_id,
-        library_version=decision.version,
-        change=decision.change,
-        applied=decision.applied,
-        refusal=decision.refusal,
-        refusal_detail=decision.detail or None,
-        entry=entry_snapshot(decision.entry) if decision.entry else None,
-        actor=decision.actor,
-        actor_role=decision.role,
-        reason=decision.reason,
-        changed_at=now,
-    )
-    return new_event(
-        type="dsgov.library.updated",
-        source=SOURCE,
-        subject=decision.entry_id,
-        providerid=provider_id,
-        data=data,
-        id=derived_id(SOURCE, "library.updated", cause.id, decision.entry_id),
-        time=now,
-        correlationid=cause.correlation,
-        causationid=cause.id,
-    )
-
-
-def seed_cause(operation_id: str) -> _Cause:
-    """The cause of library changes made by seeding (no inbound event)."""
-    return _Cause(operation_id, operation_id)
+def _model(model: ModelRef | None) -> ModelVersion | None:
+    return ModelVersion(id=model.id, version=model.version) if model else None

@@ -30,11 +30,27 @@ class OutputMedia(MediaRef):
     duration_s: float | None = Field(default=None, ge=0)
 
 
+class InputMedia(MediaRef):
+    """A media item the user supplied."""
+
+    depicts_person: bool = Field(
+        default=False,
+        description="the platform found a real person's face or voice in it: declare subjects (DS-14.2)",
+    )
+
+
+class ModelRef(Payload):
+    """The generation model the platform names (DS-10.1 decision record, DS-15.1 algorithm review)."""
+
+    id: str = Field(min_length=1, max_length=256)
+    version: str = Field(min_length=1, max_length=128)
+
+
 class GenerationInput(Payload):
     """What the user asked for."""
 
     text: str | None = Field(default=None, max_length=100_000)
-    media: list[MediaRef] = Field(default_factory=list, max_length=100)
+    media: list[InputMedia] = Field(default_factory=list, max_length=100)
 
 
 class GenerationOutput(Payload):
@@ -52,6 +68,7 @@ class GenerationRequested(Payload):
     service_type: ServiceType
     input: GenerationInput
     biometric_subjects: list[str] = Field(default_factory=list, max_length=100)
+    model: ModelRef | None = Field(default=None, description="the model that will generate (DS-10.1)")
 
 
 class GenerationCompleted(Payload):
@@ -60,6 +77,7 @@ class GenerationCompleted(Payload):
     request_id: str = Field(min_length=1, max_length=256)
     content_id: str = Field(min_length=1, max_length=256)
     output: GenerationOutput
+    model: ModelRef | None = Field(default=None, description="the model that generated it (DS-10.1)")
 
 
 class LibraryHit(Payload):
@@ -97,6 +115,9 @@ class ReviewDecision(Payload):
         default=False, description="a confirmed violation that counts against the user (DS-10.3)"
     )
     violation_category: str | None = Field(default=None, description="the category of the violation")
+    model: ModelRef | None = Field(
+        default=None, description="the model the platform named on the request or output (DS-10.1, DS-15.1)"
+    )
 
 
 class GenerationApproved(ReviewDecision):

@@ -10,7 +10,7 @@ from typing import Literal
 
 from pydantic import AwareDatetime, Field
 
-from shared.contracts.base import Actor, Payload, ServiceType
+from shared.contracts.base import Actor, Payload, Reason, ServiceType
 from shared.contracts.generation import EntryAction, EntryKind, LibraryHit, MediaRef
 
 ReviewStage = Literal["input", "output"]
@@ -28,6 +28,10 @@ class ReviewQueued(Payload):
     stage: ReviewStage
     content_id: str | None = None
     hits: list[LibraryHit] = Field(default_factory=list, description="the entries that asked for review")
+    reasons: list[Reason] = Field(
+        default_factory=list,
+        description="why a person must look besides `hits`, e.g. `library_empty` (DS-10.2): never fail open",
+    )
     text: str | None = Field(default=None, description="the checked text, or its first characters")
     text_truncated: bool = False
     text_sha256: str | None = Field(default=None, description="SHA-256 of the normalised text")

@@ -13,6 +13,8 @@ import asyncio
 import base64
 import sys
 import time
+import urllib.error
+import urllib.request
 import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable
 from datetime import UTC, datetime, timedelta
@@ -24,7 +26,7 @@ import pytest_asyncio
 from aiokafka import AIOKafkaProducer
 from pymongo import AsyncMongoClient
 
-from devtools.testing.embedded import EmbeddedStack
+from devtools.testing.embedded import EmbeddedStack, ServiceProcess
 from devtools.testing.events import cloud_event, to_bytes, unique
 from devtools.testing.harness import ServiceHarness
 from devtools.testing.kafka import Recorder
@@ -41,9 +43,14 @@ SHA = "ab" * 32
 class ReviewHarness(ServiceHarness):
     """One review service process in its own topic namespace and database."""
 
-    def __init__(self, stack: EmbeddedStack, tmp: Path) -> None:
-        env = {"DSGOV_REVIEW_REFRESH_INTERVAL_S": "0.2", "DSGOV_REVIEW_DEMO_LIBRARY": "true"}
-        super().__init__(stack, tmp, MODULE, database="review", env=env, provider_id=PROVIDER)
+    def __init__(
+        self, stack: EmbeddedStack, tmp: Path, provider_id: str = PROVIDER, demo_library: bool = True
+    ) -> None:
+        env = {
+            "DSGOV_REVIEW_REFRESH_INTERVAL_S": "0.2",
+            "DSGOV_REVIEW_DEMO_LIBRARY": str(demo_library).lower(),
+        }
+        super().__init__(stack, tmp, MODULE, database="review", env=env, provider_id=provider_id)
         self.mongo: AsyncMongoClient[dict[str, Any]] = AsyncMongoClient(stack.mongo_uri, tz_aware=True)
 
     async def doc(self, key: str) -> dict[str, Any] | None:
@@ -155,6 +162,7 @@ class World:
         media: list[dict[str, Any]] | None = None,
         subjects: list[str] | None = None,
         event_id: str | None = None,
+        model: dict[str, str] | None = None,
     ) -> dict[str, Any]:
         data: dict[str, Any] = {
             "request_id": request_id,
@@ -163,6 +171,8 @@ class World:
             "input": {"text": text, "media": media or []},
             "biometric_subjects": subjects or [],
         }
+        if model is not None:
+            data["model"] = model
         event = cloud_event(REQUESTED, data, subject=request_id, event_id=event_id)
         await self.send("dsgov.platform.generation", event)
         return event
@@ -238,8 +248,9 @@ async def test_a_face_swap_with_consent_is_approved_labelled_and_its_output_carr
     await world.verified(user)
     await world.consent("granted", consent, subject, user, service_types=["face_swap"])
     media = [{"media_id": "in-1", "kind": "image", "sha256": SHA, "phash": "0123456789abcdef"}]
+    model = {"id": "demo-faceswap", "version": "3.1.0"}
     sent = await world.request(
-        rid, user, "face_swap", text="swap my friend's face", media=media, subjects=[subject]
+        rid, user, "face_swap", text="swap my friend's face", media=media, subjects=[subject], model=model
     )
 
     approved = await world.caused_by(sent)
@@ -251,6 +262,7 @@ async def test_a_face_swap_with_consent_is_approved_labelled_and_its_output_carr
     assert data["reasons"] == []
     assert data["library_version"] >= 7  # the demo library is loaded
     assert data["rule_set_version"].startswith("generation-review-rules/1+")
+    assert data["model"] == model  # DS-10.1, DS-15.1
 
     done = await world.completed(rid, unique("content"), text="here is the video")
     out = await world.caused_by(done)
@@ -264,6 +276,7 @@ async def test_a_face_swap_with_consent_is_approved_labelled_and_its_output_carr
     [first, second] = doc["state"]["decisions"]
     assert first["outcome"] == "approved"
     assert first["consents"] == [consent]
+    assert first["model"] == model  # the decision record names the model (DS-10.1)
     assert len(first["checked"]["text_sha256"]) == 64
     assert first["checked"]["media"][0]["sha256"] == SHA
     assert second["stage"] == "output"
@@ -707,3 +720,108 @@ async def test_bad_input_is_dead_lettered_with_its_original_bytes(world: World) 
     assert set(by_code) == {"invalid_json", "schema_violation", "unknown_type"}
     assert base64.b64decode(by_code["invalid_json"]["payload"]) == not_json
     assert not world.review_events(rid)
+
+
+# --- tenant safety: a provider without an approved library (issue 10 item 6; DS-10.2, GA-14.1) ----------
+
+
+async def health(process: ServiceProcess) -> tuple[int, str]:
+    """The status and body of /health/ready (0 while nothing answers)."""
+
+    def get() -> tuple[int, str]:
+        url = f"http://127.0.0.1:{process.health_port}/health/ready"
+        try:
+            with urllib.request.urlopen(url, timeout=1) as response:
+                return int(response.status), response.read().decode()
+        except urllib.error.HTTPError as exc:
+            return exc.code, exc.read().decode()
+        except (urllib.error.URLError, ConnectionError, TimeoutError):
+            return 0, ""
+
+    return await asyncio.to_thread(get)
+
+
+async def test_a_provider_without_an_approved_library_is_held_for_review_and_not_ready(
+    stack: EmbeddedStack, tmp_path_factory: pytest.TempPathFactory, producer: AIOKafkaProducer
+) -> None:
+    empty = "provider-empty"
+    h = ReviewHarness(stack, tmp_path_factory.mktemp("review-empty"), provider_id=empty, demo_library=False)
+    await h.provision()
+    rec = h.recorder("dsgov.review")
+    await rec.start()
+    h.service.start(wait_ready=False)
+    try:
+
+        async def not_ready() -> str | None:
+            status, body = await health(h.service)
+            return body if status == 503 and "feature library" in body else None
+
+        body = await eventually(not_ready)
+        assert body == (
+            f"not ready: provider {empty} has no approved feature library "
+            "(requests held for review: library_empty)"
+        )
+        world = World(h, producer, rec)
+        user, rid = unique("user"), unique("req")
+        verified = cloud_event(
+            "dsgov.identity.verified",
+            {"user_id": user, "method": "mobile", "decided_at": datetime.now(UTC).isoformat()},
+            subject=user,
+            source="dsgov/identity-verification",
+            providerid=empty,
+        )
+        await world.send("dsgov.identity", verified)
+        request = {
+            "request_id": rid,
+            "user_id": user,
+            "service_type": "text_dialogue",
+            "input": {"text": "hi"},
+        }
+        sent = cloud_event(REQUESTED, request, subject=rid, providerid=empty)
+
+        async def held() -> dict[str, Any] | None:  # the identity projection may still be on its way
+            again = {**sent, "id": str(uuid.uuid4())}
+            await world.send("dsgov.platform.generation", again)
+            decision = await world.caused_by(again)
+            return decision if decision["type"] == "dsgov.review.queued" else None
+
+        queued = await eventually(held)
+        assert queued is not None
+        assert [(r["code"], r["article"]) for r in queued["data"]["reasons"]] == [
+            ("library_empty", "DS-10.2")
+        ]
+        assert queued["data"]["hits"] == []
+        assert not [e for e in world.review_events(rid) if e["type"] == "dsgov.generation.approved"]
+
+        # Operators approve a first entry (four-eyes): the provider is served normally from then on.
+        entry = {"kind": "keyword", "pattern": "first-real-term", "category": "fraud", "action": "block"}
+        for change, who in (("propose", "alice"), ("approve", "bob")):
+            data = {
+                "change": change,
+                "entry_id": "kw-first",
+                "reason": "criterion 1",
+                "entry": entry if change == "propose" else None,
+                "actor": {"username": who, "role": "admin"},
+            }
+            cmd = cloud_event(
+                "dsgov.library.change-submitted",
+                data,
+                subject="kw-first",
+                source="dsgov/console",
+                providerid=empty,
+            )
+            await world.send("dsgov.console.commands", cmd)
+            assert (await world.caused_by(cmd))["data"]["applied"] is True
+
+        async def ready() -> bool:
+            return (await health(h.service))[0] == 200
+
+        assert await eventually(ready)
+        approved = {**sent, "id": str(uuid.uuid4()), "data": {**request, "request_id": unique("req")}}
+        approved["subject"] = approved["data"]["request_id"]
+        await world.send("dsgov.platform.generation", approved)
+        assert (await world.caused_by(approved))["type"] == "dsgov.generation.approved"
+    finally:
+        h.service.stop()
+        await rec.stop()
+        await h.mongo.close()

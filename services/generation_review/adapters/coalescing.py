@@ -9,8 +9,8 @@ A failure of that query reaches every caller, so the engine retries the batch as
 from __future__ import annotations
 
 from collections.abc import Collection, Mapping
-from typing import Any
 
+from services.generation_review.domain.projections import ConsentState, UserState
 from services.generation_review.ports import Directory
 from shared.storage.coalescing import Coalescer
 
@@ -20,15 +20,15 @@ class CoalescingDirectory:
 
     def __init__(self, inner: Directory) -> None:
         """`inner` answers the merged lookups."""
-        self._users: Coalescer[Mapping[str, Any]] = Coalescer(inner.users)
-        self._consents: Coalescer[list[Mapping[str, Any]]] = Coalescer(inner.consents_granted_to)
+        self._users: Coalescer[UserState] = Coalescer(inner.users)
+        self._consents: Coalescer[list[ConsentState]] = Coalescer(inner.consents_granted_to)
 
-    async def users(self, provider_id: str, user_ids: Collection[str]) -> Mapping[str, Mapping[str, Any]]:
+    async def users(self, provider_id: str, user_ids: Collection[str]) -> Mapping[str, UserState]:
         """See `Directory.users`."""
         return await self._users.get(provider_id, user_ids)
 
     async def consents_granted_to(
         self, provider_id: str, user_ids: Collection[str]
-    ) -> Mapping[str, list[Mapping[str, Any]]]:
+    ) -> Mapping[str, list[ConsentState]]:
         """See `Directory.consents_granted_to`."""
         return await self._consents.get(provider_id, user_ids)

@@ -13,7 +13,10 @@ from typing import Any
 
 from pymongo.asynchronous.collection import AsyncCollection
 
-from services.generation_review.keys import library_key, user_key
+from services.generation_review.domain.library import LibraryState
+from services.generation_review.domain.projections import ConsentState, UserState
+from services.generation_review.domain.rumours import RumourState
+from services.generation_review.handlers import library_key, user_key
 
 
 class MongoDirectory:
@@ -23,29 +26,28 @@ class MongoDirectory:
         """Read from the service's aggregate collection."""
         self._collection = collection
 
-    async def users(self, provider_id: str, user_ids: Collection[str]) -> Mapping[str, Mapping[str, Any]]:
+    async def users(self, provider_id: str, user_ids: Collection[str]) -> Mapping[str, UserState]:
         """One query for every wanted user."""
         ids = [user_key(provider_id, u) for u in dict.fromkeys(user_ids)]
-        found: dict[str, Mapping[str, Any]] = {}
-        async for doc in self._collection.find({"_id": {"$in": ids}}, {"state": 1}):
-            state = doc.get("state") or {}
-            if state.get("kind") == "user":
-                found[str(state["user_id"])] = state
+        found: dict[str, UserState] = {}
+        async for doc in self._collection.find({"_id": {"$in": ids}, "state.kind": "user"}, {"state": 1}):
+            user = UserState.model_validate(doc["state"])
+            found[user.user_id] = user
         return found
 
     async def consents_granted_to(
         self, provider_id: str, user_ids: Collection[str]
-    ) -> Mapping[str, list[Mapping[str, Any]]]:
+    ) -> Mapping[str, list[ConsentState]]:
         """One query (index `state.grantee_user_id`) for every wanted grantee."""
         query = {
             "state.grantee_user_id": {"$in": list(dict.fromkeys(user_ids))},
             "state.kind": "consent",
             "state.provider_id": provider_id,
         }
-        found: dict[str, list[Mapping[str, Any]]] = defaultdict(list)
+        found: dict[str, list[ConsentState]] = defaultdict(list)
         async for doc in self._collection.find(query, {"state": 1}):
-            state = doc["state"]
-            found[str(state["grantee_user_id"])].append(state)
+            consent = ConsentState.model_validate(doc["state"])
+            found[consent.grantee_user_id].append(consent)
         return found
 
 
@@ -61,18 +63,18 @@ class MongoCatalogueSource:
         doc = await self._collection.find_one({"_id": library_key(provider_id)}, {"version": 1})
         return int(doc["version"]) if doc else 0
 
-    async def library_state(self, provider_id: str) -> Mapping[str, Any] | None:
+    async def library_state(self, provider_id: str) -> LibraryState | None:
         """The library state."""
         doc = await self._collection.find_one({"_id": library_key(provider_id)}, {"state": 1})
-        state: Mapping[str, Any] | None = (doc or {}).get("state") or None
-        return state
+        state = (doc or {}).get("state")
+        return LibraryState.model_validate(state) if state else None
 
-    async def rumours_since(self, provider_id: str, since_ms: int) -> tuple[list[Mapping[str, Any]], int]:
+    async def rumours_since(self, provider_id: str, since_ms: int) -> tuple[list[RumourState], int]:
         """Rumours written at or after `since_ms` (index `state.kind, updated_ms`)."""
         query = {"state.kind": "rumour", "state.provider_id": provider_id, "updated_ms": {"$gte": since_ms}}
-        states: list[Mapping[str, Any]] = []
+        states: list[RumourState] = []
         newest = since_ms
         async for doc in self._collection.find(query, {"state": 1, "updated_ms": 1}):
-            states.append(doc["state"])
+            states.append(RumourState.model_validate(doc["state"]))
             newest = max(newest, int(doc.get("updated_ms", 0)))
         return states, newest

@@ -22,9 +22,10 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
-from typing import Any, Final
+from typing import Final
 
 from services.generation_review.domain.service_types import biometric_editing
+from shared.storage.aggregates import AggregateState
 
 LEVELS: Final = ("warning", "restricted", "suspended", "closed")
 STRIKE_LIMIT: Final = 200  # strikes kept per user; far more than any window needs
@@ -66,21 +67,49 @@ class Sanction:
     strikes: int = 0
 
 
+class StrikeRecord(AggregateState):
+    """A strike as kept on the user."""
+
+    strike_id: str
+    at: datetime
+    category: str
+    request_id: str
+    reasons: tuple[str, ...] = ()
+
+
+class SanctionRecord(AggregateState):
+    """A sanction as it was imposed (the user's history)."""
+
+    strike_id: str
+    level: str
+    until: datetime | None
+    strikes: int
+    at: datetime
+
+
+class Standing(AggregateState):
+    """A user's place on the ladder: the current level, its end, strikes and sanctions so far."""
+
+    level: str | None = None
+    until: datetime | None = None
+    strikes: tuple[StrikeRecord, ...] = ()
+    sanctions: tuple[SanctionRecord, ...] = ()
+
+
 def _rank(level: str | None) -> int:
     return LEVELS.index(level) if level in LEVELS else -1
 
 
-def new_standing() -> dict[str, Any]:
+def new_standing() -> Standing:
     """A user with no strikes."""
-    return {"level": None, "until": None, "strikes": [], "sanctions": []}
+    return Standing()
 
 
-def in_force(standing: Mapping[str, Any] | None, now: datetime) -> Sanction | None:
+def in_force(standing: Standing | None, now: datetime) -> Sanction | None:
     """The sanction that restricts the user at `now` (a lapsed one, or a warning, restricts nothing)."""
-    if not standing or not standing.get("level"):
+    if not standing or not standing.level:
         return None
-    level = standing["level"]
-    until = datetime.fromisoformat(standing["until"]) if standing.get("until") else None
+    level, until = standing.level, standing.until
     if level == "closed":
         return Sanction(level, None)
     if level in ("restricted", "suspended") and until is not None and until > now:
@@ -98,22 +127,22 @@ def refuses(sanction: Sanction | None, service_type: str) -> bool:
 
 
 def apply_strike(
-    standing: Mapping[str, Any] | None, strike: Strike, policy: LadderPolicy
-) -> tuple[dict[str, Any], Sanction] | None:
+    standing: Standing | None, strike: Strike, policy: LadderPolicy
+) -> tuple[Standing, Sanction] | None:
     """The standing after `strike` and the sanction it brings; None when this strike was counted already."""
-    current = dict(standing or new_standing())
-    if any(s["strike_id"] == strike.strike_id for s in current["strikes"]):
+    current = standing or new_standing()
+    if any(s.strike_id == strike.strike_id for s in current.strikes):
         return None
-    record = {
-        "strike_id": strike.strike_id,
-        "at": strike.at.isoformat(),
-        "category": strike.category,
-        "request_id": strike.request_id,
-        "reasons": list(strike.reasons),
-    }
-    strikes = [*current["strikes"], record][-STRIKE_LIMIT:]
+    record = StrikeRecord(
+        strike_id=strike.strike_id,
+        at=strike.at,
+        category=strike.category,
+        request_id=strike.request_id,
+        reasons=strike.reasons,
+    )
+    strikes = (*current.strikes, record)[-STRIKE_LIMIT:]
     since = strike.at - policy.window
-    counted = sum(1 for s in strikes if datetime.fromisoformat(s["at"]) > since)
+    counted = sum(1 for s in strikes if s.at > since)
     level = _level_for(counted, strike.category, policy)
     until = _until(level, strike.at, policy)
     active = in_force(current, strike.at)
@@ -122,20 +151,16 @@ def apply_strike(
         level = active.level
         until = None if active.until is None else max(active.until, until or active.until)
     sanction = Sanction(level, until, counted)
-    history = {
-        "strike_id": strike.strike_id,
-        "level": level,
-        "until": until.isoformat() if until else None,
-        "strikes": counted,
-        "at": strike.at.isoformat(),
-    }
-    current.update(
-        level=level,
-        until=until.isoformat() if until else None,
-        strikes=strikes,
-        sanctions=[*current["sanctions"], history][-STRIKE_LIMIT:],
+    history = SanctionRecord(
+        strike_id=strike.strike_id, level=level, until=until, strikes=counted, at=strike.at
     )
-    return current, sanction
+    updated = Standing(
+        level=level,
+        until=until,
+        strikes=strikes,
+        sanctions=(*current.sanctions, history)[-STRIKE_LIMIT:],
+    )
+    return updated, sanction
 
 
 def _level_for(counted: int, category: str, policy: LadderPolicy) -> str:

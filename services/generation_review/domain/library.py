@@ -22,13 +22,14 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import datetime
-from typing import Any, Final
+from typing import Any, Final, Literal
 
 from services.generation_review.domain.matcher import KINDS, MatchEntry, regex_error
 from services.generation_review.domain.normalise import normalise
 from services.generation_review.domain.phash_index import MAX_DISTANCE, parse_phash
+from shared.storage.aggregates import AggregateState
 
 CHANGE_LOG_LIMIT: Final = 1000  # recent changes kept on the library; each entry keeps all of its own
 PERMITTED_ROLES: Final = frozenset({"operator", "admin"})
@@ -36,6 +37,63 @@ ACTIONS: Final = ("block", "review")
 DEFAULT_PHASH_DISTANCE: Final = 8
 _SHA256: Final = re.compile(r"[0-9a-f]{64}")
 _CATEGORY: Final = re.compile(r"[a-z0-9][a-z0-9_.-]{0,63}")
+
+
+class ChangeRecord(AggregateState):
+    """One change as logged: applied (`status`, `at`) or refused (`refused`, `detail`)."""
+
+    version: int
+    change: str
+    entry_id: str
+    actor: str
+    role: str | None
+    reason: str
+    status: str | None = None
+    at: datetime | None = None
+    refused: str | None = None
+    detail: str | None = None
+
+
+class LibraryEntry(AggregateState):
+    """One entry with its admission trail and its full history (for `entries_at`)."""
+
+    entry_id: str
+    kind: str
+    pattern: str
+    category: str
+    action: str
+    max_distance: int | None = None
+    status: str  # proposed · active · disabled
+    demo: bool = False
+    proposed_by: str
+    proposed_reason: str
+    approved_by: str | None = None
+    approval_reason: str | None = None
+    disabled_by: str | None = None
+    disabled_reason: str | None = None
+    created_version: int
+    updated_version: int
+    history: tuple[ChangeRecord, ...] = ()
+
+
+class LibraryState(AggregateState):
+    """One provider's feature library: the aggregate `library:<provider>`."""
+
+    kind: Literal["library"] = "library"
+    provider_id: str
+    version: int = 0
+    entries: dict[str, LibraryEntry] = {}
+    changes: tuple[ChangeRecord, ...] = ()
+
+    def with_entry(self, entry: LibraryEntry, record: ChangeRecord) -> LibraryState:
+        """The library with `entry` written at `record.version` and the change logged."""
+        return self.model_copy(
+            update={
+                "entries": {**self.entries, entry.entry_id: entry},
+                "version": record.version,
+                "changes": (*self.changes, record)[-CHANGE_LOG_LIMIT:],
+            }
+        )
 
 
 @dataclass(frozen=True)
@@ -54,14 +112,14 @@ class ChangeRequest:
 class LibraryDecision:
     """The library after a change (None: unchanged) and what to publish about it."""
 
-    state: dict[str, Any] | None
+    state: LibraryState | None
     applied: bool
     change: str
     entry_id: str
     version: int
     refusal: str | None = None
     detail: str = ""
-    entry: dict[str, Any] | None = None
+    entry: LibraryEntry | None = None
     actor: str = ""
     role: str | None = None
     reason: str = ""
@@ -76,12 +134,11 @@ class ProposedEntry:
     category: str
     action: str
     max_distance: int | None = None
-    extra: dict[str, Any] = field(default_factory=dict)
 
 
-def new_library(provider_id: str) -> dict[str, Any]:
+def new_library(provider_id: str) -> LibraryState:
     """An empty library (version 0)."""
-    return {"kind": "library", "provider_id": provider_id, "version": 0, "entries": {}, "changes": []}
+    return LibraryState(provider_id=provider_id)
 
 
 def validate_entry(raw: Mapping[str, Any] | None) -> ProposedEntry | str:
@@ -121,85 +178,82 @@ def _validate_pattern(
     return ProposedEntry(kind, stored, category, action)
 
 
-def apply_change(state: Mapping[str, Any] | None, req: ChangeRequest, now: datetime) -> LibraryDecision:
+def apply_change(state: LibraryState | None, req: ChangeRequest, now: datetime) -> LibraryDecision:
     """Apply a propose/approve/disable, or refuse it (nothing changes)."""
-    library = _copy(state, req)
+    library = state or new_library("")
     if req.role not in PERMITTED_ROLES and not req.actor.startswith("system:"):
         return _refuse(
             library, req, "actor_not_permitted", "only an operator or admin may change the library"
         )
     if req.change == "propose":
         return _propose(library, req, now)
-    entry = library["entries"].get(req.entry_id)
+    entry = library.entries.get(req.entry_id)
     if entry is None:
         return _refuse(library, req, "entry_unknown", "no entry with this id")
     if req.change == "approve":
-        if entry["status"] != "proposed":
-            return _refuse(library, req, "not_proposed", f"the entry is {entry['status']}")
-        if entry["proposed_by"] == req.actor:
+        if entry.status != "proposed":
+            return _refuse(library, req, "not_proposed", f"the entry is {entry.status}")
+        if entry.proposed_by == req.actor:
             return _refuse(library, req, "four_eyes", "the proposer may not approve their own entry")
-        return _apply(library, req, now, status="active", approved_by=req.actor, approval_reason=req.reason)
+        approved = entry.model_copy(
+            update={"status": "active", "approved_by": req.actor, "approval_reason": req.reason}
+        )
+        return _apply(library, req, now, approved)
     if req.change == "disable":
-        if entry["status"] == "disabled":
+        if entry.status == "disabled":
             return _refuse(library, req, "already_disabled", "the entry is already disabled")
-        return _apply(library, req, now, status="disabled", disabled_by=req.actor, disabled_reason=req.reason)
+        disabled = entry.model_copy(
+            update={"status": "disabled", "disabled_by": req.actor, "disabled_reason": req.reason}
+        )
+        return _apply(library, req, now, disabled)
     return _refuse(library, req, "change_unknown", f"unknown change {req.change!r}")
 
 
-def _copy(state: Mapping[str, Any] | None, req: ChangeRequest) -> dict[str, Any]:
-    base = state or new_library("")
-    return {**base, "entries": dict(base["entries"]), "changes": list(base["changes"])}
-
-
-def _propose(
-    library: dict[str, Any], req: ChangeRequest, now: datetime, demo: bool = False
-) -> LibraryDecision:
-    if req.entry_id in library["entries"]:
-        return _refuse(library, req, "entry_exists", "an entry with this id exists; propose a new id")
+def _proposal(library: LibraryState, req: ChangeRequest, demo: bool) -> LibraryEntry | str:
+    """The new entry a proposal makes, or why there is none (an entry_exists / entry_invalid detail)."""
     proposal = validate_entry(req.entry)
     if isinstance(proposal, str):
-        return _refuse(library, req, "entry_invalid", proposal)
-    library["entries"][req.entry_id] = {
-        "entry_id": req.entry_id,
-        "kind": proposal.kind,
-        "pattern": proposal.pattern,
-        "category": proposal.category,
-        "action": proposal.action,
-        "max_distance": proposal.max_distance,
-        "status": "proposed",
-        "demo": demo,
-        "proposed_by": req.actor,
-        "proposed_reason": req.reason,
-        "approved_by": None,
-        "approval_reason": None,
-        "disabled_by": None,
-        "disabled_reason": None,
-        "created_version": library["version"] + 1,
-        "updated_version": library["version"] + 1,
-        "history": [],
-    }
-    return _apply(library, req, now)
+        return proposal
+    return LibraryEntry(
+        entry_id=req.entry_id,
+        kind=proposal.kind,
+        pattern=proposal.pattern,
+        category=proposal.category,
+        action=proposal.action,
+        max_distance=proposal.max_distance,
+        status="proposed",
+        demo=demo,
+        proposed_by=req.actor,
+        proposed_reason=req.reason,
+        created_version=library.version + 1,
+        updated_version=library.version + 1,
+    )
 
 
-def _apply(library: dict[str, Any], req: ChangeRequest, now: datetime, **changes: Any) -> LibraryDecision:
-    version = library["version"] + 1
-    entry = {**library["entries"][req.entry_id], **changes, "updated_version": version}
-    record = {
-        "version": version,
-        "change": req.change,
-        "entry_id": req.entry_id,
-        "status": entry["status"],
-        "actor": req.actor,
-        "role": req.role,
-        "reason": req.reason,
-        "at": now.isoformat(),
-    }
-    entry["history"] = [*entry["history"], record]
-    library["entries"][req.entry_id] = entry
-    library["version"] = version
-    library["changes"] = [*library["changes"], record][-CHANGE_LOG_LIMIT:]
+def _propose(library: LibraryState, req: ChangeRequest, now: datetime) -> LibraryDecision:
+    if req.entry_id in library.entries:
+        return _refuse(library, req, "entry_exists", "an entry with this id exists; propose a new id")
+    entry = _proposal(library, req, demo=False)
+    if isinstance(entry, str):
+        return _refuse(library, req, "entry_invalid", entry)
+    return _apply(library, req, now, entry)
+
+
+def _apply(library: LibraryState, req: ChangeRequest, now: datetime, entry: LibraryEntry) -> LibraryDecision:
+    version = library.version + 1
+    record = ChangeRecord(
+        version=version,
+        change=req.change,
+        entry_id=req.entry_id,
+        status=entry.status,
+        actor=req.actor,
+        role=req.role,
+        reason=req.reason,
+        at=now,
+    )
+    entry = entry.model_copy(update={"updated_version": version, "history": (*entry.history, record)})
     return LibraryDecision(
-        library,
+        library.with_entry(entry, record),
         True,
         req.change,
         req.entry_id,
@@ -211,28 +265,27 @@ def _apply(library: dict[str, Any], req: ChangeRequest, now: datetime, **changes
     )
 
 
-def _refuse(library: dict[str, Any], req: ChangeRequest, code: str, detail: str) -> LibraryDecision:
-    record = {
-        "version": library["version"],
-        "change": req.change,
-        "entry_id": req.entry_id,
-        "refused": code,
-        "detail": detail,
-        "actor": req.actor,
-        "role": req.role,
-        "reason": req.reason,
-    }
-    library["changes"] = [*library["changes"], record][-CHANGE_LOG_LIMIT:]
-    entry = library["entries"].get(req.entry_id)
+def _refuse(library: LibraryState, req: ChangeRequest, code: str, detail: str) -> LibraryDecision:
+    record = ChangeRecord(
+        version=library.version,
+        change=req.change,
+        entry_id=req.entry_id,
+        refused=code,
+        detail=detail,
+        actor=req.actor,
+        role=req.role,
+        reason=req.reason,
+    )
+    logged = library.model_copy(update={"changes": (*library.changes, record)[-CHANGE_LOG_LIMIT:]})
     return LibraryDecision(
-        library,
+        logged,
         False,
         req.change,
         req.entry_id,
-        library["version"],
+        library.version,
         refusal=code,
         detail=detail,
-        entry=entry,
+        entry=library.entries.get(req.entry_id),
         actor=req.actor,
         role=req.role,
         reason=req.reason,
@@ -240,7 +293,7 @@ def _refuse(library: dict[str, Any], req: ChangeRequest, code: str, detail: str)
 
 
 def seed(
-    state: Mapping[str, Any] | None,
+    state: LibraryState | None,
     provider_id: str,
     entries: Iterable[Mapping[str, Any]],
     actor: str,
@@ -250,65 +303,53 @@ def seed(
 
     Returns no decisions when the library already has entries: seeding is for a first start only.
     """
-    library = dict(state) if state else new_library(provider_id)
-    if library["entries"]:
+    library = state.model_copy(update={"provider_id": provider_id}) if state else new_library(provider_id)
+    if library.entries:
         return []
-    library["provider_id"] = provider_id
     decisions: list[LibraryDecision] = []
     for raw in entries:
         entry_id = str(raw["entry_id"])
         req = ChangeRequest("seed", entry_id, str(raw.get("why", "demo data")), actor, None, raw)
-        decision = _propose(_copy(library, req), req, now, demo=bool(raw.get("demo", True)))
-        if not decision.applied:
-            raise ValueError(f"seed entry {entry_id}: {decision.detail}")
+        proposed = _proposal(library, req, demo=bool(raw.get("demo", True)))
+        if isinstance(proposed, str):
+            raise ValueError(f"seed entry {entry_id}: {proposed}")
+        active = proposed.model_copy(
+            update={"status": "active", "approved_by": actor, "approval_reason": req.reason}
+        )
+        decision = _apply(library, req, now, active)
         assert decision.state is not None
         library = decision.state
-        entry = {**library["entries"][entry_id], "status": "active", "approved_by": actor}
-        entry["approval_reason"] = req.reason
-        entry["history"] = [{**entry["history"][-1], "status": "active"}]
-        library["entries"][entry_id] = entry
-        decisions.append(
-            LibraryDecision(
-                library,
-                True,
-                "seed",
-                entry_id,
-                library["version"],
-                entry=entry,
-                actor=actor,
-                reason=req.reason,
-            )
-        )
+        decisions.append(decision)
     return decisions
 
 
-def match_entries(entries: Iterable[Mapping[str, Any]]) -> list[MatchEntry]:
+def match_entries(entries: Iterable[LibraryEntry]) -> list[MatchEntry]:
     """The active entries, as the matcher needs them (sorted by id, so builds are reproducible)."""
     return [
         MatchEntry(
-            entry_id=e["entry_id"],
-            kind=e["kind"],
-            pattern=e["pattern"],
-            category=e["category"],
-            action=e["action"],
-            max_distance=e.get("max_distance"),
-            why=e.get("approval_reason") or "",
+            entry_id=e.entry_id,
+            kind=e.kind,
+            pattern=e.pattern,
+            category=e.category,
+            action=e.action,
+            max_distance=e.max_distance,
+            why=e.approval_reason or "",
         )
-        for e in sorted(entries, key=lambda e: str(e["entry_id"]))
-        if e["status"] == "active"
+        for e in sorted(entries, key=lambda e: e.entry_id)
+        if e.status == "active"
     ]
 
 
-def active_entries(state: Mapping[str, Any] | None) -> list[MatchEntry]:
+def active_entries(state: LibraryState | None) -> list[MatchEntry]:
     """What matches now."""
-    return match_entries((state or {}).get("entries", {}).values())
+    return match_entries(state.entries.values()) if state else []
 
 
-def entries_at(state: Mapping[str, Any], version: int) -> list[MatchEntry]:
+def entries_at(state: LibraryState, version: int) -> list[MatchEntry]:
     """What matched at library `version`: each entry with the status its history had then."""
-    then: list[dict[str, Any]] = []
-    for entry in state.get("entries", {}).values():
-        past = [h for h in entry["history"] if h["version"] <= version]
-        if past:
-            then.append({**entry, "status": past[-1]["status"]})
+    then: list[LibraryEntry] = []
+    for entry in state.entries.values():
+        past = [h for h in entry.history if h.version <= version]
+        if past and past[-1].status:
+            then.append(entry.model_copy(update={"status": past[-1].status}))
     return match_entries(then)

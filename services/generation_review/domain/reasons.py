@@ -15,8 +15,10 @@ REASONS: Final[dict[str, tuple[str, str]]] = {
     "user_sanctioned": ("DS-10.3", "the user is sanctioned for this function"),
     "biometric_subject_undeclared": (
         "DS-14.2",
-        "a face or voice editing service needs the ids of the people whose face or voice is edited",
+        "a face or voice editing service, or input media depicting a person, needs the ids of the people "
+        "whose face or voice is used",
     ),
+    "minor_restricted": ("GA-10", "this service type is not offered to minors"),
     "consent_missing": ("DS-14.2", "no consent of this subject granted to this user"),
     "consent_withdrawn": ("DS-14.2", "the subject withdrew the consent"),
     "consent_expired": ("DS-14.2", "the subject's consent expired"),
@@ -30,6 +32,11 @@ REASONS: Final[dict[str, tuple[str, str]]] = {
     ),
     "known_rumour": ("DS-11", "the content carries a claim determined to be a rumour"),
     "no_approved_request": ("DS-10.1", "the output belongs to no approved generation request"),
+    # Never fail open: held for a person, not a rejection (DS-10.2 library, GA-14 review mechanisms).
+    "library_empty": (
+        "DS-10.2",
+        "the provider has no approved feature library, so nothing could match (GA-14.1): held for a person",
+    ),
 }
 
 

@@ -12,10 +12,10 @@ person), `approved`. Outputs are kept per content id: `approved`, `blocked`, `in
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from collections.abc import Sequence
+from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any, Final
+from typing import Any, Final, Literal
 
 from services.generation_review.domain.matcher import Hit
 from services.generation_review.domain.projections import ConsentFacts, UserFacts
@@ -23,12 +23,15 @@ from services.generation_review.domain.review import (
     ContentVerdict,
     Finding,
     Findings,
+    GatePolicy,
     content_verdict,
     input_gate,
     output_gate,
     violation_category,
 )
 from services.generation_review.domain.service_types import label_required
+from shared.contracts import types as T
+from shared.storage.aggregates import AggregateState
 
 DECISION_LIMIT: Final = 50
 # A request in these statuses is decided (again) when it is submitted: `new` when only an output was
@@ -36,6 +39,153 @@ DECISION_LIMIT: Final = 50
 DECIDABLE: Final = frozenset({"new", "rejected"})
 REVIEWER_ROLES: Final = frozenset({"operator", "admin"})
 HUMAN_REJECTION: Final = "confirmed by a human reviewer (DS-10.1 manual review)"
+# (stage, outcome) -> the decision event type
+DECISION_TYPES: Final = {
+    ("input", "approved"): T.GENERATION_APPROVED,
+    ("input", "rejected"): T.GENERATION_REJECTED,
+    ("output", "approved"): T.OUTPUT_APPROVED,
+    ("output", "blocked"): T.OUTPUT_BLOCKED,
+}
+
+
+# --- stored state ------------------------------------------------------------------------------
+
+
+class ModelVersion(AggregateState):
+    """The generation model the platform named (DS-10.1 decision record, DS-15.1)."""
+
+    id: str
+    version: str
+
+
+class StoredHit(AggregateState):
+    """A library hit as kept in a decision record or review item (no `why`: it is on the entry)."""
+
+    entry_id: str
+    kind: str
+    category: str
+    action: str
+    where: str = "text"
+    distance: int | None = None
+
+    @classmethod
+    def of(cls, hit: Hit) -> StoredHit:
+        """The stored form of a matcher hit."""
+        return cls(
+            entry_id=hit.entry_id,
+            kind=hit.kind,
+            category=hit.category,
+            action=hit.action,
+            where=hit.where,
+            distance=hit.distance,
+        )
+
+    def hit(self, why: str = "") -> Hit:
+        """Back as a matcher hit."""
+        return Hit(self.entry_id, self.kind, self.category, self.action, self.where, self.distance, why)
+
+
+class CheckedMedia(AggregateState):
+    """The hashes of a media item that was checked."""
+
+    media_id: str
+    sha256: str
+    phash: str | None = None
+
+
+class Checked(AggregateState):
+    """What was checked, by hash only (never the prompt itself)."""
+
+    text_sha256: str | None
+    media: tuple[CheckedMedia, ...] = ()
+
+
+class RumourFound(AggregateState):
+    """A known rumour found in checked content."""
+
+    rumour_id: str
+    via: str
+    where: str
+    score: float
+
+
+class DecisionRecord(AggregateState):
+    """One decision, kept to explain and replay it (DS-10.1, DS-10.2 hit log)."""
+
+    decision_id: str
+    cause_event_id: str
+    stage: str
+    outcome: str
+    reasons: tuple[str, ...] = ()
+    rule_set_version: str
+    decided_at: datetime
+    library_version: int | None = None
+    checked: Checked | None = None
+    hits: tuple[StoredHit, ...] = ()
+    rumours: tuple[RumourFound, ...] = ()
+    item_id: str | None = None
+    content_id: str | None = None
+    consents: tuple[str, ...] | None = None
+    identity_verified: bool | None = None
+    sanction: str | None = None
+    strike: bool | None = None
+    category: str | None = None
+    reviewer: str | None = None
+    reviewer_role: str | None = None
+    review_reason: str | None = None
+    model: ModelVersion | None = None
+
+
+class ReviewItem(AggregateState):
+    """A request or output waiting for (or decided by) a person."""
+
+    item_id: str
+    stage: Literal["input", "output"]
+    status: str  # open · approved · rejected
+    queued_at: datetime
+    library_version: int
+    hits: tuple[StoredHit, ...] = ()
+    whys: dict[str, str] = {}
+    reasons: tuple[str, ...] = ()  # why a person must look besides hits, e.g. library_empty
+    text_sha256: str | None = None
+    decision_id: str
+    content_id: str | None = None
+    output: dict[str, Any] | None = None  # the contract form, kept only until decided
+    model: ModelVersion | None = None  # of the output (output items)
+    resolved_at: datetime | None = None
+    reviewer: str | None = None
+    reviewer_role: str | None = None
+    review_reason: str | None = None
+    outcome_type: str | None = None
+    resolved_decision_id: str | None = None
+
+
+class RequestState(AggregateState):
+    """One generation request: the aggregate `request:<provider>/<request_id>`."""
+
+    kind: Literal["request"] = "request"
+    provider_id: str
+    request_id: str
+    user_id: str = ""
+    service_type: str = "other"
+    subjects: tuple[str, ...] = ()
+    depicts_person: bool = False  # an input media item shows a person (DS-14.2)
+    model: ModelVersion | None = None
+    status: str = "new"  # new · rejected · in_review · approved
+    consent_ids: tuple[str, ...] = ()
+    label_required: bool = False
+    items: dict[str, ReviewItem] = {}
+    outputs: dict[str, str] = {}  # content id -> approved · blocked · in_review
+    decisions: tuple[DecisionRecord, ...] = ()
+    correlation_id: str | None = None
+
+    def recorded(self, record: DecisionRecord, **changes: Any) -> RequestState:
+        """The request with `changes` applied and `record` appended to its decisions."""
+        decisions = (*self.decisions, record)[-DECISION_LIMIT:]
+        return self.model_copy(update={**changes, "decisions": decisions})
+
+
+# --- inputs and outputs of the decisions -------------------------------------------------------
 
 
 @dataclass(frozen=True)
@@ -48,6 +198,8 @@ class Cause:
     decision_id: str
     rule_set_version: str
     severe: frozenset[str] = frozenset()
+    correlation_id: str | None = None
+    gates: GatePolicy = field(default_factory=GatePolicy)
 
 
 @dataclass(frozen=True)
@@ -59,6 +211,8 @@ class InputRequest:
     service_type: str
     subjects: tuple[str, ...]
     item_id: str
+    depicts_person: bool = False
+    model: ModelVersion | None = None
 
 
 @dataclass(frozen=True)
@@ -69,6 +223,7 @@ class OutputSubmission:
     content_id: str
     output: dict[str, Any]
     item_id: str
+    model: ModelVersion | None = None
 
 
 @dataclass(frozen=True)
@@ -90,7 +245,7 @@ class Emission:
     `queued` or `resolved`.
     """
 
-    kind: str
+    kind: Literal["decision", "queued", "resolved"]
     type: str
     findings: tuple[Finding, ...] = ()
     hits: tuple[Hit, ...] = ()
@@ -101,89 +256,75 @@ class Emission:
     content_id: str | None = None
     output: dict[str, Any] | None = None
     reviewer: tuple[str, str] | None = None  # (username, role)
-    item: dict[str, Any] | None = None
+    item: ReviewItem | None = None
     decision: str | None = None
     reason: str = ""
+    model: ModelVersion | None = None
 
 
 @dataclass(frozen=True)
 class RequestDecision:
     """The new state (None: unchanged), what to publish, and why nothing happened if so."""
 
-    state: dict[str, Any] | None
+    state: RequestState | None
     emissions: tuple[Emission, ...] = ()
     note: str | None = None
 
 
 def new_request(
     provider_id: str, request_id: str, user_id: str = "", service_type: str = "other"
-) -> dict[str, Any]:
+) -> RequestState:
     """A request nothing is decided about yet."""
-    return {
-        "kind": "request",
-        "provider_id": provider_id,
-        "request_id": request_id,
-        "user_id": user_id,
-        "service_type": service_type,
-        "subjects": [],
-        "status": "new",
-        "consent_ids": [],
-        "label_required": label_required(service_type),
-        "items": {},
-        "outputs": {},
-        "decisions": [],
-    }
-
-
-def _hits(hits: Sequence[Hit]) -> list[dict[str, Any]]:
-    return [
-        {
-            "entry_id": h.entry_id,
-            "kind": h.kind,
-            "category": h.category,
-            "action": h.action,
-            "where": h.where,
-            "distance": h.distance,
-        }
-        for h in hits
-    ]
+    return RequestState(
+        provider_id=provider_id,
+        request_id=request_id,
+        user_id=user_id,
+        service_type=service_type,
+        label_required=label_required(service_type),
+    )
 
 
 def _record(
-    state: dict[str, Any],
     cause: Cause,
     stage: str,
     outcome: str,
     findings: Sequence[Finding],
     checked: Findings | None,
+    user: UserFacts | None = None,
     **extra: Any,
-) -> None:
-    record: dict[str, Any] = {
-        "decision_id": cause.decision_id,
-        "cause_event_id": cause.event_id,
-        "stage": stage,
-        "outcome": outcome,
-        "reasons": [f.code for f in findings],
-        "rule_set_version": cause.rule_set_version,
-        "decided_at": cause.now.isoformat(),
-        **extra,
-    }
-    if checked is not None:
-        record |= {
-            "library_version": checked.library_version,
-            "checked": {
-                "text_sha256": checked.text_sha256,
-                "media": [
-                    {"media_id": m.media_id, "sha256": m.sha256, "phash": m.phash} for m in checked.media
-                ],
-            },
-            "hits": _hits(checked.hits),
-            "rumours": [
-                {"rumour_id": r.rumour_id, "via": r.via, "where": r.where, "score": r.score}
-                for r in checked.rumours
-            ],
+) -> DecisionRecord:
+    if user is not None:  # what the input gates knew about the user
+        extra |= {
+            "identity_verified": user.verified,
+            "sanction": user.sanction.level if user.sanction else None,
         }
-    state["decisions"] = [*state["decisions"], record][-DECISION_LIMIT:]
+    content: dict[str, Any] = {}
+    if checked is not None:
+        content = {
+            "library_version": checked.library_version,
+            "checked": Checked(
+                text_sha256=checked.text_sha256,
+                media=tuple(
+                    CheckedMedia(media_id=m.media_id, sha256=m.sha256, phash=m.phash) for m in checked.media
+                ),
+            ),
+            "hits": tuple(StoredHit.of(h) for h in checked.hits),
+            "rumours": tuple(
+                RumourFound(rumour_id=r.rumour_id, via=r.via, where=r.where, score=r.score)
+                for r in checked.rumours
+            ),
+        }
+    return DecisionRecord(
+        decision_id=cause.decision_id,
+        cause_event_id=cause.event_id,
+        stage=stage,
+        outcome=outcome,
+        reasons=tuple(f.code for f in findings),
+        rule_set_version=cause.rule_set_version,
+        decided_at=cause.now,
+        **content,
+        **extra,
+    )
 
 
 def _decision(type_: str, findings: Sequence[Finding], checked: Findings | None, **extra: Any) -> Emission:
@@ -198,26 +339,40 @@ def _decision(type_: str, findings: Sequence[Finding], checked: Findings | None,
     )
 
 
-def _item(item_id: str, stage: str, checked: Findings, cause: Cause, **extra: Any) -> dict[str, Any]:
-    return {
-        "item_id": item_id,
-        "stage": stage,
-        "status": "open",
-        "queued_at": cause.now.isoformat(),
-        "library_version": checked.library_version,
-        "hits": _hits(checked.for_review),
-        "whys": {h.entry_id: h.why for h in checked.for_review},
-        "text_sha256": checked.text_sha256,
-        "decision_id": cause.decision_id,
-        **extra,
-    }
+def _item(
+    item_id: str,
+    stage: Literal["input", "output"],
+    checked: Findings,
+    verdict: ContentVerdict,
+    cause: Cause,
+    content_id: str | None = None,
+    output: dict[str, Any] | None = None,
+) -> ReviewItem:
+    return ReviewItem(
+        item_id=item_id,
+        stage=stage,
+        status="open",
+        queued_at=cause.now,
+        library_version=checked.library_version,
+        hits=tuple(StoredHit.of(h) for h in checked.for_review),
+        whys={h.entry_id: h.why for h in checked.for_review},
+        reasons=tuple(f.code for f in verdict.findings),
+        text_sha256=checked.text_sha256,
+        decision_id=cause.decision_id,
+        content_id=content_id,
+        output=output,
+    )
+
+
+def _queued(item: ReviewItem, checked: Findings, verdict: ContentVerdict) -> Emission:
+    return Emission("queued", T.REVIEW_QUEUED, findings=verdict.findings, item=item, hits=checked.for_review)
 
 
 # --- input ------------------------------------------------------------------------------------
 
 
 def decide_input(
-    state: Mapping[str, Any] | None,
+    state: RequestState | None,
     req: InputRequest,
     user: UserFacts,
     consents: Sequence[ConsentFacts],
@@ -225,103 +380,119 @@ def decide_input(
     cause: Cause,
 ) -> RequestDecision:
     """Review a request's input: rejected, approved, or queued for a person."""
-    if state and state["status"] not in DECIDABLE:
-        return RequestDecision(None, note=f"request already {state['status']}")
-    current = new_request(cause.provider_id, req.request_id, req.user_id, req.service_type)
-    current["decisions"] = list((state or {}).get("decisions", []))
-    current["outputs"] = dict((state or {}).get("outputs", {}))  # outputs blocked before stay blocked
-    current["subjects"] = list(req.subjects)
-    failures, relied = input_gate(req.service_type, req.subjects, user, consents, cause.now)
-    facts = {"identity_verified": user.verified, "sanction": user.sanction.level if user.sanction else None}
+    if state and state.status not in DECIDABLE:
+        return RequestDecision(None, note=f"request already {state.status}")
+    current = new_request(cause.provider_id, req.request_id, req.user_id, req.service_type).model_copy(
+        update={
+            "decisions": state.decisions if state else (),
+            "outputs": state.outputs if state else {},  # outputs blocked before stay blocked
+            "subjects": req.subjects,
+            "depicts_person": req.depicts_person,
+            "model": req.model,
+            "correlation_id": cause.correlation_id,
+        }
+    )
+    failures, relied = input_gate(
+        req.service_type, req.subjects, user, consents, cause.now, cause.gates, req.depicts_person
+    )
     if failures:
-        return _reject_input(current, failures, checked, cause, strike=False, facts=facts)
-    current["consent_ids"] = list(relied)
+        return _reject_input(current, failures, checked, cause, strike=False, user=user)
+    current = current.model_copy(update={"consent_ids": relied})
     verdict = content_verdict(checked, cause.severe)
     if verdict.outcome == "block":
         return _reject_input(
-            current, verdict.findings, checked, cause, strike=True, verdict=verdict, facts=facts
+            current, verdict.findings, checked, cause, strike=True, verdict=verdict, user=user
         )
     if verdict.outcome == "review":
-        item = _item(req.item_id, "input", checked, cause, content_id=None)
-        current["status"] = "in_review"
-        current["items"] = {**current["items"], req.item_id: item}
-        _record(
-            current,
+        item = _item(req.item_id, "input", checked, verdict, cause)
+        record = _record(
             cause,
             "input",
             "queued",
-            (),
+            verdict.findings,
             checked,
+            user,
             item_id=req.item_id,
-            consents=list(relied),
-            **facts,
+            consents=relied,
+            model=req.model,
         )
-        return RequestDecision(
-            current, (Emission("queued", "dsgov.review.queued", item=item, hits=checked.for_review),)
-        )
-    current["status"] = "approved"
-    _record(current, cause, "input", "approved", (), checked, consents=list(relied), **facts)
-    emission = _decision("dsgov.generation.approved", (), checked)
-    return RequestDecision(current, (emission,))
+        queued = current.recorded(record, status="in_review", items={**current.items, req.item_id: item})
+        return RequestDecision(queued, (_queued(item, checked, verdict),))
+    record = _record(cause, "input", "approved", (), checked, user, consents=relied, model=req.model)
+    emission = _decision(T.GENERATION_APPROVED, (), checked, model=req.model)
+    return RequestDecision(current.recorded(record, status="approved"), (emission,))
 
 
 def _reject_input(
-    current: dict[str, Any],
+    current: RequestState,
     failures: Sequence[Finding],
     checked: Findings,
     cause: Cause,
     *,
     strike: bool,
-    facts: Mapping[str, Any],
+    user: UserFacts,
     verdict: ContentVerdict | None = None,
 ) -> RequestDecision:
-    current["status"] = "rejected"
     category = verdict.category if verdict else None
-    _record(current, cause, "input", "rejected", failures, checked, strike=strike, category=category, **facts)
-    emission = _decision("dsgov.generation.rejected", failures, checked, strike=strike, category=category)
-    return RequestDecision(current, (emission,))
+    model = current.model
+    record = _record(
+        cause, "input", "rejected", failures, checked, user, strike=strike, category=category, model=model
+    )
+    emission = _decision(
+        T.GENERATION_REJECTED, failures, checked, strike=strike, category=category, model=model
+    )
+    return RequestDecision(current.recorded(record, status="rejected"), (emission,))
 
 
 # --- output -----------------------------------------------------------------------------------
 
 
 def decide_output(
-    state: Mapping[str, Any] | None,
+    state: RequestState | None,
     sub: OutputSubmission,
     consents: Sequence[ConsentFacts],
     checked: Findings,
     cause: Cause,
 ) -> RequestDecision:
     """Review an output: approved (with the output), blocked, or queued for a person."""
-    current = _copy(state) if state else new_request(cause.provider_id, sub.request_id)
-    if sub.content_id in current["outputs"]:
+    current = state or new_request(cause.provider_id, sub.request_id)
+    if sub.content_id in current.outputs:
         return RequestDecision(
-            None, note=f"output {sub.content_id} already {current['outputs'][sub.content_id]}"
+            None, note=f"output {sub.content_id} already {current.outputs[sub.content_id]}"
         )
-    if current["status"] != "approved":
-        failure = Finding("no_approved_request", f"the request is {current['status']}")
+    if current.status != "approved":
+        failure = Finding("no_approved_request", f"the request is {current.status}")
         return _finish_output(current, sub, "blocked", (failure,), checked, cause)
-    failures = output_gate(current["consent_ids"], consents, cause.now)
+    failures = output_gate(current.consent_ids, consents, cause.now)
     if failures:
         return _finish_output(current, sub, "blocked", failures, checked, cause)
     verdict = content_verdict(checked, cause.severe)
     if verdict.outcome == "block":
         return _finish_output(current, sub, "blocked", verdict.findings, checked, cause, verdict=verdict)
     if verdict.outcome == "review":
-        item = _item(sub.item_id, "output", checked, cause, content_id=sub.content_id, output=sub.output)
-        current["items"] = {**current["items"], sub.item_id: item}
-        current["outputs"] = {**current["outputs"], sub.content_id: "in_review"}
-        _record(
-            current, cause, "output", "queued", (), checked, item_id=sub.item_id, content_id=sub.content_id
+        item = _item(sub.item_id, "output", checked, verdict, cause, sub.content_id, sub.output)
+        item = item.model_copy(update={"model": sub.model or current.model})
+        record = _record(
+            cause,
+            "output",
+            "queued",
+            verdict.findings,
+            checked,
+            item_id=sub.item_id,
+            content_id=sub.content_id,
+            model=item.model,
         )
-        return RequestDecision(
-            current, (Emission("queued", "dsgov.review.queued", item=item, hits=checked.for_review),)
+        queued = current.recorded(
+            record,
+            items={**current.items, sub.item_id: item},
+            outputs={**current.outputs, sub.content_id: "in_review"},
         )
+        return RequestDecision(queued, (_queued(item, checked, verdict),))
     return _finish_output(current, sub, "approved", (), checked, cause)
 
 
 def _finish_output(
-    current: dict[str, Any],
+    current: RequestState,
     sub: OutputSubmission,
     outcome: str,
     failures: Sequence[Finding],
@@ -331,9 +502,8 @@ def _finish_output(
 ) -> RequestDecision:
     strike = verdict is not None
     category = verdict.category if verdict else None
-    current["outputs"] = {**current["outputs"], sub.content_id: outcome}
-    _record(
-        current,
+    model = sub.model or current.model
+    record = _record(
         cause,
         "output",
         outcome,
@@ -342,68 +512,69 @@ def _finish_output(
         content_id=sub.content_id,
         strike=strike,
         category=category,
+        model=model,
     )
-    type_ = f"dsgov.output.{outcome}"
     output = sub.output if outcome == "approved" else None
     emission = _decision(
-        type_, failures, checked, strike=strike, category=category, content_id=sub.content_id, output=output
+        DECISION_TYPES[("output", outcome)],
+        failures,
+        checked,
+        strike=strike,
+        category=category,
+        content_id=sub.content_id,
+        output=output,
+        model=model,
     )
-    return RequestDecision(current, (emission,))
+    finished = current.recorded(record, outputs={**current.outputs, sub.content_id: outcome})
+    return RequestDecision(finished, (emission,))
 
 
 # --- human review -----------------------------------------------------------------------------
 
 
 def decide_review(
-    state: Mapping[str, Any] | None,
+    state: RequestState | None,
     cmd: ReviewerDecision,
     user: UserFacts,
     consents: Sequence[ConsentFacts],
     cause: Cause,
 ) -> RequestDecision:
     """Apply a reviewer's decision to an open item; the platform then gets the final decision."""
-    if not state or cmd.item_id not in state["items"]:
+    item = state.items.get(cmd.item_id) if state else None
+    if state is None or item is None:
         return RequestDecision(None, note="review_item_unknown")
-    item = state["items"][cmd.item_id]
-    if item["status"] != "open":
-        return RequestDecision(None, note=f"review_item_already_{item['status']}")
+    if item.status != "open":
+        return RequestDecision(None, note=f"review_item_already_{item.status}")
     if cmd.role not in REVIEWER_ROLES:
         return RequestDecision(None, note="reviewer_not_permitted")
-    current = _copy(state)
-    reviewer = (cmd.username, cmd.role)
     if cmd.decision == "reject":
-        hits = [_hit_from(h) for h in item["hits"]]
-        category = violation_category(hits, cause.severe)
+        hits = [h.hit() for h in item.hits]
+        # An item held without hits (library_empty) has no category of its own.
+        category = violation_category(hits, cause.severe) if hits else None
         findings: tuple[Finding, ...] = (Finding("prohibited_content", HUMAN_REJECTION),)
-        outcome = "rejected" if item["stage"] == "input" else "blocked"
-        return _resolve(
-            current, item, cmd, outcome, findings, cause, strike=True, category=category, reviewer=reviewer
+        outcome = "rejected" if item.stage == "input" else "blocked"
+        return _resolve(state, item, cmd, outcome, findings, cause, strike=True, category=category)
+    current = state
+    if item.stage == "input":
+        failures, relied = input_gate(
+            current.service_type,
+            current.subjects,
+            user,
+            consents,
+            cause.now,
+            cause.gates,
+            current.depicts_person,
         )
-    if item["stage"] == "input":
-        failures, relied = input_gate(current["service_type"], current["subjects"], user, consents, cause.now)
-        current["consent_ids"] = list(relied)
+        current = current.model_copy(update={"consent_ids": relied})
     else:
-        failures = output_gate(current["consent_ids"], consents, cause.now)
-    outcome = ("rejected" if item["stage"] == "input" else "blocked") if failures else "approved"
-    return _resolve(
-        current, item, cmd, outcome, failures, cause, strike=False, category=None, reviewer=reviewer
-    )
-
-
-def _hit_from(raw: Mapping[str, Any]) -> Hit:
-    return Hit(
-        raw["entry_id"],
-        raw["kind"],
-        raw["category"],
-        raw["action"],
-        raw.get("where", "text"),
-        raw.get("distance"),
-    )
+        failures = output_gate(current.consent_ids, consents, cause.now)
+    outcome = ("rejected" if item.stage == "input" else "blocked") if failures else "approved"
+    return _resolve(current, item, cmd, outcome, failures, cause, strike=False, category=None)
 
 
 def _resolve(
-    current: dict[str, Any],
-    item: Mapping[str, Any],
+    current: RequestState,
+    item: ReviewItem,
     cmd: ReviewerDecision,
     outcome: str,
     findings: Sequence[Finding],
@@ -411,71 +582,66 @@ def _resolve(
     *,
     strike: bool,
     category: str | None,
-    reviewer: tuple[str, str],
 ) -> RequestDecision:
-    stage = item["stage"]
-    content_id = item.get("content_id")
-    output = item.get("output") if outcome == "approved" else None
-    if stage == "input":
-        current["status"] = outcome
-        type_ = f"dsgov.generation.{outcome}"
+    reviewer = (cmd.username, cmd.role)
+    content_id = item.content_id
+    output = item.output if outcome == "approved" else None
+    type_ = DECISION_TYPES[(item.stage, outcome)]
+    model = current.model if item.stage == "input" else item.model
+    resolved = item.model_copy(  # the output itself is not kept once decided
+        update={
+            "output": None,
+            "status": "approved" if cmd.decision == "approve" else "rejected",
+            "resolved_at": cause.now,
+            "reviewer": cmd.username,
+            "reviewer_role": cmd.role,
+            "review_reason": cmd.reason,
+            "outcome_type": type_,
+            "resolved_decision_id": cause.decision_id,
+        }
+    )
+    changes: dict[str, Any] = {"items": {**current.items, cmd.item_id: resolved}}
+    if item.stage == "input":
+        changes["status"] = outcome
     else:
-        current["outputs"] = {**current["outputs"], str(content_id): outcome}
-        type_ = f"dsgov.output.{outcome}"
-    resolved = {k: v for k, v in item.items() if k != "output"}  # the output itself is not kept once decided
-    resolved |= {
-        "status": "approved" if cmd.decision == "approve" else "rejected",
-        "resolved_at": cause.now.isoformat(),
-    }
-    resolved |= {"reviewer": cmd.username, "reviewer_role": cmd.role, "review_reason": cmd.reason}
-    resolved |= {"outcome_type": type_, "resolved_decision_id": cause.decision_id}
-    current["items"] = {**current["items"], cmd.item_id: resolved}
-    _record(
-        current,
+        changes["outputs"] = {**current.outputs, str(content_id): outcome}
+    record = _record(
         cause,
-        stage,
+        item.stage,
         outcome,
         findings,
         None,
         item_id=cmd.item_id,
         content_id=content_id,
-        library_version=item["library_version"],
-        hits=item["hits"],
+        library_version=item.library_version,
+        hits=item.hits,
         strike=strike,
         category=category,
         reviewer=cmd.username,
         reviewer_role=cmd.role,
         review_reason=cmd.reason,
+        model=model,
     )
-    hits = tuple(_hit_from(h) for h in item["hits"])
     decision = Emission(
         "decision",
         type_,
         findings=tuple(findings),
-        hits=hits,
+        hits=tuple(h.hit() for h in item.hits),
         strike=strike,
         category=category,
-        library_version=item["library_version"],
+        library_version=item.library_version,
         content_id=content_id,
         output=output,
         reviewer=reviewer,
+        model=model,
     )
     resolved_emission = Emission(
         "resolved",
-        "dsgov.review.resolved",
+        T.REVIEW_RESOLVED,
         item=resolved,
         decision=cmd.decision,
         reviewer=reviewer,
         reason=cmd.reason,
         content_id=content_id,
     )
-    return RequestDecision(current, (decision, resolved_emission))
-
-
-def _copy(state: Mapping[str, Any]) -> dict[str, Any]:
-    return {
-        **state,
-        "items": dict(state["items"]),
-        "outputs": dict(state["outputs"]),
-        "decisions": list(state["decisions"]),
-    }
+    return RequestDecision(current.recorded(record, **changes), (decision, resolved_emission))

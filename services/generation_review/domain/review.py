@@ -1,8 +1,10 @@
 """The checks of input and output review, in order (DS-9, DS-10, DS-11, DS-14.2).
 
-Input: (1) real-name verified; (2) not sanctioned for this function; (3) subjects declared for a
-biometric editing service; (4) for each subject, an active consent granted to this user that
-covers the biometric type and service type; (5) the feature library; (6) known rumours.
+Input: (1) real-name verified; (2) not sanctioned for this function; (2b) not a minor using a
+service type restricted for minors (GA-10); (3) subjects declared for a service type that always
+needs them, or for input media the platform marked as depicting a person (DS-14.2); (4) for each
+subject, an active consent granted to this user that covers the biometric type and service type;
+(5) the feature library; (6) known rumours.
 Evaluation stops at the first failing step among 1-4 (all subjects' consent failures are listed
 together). Steps 5 and 6 are evaluated together: every match is reported, `block` entries and
 rumours reject, `review` entries (when nothing blocks) send the request to a person.
@@ -23,9 +25,30 @@ from services.generation_review.domain.matcher import Hit, Matcher, MediaHashes
 from services.generation_review.domain.normalise import normalise, text_sha256
 from services.generation_review.domain.projections import ConsentFacts, UserFacts
 from services.generation_review.domain.rumours import RumourHit, RumourIndex
-from services.generation_review.domain.service_types import BIOMETRIC_NEEDS, biometric_editing
+from services.generation_review.domain.service_types import BIOMETRIC_EDITING, BIOMETRIC_NEEDS
 
 RUMOUR_CATEGORY: Final = "rumour"
+MINORS: Final = frozenset({"under_14", "14_to_17"})
+
+
+@dataclass(frozen=True)
+class GatePolicy:
+    """The configurable parts of the input gates.
+
+    `subjects_required`: service types that always need declared subjects (DS-14.2), whatever
+    the media; `minor_restricted`: service types refused to minors (GA-10); `unknown_age_restricted`:
+    treat a user whose age is not known (e.g. verified by mobile number only) as a minor there too.
+    """
+
+    subjects_required: frozenset[str] = BIOMETRIC_EDITING
+    minor_restricted: frozenset[str] = frozenset({"digital_human"})
+    unknown_age_restricted: bool = False
+
+    def refused_to(self, age_group: str | None, service_type: str) -> bool:
+        """True when a user of `age_group` may not use `service_type` (GA-10)."""
+        if service_type not in self.minor_restricted:
+            return False
+        return age_group in MINORS or (self.unknown_age_restricted and age_group in (None, "unknown"))
 
 
 @dataclass(frozen=True)
@@ -45,6 +68,7 @@ class Findings:
     media: tuple[MediaHashes, ...]
     hits: tuple[Hit, ...] = ()
     rumours: tuple[RumourHit, ...] = ()
+    library_empty: bool = False  # the provider has no approved entry: nothing could have matched
 
     @property
     def blocking(self) -> tuple[Hit, ...]:
@@ -79,11 +103,16 @@ def check_content(
         media=tuple(media),
         hits=tuple(hits),
         rumours=tuple(found),
+        library_empty=len(matcher) == 0,
     )
 
 
 def content_verdict(findings: Findings, severe: frozenset[str] = frozenset()) -> ContentVerdict:
-    """Blocks and rumours reject; otherwise `review` entries queue; otherwise it passes."""
+    """Blocks and rumours reject; otherwise an empty library or `review` entries queue; else it passes.
+
+    Never fail open (DS-10.2, GA-14): without an approved feature library nothing could have
+    matched, so content that nothing blocks goes to a person (`library_empty`).
+    """
     blocking = findings.blocking
     reasons: list[Finding] = []
     if blocking:
@@ -96,6 +125,8 @@ def content_verdict(findings: Findings, severe: frozenset[str] = frozenset()) ->
         reasons.append(Finding("known_rumour", f"carries known rumour {', '.join(ids)}"))
     if reasons:
         return ContentVerdict("block", tuple(reasons), violation_category(blocking, severe))
+    if findings.library_empty:
+        return ContentVerdict("review", (Finding("library_empty"),))
     if findings.for_review:
         return ContentVerdict("review")
     return ContentVerdict("pass")
@@ -116,6 +147,8 @@ def input_gate(
     user: UserFacts,
     consents: Sequence[ConsentFacts],
     now: datetime,
+    policy: GatePolicy = GatePolicy(),
+    depicts_person: bool = False,
 ) -> tuple[tuple[Finding, ...], tuple[str, ...]]:
     """Steps 1-4: the failures of the first failing step, and the consents relied on (when none fail)."""
     if not user.verified:
@@ -125,8 +158,11 @@ def input_gate(
         assert sanction is not None
         until = f" until {sanction.until.isoformat()}" if sanction.until else ""
         return (Finding("user_sanctioned", f"the user is {sanction.level}{until}"),), ()
-    if biometric_editing(service_type) and not subjects:
-        return (Finding("biometric_subject_undeclared", f"{service_type} needs biometric_subjects"),), ()
+    if policy.refused_to(user.age_group, service_type):
+        return (Finding("minor_restricted", f"{service_type} is not offered to minors"),), ()
+    if not subjects and (service_type in policy.subjects_required or depicts_person):
+        why = "input media depicts a person" if depicts_person else f"{service_type} needs biometric_subjects"
+        return (Finding("biometric_subject_undeclared", why),), ()
     failures: list[Finding] = []
     relied: list[str] = []
     for subject in dict.fromkeys(subjects):

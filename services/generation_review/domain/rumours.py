@@ -23,12 +23,13 @@ import unicodedata
 from collections import Counter, defaultdict
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any, Final
+from typing import Any, Final, Literal
 
 import ahocorasick  # type: ignore[import-not-found]
 
 from services.generation_review.domain.matcher import MediaHashes
 from services.generation_review.domain.normalise import normalise
+from shared.storage.aggregates import AggregateState
 
 LATIN_GRAM: Final = 4
 CJK_GRAM: Final = 2
@@ -70,6 +71,26 @@ class RumourHit:
     score: float = 1.0
 
 
+class StoredClaimMedia(AggregateState):
+    """A claim media item as kept (lowercase SHA-256)."""
+
+    sha256: str
+    phash: str | None = None
+
+
+class RumourState(AggregateState):
+    """The stored projection of one `dsgov.rumour.recorded` (the latest event wins)."""
+
+    kind: Literal["rumour"] = "rumour"
+    provider_id: str
+    rumour_id: str
+    notice_id: str
+    claim_text: str = ""
+    claim_media: tuple[StoredClaimMedia, ...] = ()
+    fingerprints: tuple[str, ...] = ()
+    event_id: str
+
+
 def rumour_state(
     provider_id: str,
     rumour_id: str,
@@ -78,24 +99,23 @@ def rumour_state(
     claim_media: Sequence[ClaimMedia],
     fingerprints: Sequence[str],
     event_id: str,
-) -> dict[str, Any]:
-    """The stored projection of one `dsgov.rumour.recorded` (the latest event wins)."""
-    return {
-        "kind": "rumour",
-        "provider_id": provider_id,
-        "rumour_id": rumour_id,
-        "notice_id": notice_id,
-        "claim_text": claim_text or "",
-        "claim_media": [{"sha256": m.sha256.lower(), "phash": m.phash} for m in claim_media],
-        "fingerprints": list(fingerprints),
-        "event_id": event_id,
-    }
+) -> RumourState:
+    """The stored projection of one `dsgov.rumour.recorded`."""
+    return RumourState(
+        provider_id=provider_id,
+        rumour_id=rumour_id,
+        notice_id=notice_id,
+        claim_text=claim_text or "",
+        claim_media=tuple(StoredClaimMedia(sha256=m.sha256.lower(), phash=m.phash) for m in claim_media),
+        fingerprints=tuple(fingerprints),
+        event_id=event_id,
+    )
 
 
-def rumour_from_state(state: Mapping[str, Any]) -> Rumour:
+def rumour_from_state(state: RumourState) -> Rumour:
     """A stored projection back as a `Rumour`."""
-    media = tuple(ClaimMedia(m["sha256"], m.get("phash")) for m in state.get("claim_media", []))
-    return Rumour(str(state["rumour_id"]), str(state.get("claim_text") or ""), media)
+    media = tuple(ClaimMedia(m.sha256, m.phash) for m in state.claim_media)
+    return Rumour(state.rumour_id, state.claim_text, media)
 
 
 def _is_cjk(ch: str) -> bool:

@@ -1,11 +1,10 @@
-"""Composition root of `generation_review`: builds real dependencies and runs the service."""
+"""Composition root of `generation_review`: the service's definition, its dependencies, and its start."""
 
 from __future__ import annotations
 
-import asyncio
 import hashlib
 import json
-from collections.abc import Awaitable, Callable, Mapping
+from collections.abc import Awaitable, Callable, Iterable
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -14,59 +13,65 @@ from services.generation_review.adapters.coalescing import CoalescingDirectory
 from services.generation_review.adapters.mongo import MongoCatalogueSource, MongoDirectory
 from services.generation_review.catalogue import Catalogues
 from services.generation_review.config import ReviewSettings
-from services.generation_review.domain.library import seed
-from services.generation_review.handlers import SOURCE, ReviewHandlers, library_event, seed_cause
-from services.generation_review.keys import LIBRARY_CHANGE, aggregate_id, library_key
+from services.generation_review.domain.library import LibraryState, seed
+from services.generation_review.domain.projections import ConsentState, UserState
+from services.generation_review.domain.request import RequestState
+from services.generation_review.domain.rumours import RumourState
+from services.generation_review.handlers import (
+    CONSENT,
+    REQUEST,
+    RUMOUR,
+    USER,
+    ReviewHandlers,
+    library_key,
+    library_of,
+    user_of_decision,
+)
+from services.generation_review.outbound import SOURCE, library_event
 from services.generation_review.ports import Directory
-from shared.contracts import topics
-from shared.messaging.engine import Handler
+from shared.contracts import types as T
+from shared.messaging.operations import Operations
+from shared.messaging.replies import Cause
+from shared.messaging.routing import Outcome, every, on, prefixed
 from shared.observability import get_logger
-from shared.runtime.host import Runtime, ServiceDefinition, run_service
+from shared.runtime.host import Composition, Runtime, ServiceDefinition, run_service
 from shared.runtime.settings import CommonSettings
-from shared.storage.aggregates import AggregateStore
-from shared.storage.mongo import ping
-from shared.storage.outbox import OutboxMessage
 
 log = get_logger(__name__)
 
-REQUESTED = "dsgov.generation.requested"
-COMPLETED = "dsgov.generation.completed"
-REVIEW_DECISION = "dsgov.review.decision-submitted"
-IDENTITY = ("dsgov.identity.verified", "dsgov.identity.rejected")
-CONSENT = (
-    "dsgov.consent.granted",
-    "dsgov.consent.rejected",
-    "dsgov.consent.withdrawn",
-    "dsgov.consent.expired",
-)
-RUMOUR_RECORDED = "dsgov.rumour.recorded"
-STRIKE_SOURCES = ("dsgov.generation.rejected", "dsgov.output.blocked")
+H = ReviewHandlers
+IDENTITY = (T.IDENTITY_VERIFIED, T.IDENTITY_REJECTED)
+CONSENTS = (T.CONSENT_GRANTED, T.CONSENT_REJECTED, T.CONSENT_WITHDRAWN, T.CONSENT_EXPIRED)
+# Its own decisions: one that confirms a violation becomes a strike on the user.
+STRIKE_SOURCES = (T.GENERATION_REJECTED, T.OUTPUT_BLOCKED)
+SEED_ACTOR = "system:demo-library"
 
-DEFINITION = ServiceDefinition(
+DEFINITION = ServiceDefinition[ReviewHandlers](
     name="generation_review",
     source=SOURCE,
     description=(
         "Review of inputs and outputs against a feature library and known rumours, human review "
         "queue, enforcement ladder on users (DS-10.1-10.3, DS-11, DS-14.2, DS-17, GA-14)."
     ),
-    consumes={
-        topics.PLATFORM_GENERATION: (REQUESTED, COMPLETED),
-        topics.CONSOLE_COMMANDS: (REVIEW_DECISION, LIBRARY_CHANGE),
-        topics.IDENTITY: IDENTITY,
-        topics.CONSENT: CONSENT,
-        topics.RUMOUR: (RUMOUR_RECORDED,),
-        # Its own decisions: one that confirms a violation becomes a strike on the user.
-        topics.REVIEW: STRIKE_SOURCES,
-    },
+    routes=(
+        on(T.GENERATION_REQUESTED, H.on_requested, RequestState, key=prefixed(REQUEST)),
+        on(T.GENERATION_COMPLETED, H.on_completed, RequestState, key=prefixed(REQUEST)),
+        on(T.REVIEW_DECISION_SUBMITTED, H.on_review_decision, RequestState, key=prefixed(REQUEST)),
+        on(T.LIBRARY_CHANGE_SUBMITTED, H.on_library_change, LibraryState, key=library_of),
+        *(on(t, H.on_identity, UserState, key=prefixed(USER)) for t in IDENTITY),
+        *(on(t, H.on_consent, ConsentState, key=prefixed(CONSENT)) for t in CONSENTS),
+        on(T.RUMOUR_RECORDED, H.on_rumour, RumourState, key=prefixed(RUMOUR)),
+        *(on(t, H.on_own_decision, UserState, key=user_of_decision) for t in STRIKE_SOURCES),
+    ),
     publishes=(
-        "dsgov.generation.approved",
-        "dsgov.generation.rejected",
-        "dsgov.output.approved",
-        "dsgov.output.blocked",
-        "dsgov.user.sanctioned",
-        "dsgov.review.queued",
-        "dsgov.review.resolved",
-        "dsgov.library.updated",
+        T.GENERATION_APPROVED,
+        T.GENERATION_REJECTED,
+        T.OUTPUT_APPROVED,
+        T.OUTPUT_BLOCKED,
+        T.USER_SANCTIONED,
+        T.REVIEW_QUEUED,
+        T.REVIEW_RESOLVED,
+        T.LIBRARY_UPDATED,
     ),
     collection="reviews",
     # Consents by grantee (input and output review); rumours by write time (the catalogue refresh).
@@ -84,21 +89,6 @@ def build_handlers(
     return ReviewHandlers(directory=directory, catalogues=catalogues, policy=settings.policy(), clock=clock)
 
 
-def routes(handlers: ReviewHandlers) -> Mapping[str, Handler]:
-    """Event type -> handler."""
-    table: dict[str, Handler] = {
-        REQUESTED: handlers.on_requested,
-        COMPLETED: handlers.on_completed,
-        REVIEW_DECISION: handlers.on_review_decision,
-        LIBRARY_CHANGE: handlers.on_library_change,
-        RUMOUR_RECORDED: handlers.on_rumour,
-    }
-    table |= {t: handlers.on_identity for t in IDENTITY}
-    table |= {t: handlers.on_consent for t in CONSENT}
-    table |= {t: handlers.on_own_decision for t in STRIKE_SOURCES}
-    return table
-
-
 def load_seed(path: Path) -> tuple[str, list[dict[str, Any]]]:
     """The entries of a seed file and the operation id that loads it (its content hash)."""
     raw = path.read_bytes()
@@ -106,64 +96,74 @@ def load_seed(path: Path) -> tuple[str, list[dict[str, Any]]]:
     return f"seed:{hashlib.sha256(raw).hexdigest()[:16]}", entries
 
 
-async def seed_library(store: AggregateStore, provider_id: str, path: Path, now: datetime) -> int:
-    """Load the demo library into an empty library: one document write with its outbox.
+async def seed_library(operations: Operations, provider_id: str, path: Path, now: datetime) -> int:
+    """Load the demo library into the provider's library if it is empty (one write with its outbox).
 
-    The outbox (`dsgov.library.updated` per entry) is published by the relay's start-up sweep.
-    Returns how many entries were loaded (0 when the library had entries already).
+    One `dsgov.library.updated` per entry, published by the shared save step. Returns how many
+    entries were loaded (0 when the library had entries, or this file was loaded before).
     """
-    operation_id, entries = load_seed(path)
-    for _ in range(5):
-        agg = await store.load(library_key(provider_id))
-        if agg.has_processed(operation_id):
-            return 0
-        decisions = seed(agg.state, provider_id, entries, "system:demo-library", now)
+    file_op, entries = load_seed(path)
+    operation_id = f"{file_op}:{provider_id}"  # one operation per provider: ids stay unique per tenant
+    cause = Cause.operation(operation_id, provider_id)
+    loaded = 0
+
+    def decide(state: LibraryState | None) -> Outcome[LibraryState]:
+        nonlocal loaded
+        decisions = seed(state, provider_id, entries, SEED_ACTOR, now)
+        loaded = len(decisions)
         if not decisions:
-            return 0
-        cause = seed_cause(operation_id)
-        events = [library_event(d, provider_id, cause, now) for d in decisions]
-        agg.record(operation_id, decisions[-1].state, [OutboxMessage.from_event(e) for e in events])
-        if not await store.save_many([agg]):
-            log.info("library.seeded", provider_id=provider_id, entries=len(decisions), file=str(path))
-            return len(decisions)
-    raise RuntimeError("the library document kept changing while seeding")
+            return Outcome(None)
+        return Outcome(decisions[-1].state, [library_event(d, cause, now) for d in decisions])
+
+    await operations.apply(library_key(provider_id), operation_id, LibraryState, decide)
+    if loaded:
+        log.info("library.seeded", provider_id=provider_id, entries=loaded, file=str(path))
+    return loaded
 
 
-async def _wait_for_store(runtime: Runtime) -> None:
-    # The library must be loaded before the first decision; the store may come up after us.
-    for attempt in range(60):
-        if await ping(runtime.client):
-            return
-        log.warning("mongo.unreachable_retrying", attempt=attempt + 1)
-        await asyncio.sleep(1.0)
-    raise RuntimeError(f"MongoDB at {runtime.settings.mongo_uri} did not answer")
+def library_readiness(
+    catalogues: Catalogues, providers: Iterable[str]
+) -> Callable[[], Awaitable[str | None]]:
+    """Not ready while a served provider has no approved feature library (its requests are held)."""
+    served = tuple(providers)
+
+    async def reason() -> str | None:
+        empty = await catalogues.without_library(served)
+        if not empty:
+            return None
+        which = ", ".join(empty)
+        return f"provider {which} has no approved feature library (requests held for review: library_empty)"
+
+    return reason
 
 
 def compose_with(
     settings: ReviewSettings, clock: Callable[[], datetime] = lambda: datetime.now(UTC)
-) -> Callable[[Runtime], Awaitable[Mapping[str, Handler]]]:
-    """The composition step `run_service` calls once the runtime's clients exist."""
+) -> Callable[[Runtime], Awaitable[Composition[ReviewHandlers]]]:
+    """The composition step `run_service` calls once the store answers."""
 
-    async def compose(runtime: Runtime) -> Mapping[str, Handler]:
-        runtime.aggregate_id = aggregate_id
-        collection = runtime.store.collection
-        provider = runtime.settings.provider_id
-        await _wait_for_store(runtime)
+    async def compose(runtime: Runtime) -> Composition[ReviewHandlers]:
+        providers = sorted(runtime.settings.served_providers)
         if settings.demo_library:
-            await seed_library(runtime.store, provider, settings.demo_library_path, clock())
-        policy = settings.policy()
-        catalogues = Catalogues(
-            MongoCatalogueSource(collection), policy.rumours, interval_s=settings.refresh_interval_s
-        )
-        await catalogues.get(provider)  # loaded before anything is consumed
-        runtime.workers.append(catalogues.run)
+            # The seed publishes through the shared save step, so the broker must be connected now
+            # (connecting is idempotent: the host's start-up finds the connection made).
+            await runtime.broker.connect()
+            for provider in providers:
+                await seed_library(runtime.operations, provider, settings.demo_library_path, clock())
+        collection = runtime.db[DEFINITION.collection]
+        catalogues = Catalogues(MongoCatalogueSource(collection), settings.policy().rumours)
+        for provider in providers:
+            await catalogues.get(provider)  # loaded before anything is consumed
         directory = CoalescingDirectory(MongoDirectory(collection))
-        return routes(build_handlers(settings, directory, catalogues, clock))
+        return Composition(
+            build_handlers(settings, directory, catalogues, clock),
+            workers=[every("catalogue-refresh", settings.refresh_interval_s, catalogues.refresh_all)],
+            readiness=library_readiness(catalogues, providers),
+        )
 
     return compose
 
 
 async def main() -> None:
     """Run the service until it is told to stop."""
-    settings = ReviewSettings()  # read from the environment
-    await run_service(DEFINITION, CommonSettings(), compose_with(settings))
+    await run_service(DEFINITION, CommonSettings(), compose_with(ReviewSettings()))

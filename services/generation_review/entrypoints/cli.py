@@ -30,8 +30,10 @@ from typing import Any
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
 
 from services.generation_review.config import CliSettings
-from services.generation_review.keys import LIBRARY_CHANGE, library_key
+from services.generation_review.domain.library import LibraryState
+from services.generation_review.handlers import library_key
 from shared.contracts import topics
+from shared.contracts import types as T
 from shared.contracts.base import Actor
 from shared.contracts.console import LibraryChangeSubmitted
 from shared.contracts.envelope import new_event
@@ -125,7 +127,7 @@ def command_bytes(
     )
     command_id = str(uuid.uuid4())
     event = new_event(
-        type=LIBRARY_CHANGE,
+        type=T.LIBRARY_CHANGE_SUBMITTED,
         source=CLI_SOURCE,
         subject=entry_id,
         providerid=provider,
@@ -194,7 +196,7 @@ async def _print_answers(consumer: AIOKafkaConsumer, sent: dict[str, str], timeo
             for r in records:
                 event = json.loads(r.value)
                 what = pending.pop(event.get("causationid"), None)
-                if what is None or event.get("type") != "dsgov.library.updated":
+                if what is None or event.get("type") != T.LIBRARY_UPDATED:
                     continue
                 d = event["data"]
                 if d["applied"]:
@@ -220,24 +222,22 @@ async def list_entries(args: argparse.Namespace, settings: CliSettings) -> int:
         doc = await client[database]["reviews"].find_one({"_id": library_key(provider)}, {"state": 1})
     finally:
         await client.close()
-    state = (doc or {}).get("state") or {"version": 0, "entries": {}}
+    stored = (doc or {}).get("state")
+    state = LibraryState.model_validate(stored) if stored else LibraryState(provider_id=provider)
     entries = [
-        {k: v for k, v in e.items() if k != "history"}
-        for e in sorted(state["entries"].values(), key=lambda e: str(e["entry_id"]))
-        if args.status in (None, e["status"])
+        e for e in sorted(state.entries.values(), key=lambda e: e.entry_id) if args.status in (None, e.status)
     ]
     if args.json:
+        listing = [e.model_dump(mode="json", exclude={"history"}) for e in entries]
         print(
-            json.dumps(
-                {"library_version": state["version"], "entries": entries}, ensure_ascii=False, indent=2
-            )
+            json.dumps({"library_version": state.version, "entries": listing}, ensure_ascii=False, indent=2)
         )
         return 0
-    print(f"library version {state['version']}, {len(entries)} entries")
+    print(f"library version {state.version}, {len(entries)} entries")
     for e in entries:
-        demo = " [demo]" if e.get("demo") else ""
-        fields = (e["entry_id"], e["status"], e["kind"], e["action"], e["category"], e["pattern"] + demo)
-        print("\t".join(str(f) for f in fields))
+        demo = " [demo]" if e.demo else ""
+        fields = (e.entry_id, e.status, e.kind, e.action, e.category, e.pattern + demo)
+        print("\t".join(fields))
     return 0
 
 

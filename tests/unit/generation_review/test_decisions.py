@@ -23,16 +23,19 @@ from services.generation_review.domain.reasons import REASONS, article_for
 from services.generation_review.domain.request import (
     Cause,
     InputRequest,
+    ModelVersion,
     OutputSubmission,
+    RequestState,
     ReviewerDecision,
     decide_input,
     decide_output,
     decide_review,
 )
-from services.generation_review.domain.review import check_content
+from services.generation_review.domain.review import GatePolicy, check_content
 from services.generation_review.domain.rumours import ClaimMedia, Rumour, RumourIndex
 from services.generation_review.domain.service_types import BIOMETRIC_NEEDS, LABEL_ITEMS, label_required
 from shared.contracts.base import ServiceType
+from shared.contracts.consent import ConsentGranted
 
 NOW = datetime(2026, 11, 22, 12, 0, tzinfo=UTC)
 ALICE = UserFacts("alice", verified=True)
@@ -65,8 +68,10 @@ def consent(
     )
 
 
-def request(service_type: str = "text_dialogue", subjects: tuple[str, ...] = ()) -> InputRequest:
-    return InputRequest("req-1", "alice", service_type, subjects, "item-1")
+def request(
+    service_type: str = "text_dialogue", subjects: tuple[str, ...] = (), model: ModelVersion | None = None
+) -> InputRequest:
+    return InputRequest("req-1", "alice", service_type, subjects, "item-1", model=model)
 
 
 def checked(text: str | None = "a poem", media: tuple[MediaHashes, ...] = ()) -> Any:
@@ -77,7 +82,7 @@ def decide(
     user: UserFacts = ALICE,
     consents: tuple[ConsentFacts, ...] = (),
     text: str | None = "a poem",
-    state: dict[str, Any] | None = None,
+    state: RequestState | None = None,
     **req: Any,
 ) -> Any:
     return decide_input(state, request(**req), user, consents, checked(text), CAUSE)
@@ -98,12 +103,12 @@ def the_type(decision: Any) -> str:
 def test_an_ordinary_request_is_approved_with_its_label_requirement_and_a_full_record() -> None:
     decision = decide()
     assert the_type(decision) == "dsgov.generation.approved"
-    assert decision.state["status"] == "approved"
-    assert decision.state["label_required"] is True
-    [record] = decision.state["decisions"]
-    assert (record["library_version"], record["rule_set_version"]) == (7, "rules/1")
-    assert len(record["checked"]["text_sha256"]) == 64
-    assert record["identity_verified"] is True
+    assert decision.state.status == "approved"
+    assert decision.state.label_required is True
+    [record] = decision.state.decisions
+    assert (record.library_version, record.rule_set_version) == (7, "rules/1")
+    assert len(record.checked.text_sha256) == 64
+    assert record.identity_verified is True
 
 
 @pytest.mark.parametrize(
@@ -165,7 +170,7 @@ def test_every_input_reason_code(kwargs: dict[str, Any], code: str) -> None:
     decision = decide(**kwargs)
     assert the_type(decision) == "dsgov.generation.rejected"
     assert reasons(decision) == [code]
-    assert decision.state["status"] == "rejected"
+    assert decision.state.status == "rejected"
     assert article_for(code) in {"DS-9", "DS-10.2", "DS-10.3", "DS-11", "DS-14.2"}
 
 
@@ -184,7 +189,7 @@ def test_every_subject_needs_its_own_consent_and_all_failures_are_listed() -> No
     assert reasons(decision) == ["consent_withdrawn", "consent_missing"]
     ok = decide(service_type="face_swap", subjects=("bob",), consents=(consent(services=("face_swap",)),))
     assert the_type(ok) == "dsgov.generation.approved"
-    assert ok.state["consent_ids"] == ["c-1"]
+    assert ok.state.consent_ids == ("c-1",)
 
 
 def test_a_restricted_user_may_still_use_functions_that_edit_no_one() -> None:
@@ -209,9 +214,9 @@ def test_review_entries_queue_the_request_and_blocks_beat_reviews() -> None:
     queued = decide(text="a demo-review-term story")
     [emission] = queued.emissions
     assert emission.type == "dsgov.review.queued"
-    assert queued.state["status"] == "in_review"
-    item = queued.state["items"]["item-1"]
-    assert (item["stage"], item["status"], item["whys"]) == ("input", "open", {"kw-review": "criterion 7"})
+    assert queued.state.status == "in_review"
+    item = queued.state.items["item-1"]
+    assert (item.stage, item.status, item.whys) == ("input", "open", {"kw-review": "criterion 7"})
     both = decide(text="demo-review-term and demo-banned-term")
     assert reasons(both) == ["prohibited_content"]
 
@@ -220,17 +225,17 @@ def test_a_rejected_request_is_decided_afresh_but_an_approved_one_is_not() -> No
     rejected = decide(UserFacts("alice", False))
     again = decide(state=rejected.state)
     assert the_type(again) == "dsgov.generation.approved"
-    assert len(again.state["decisions"]) == 2
+    assert len(again.state.decisions) == 2
     assert decide(state=again.state).state is None
 
 
 # --- output -----------------------------------------------------------------------------------------
 
 
-def approved_face_swap() -> dict[str, Any]:
+def approved_face_swap() -> RequestState:
     state = decide(service_type="face_swap", subjects=("bob",), consents=(consent(),)).state
-    assert state["status"] == "approved"
-    return dict(state)
+    assert state.status == "approved"
+    return state
 
 
 def output(content_id: str = "content-1", text: str | None = "the output") -> OutputSubmission:
@@ -277,7 +282,7 @@ def test_a_request_arriving_after_an_output_of_it_is_still_decided() -> None:
     blocked = decide_output(None, output(), (), checked(), CAUSE)
     decision = decide(state=blocked.state)
     assert the_type(decision) == "dsgov.generation.approved"
-    assert decision.state["outputs"] == {"content-1": "blocked"}
+    assert decision.state.outputs == {"content-1": "blocked"}
     assert decide_output(decision.state, output(), (), checked(), CAUSE).state is None  # decided once
 
 
@@ -303,11 +308,11 @@ def test_a_reviewer_approval_gives_the_final_decision_and_resolves_the_item() ->
         ("rita", "operator"),
         False,
     )
-    assert (resolved.type, resolved.item["outcome_type"]) == (
+    assert (resolved.type, resolved.item.outcome_type) == (
         "dsgov.review.resolved",
         "dsgov.generation.approved",
     )
-    assert decision.state["items"]["item-1"]["status"] == "approved"
+    assert decision.state.items["item-1"].status == "approved"
     assert (
         decide_review(decision.state, reviewer("reject"), ALICE, (), CAUSE).note
         == "review_item_already_approved"
@@ -339,14 +344,14 @@ def test_an_output_item_carries_its_output_until_decided() -> None:
         checked("x demo-review-term"),
         CAUSE,
     )
-    assert queued.state["outputs"]["content-1"] == "in_review"
+    assert queued.state.outputs["content-1"] == "in_review"
     final, _ = decide_review(
         queued.state, reviewer(item="item-content-1"), ALICE, (consent("withdrawn"),), CAUSE
     ).emissions
     assert (final.type, final.output) == ("dsgov.output.blocked", None)  # the consent was withdrawn meanwhile
     decided = decide_review(queued.state, reviewer(item="item-content-1"), ALICE, (consent(),), CAUSE)
     assert decided.emissions[0].output == {"text": "x demo-review-term", "media": []}
-    assert "output" not in decided.state["items"]["item-content-1"]
+    assert decided.state.items["item-content-1"].output is None
 
 
 def test_unknown_items_and_viewers_change_nothing() -> None:
@@ -362,20 +367,23 @@ def test_unknown_items_and_viewers_change_nothing() -> None:
 def test_the_identity_projection_keeps_the_newest_decision() -> None:
     newer = apply_identity(None, "p", "alice", "verified", NOW, "e2")
     assert apply_identity(newer, "p", "alice", "rejected", NOW - timedelta(hours=1), "e1") is None
-    assert apply_identity(newer, "p", "alice", "rejected", NOW + timedelta(hours=1), "e3")["identity"][
-        "status"
-    ] == ("rejected")
+    later = apply_identity(newer, "p", "alice", "rejected", NOW + timedelta(hours=1), "e3")
+    assert later is not None
+    assert later.identity is not None
+    assert later.identity.status == "rejected"
 
 
 def test_the_consent_projection_keeps_final_statuses_final() -> None:
-    fields = {
-        "consent_id": "c",
-        "subject_id": "s",
-        "grantee_user_id": "g",
-        "biometric_types": ["face"],
-        "expires_at": NOW,
-        "service_types": None,
-    }
+    fields = ConsentGranted.model_validate(
+        {
+            "consent_id": "c",
+            "subject_id": "s",
+            "grantee_user_id": "g",
+            "biometric_types": ["face"],
+            "expires_at": NOW,
+            "service_types": None,
+        }
+    )
     granted = apply_consent_event(None, "p", "granted", fields, "e1")
     assert apply_consent_event(granted, "p", "rejected", fields, "e2") is None  # a reused id's rejection
     withdrawn = apply_consent_event(granted, "p", "withdrawn", fields, "e3")
@@ -414,3 +422,96 @@ def test_every_service_type_is_classified_for_consent_and_labels() -> None:
         "known_rumour",
         "no_approved_request",
     }
+
+
+# --- DS-14.2 media depicting a person, GA-10 minors, DS-10.1/DS-15.1 model (issue 14: 3, 5, 6) -----
+
+
+def gated(
+    gates: GatePolicy, *, user: UserFacts = ALICE, model: ModelVersion | None = None, **req: Any
+) -> Any:
+    cause = Cause(NOW, "p", "ev-1", "dec-1", "rules/1", gates=gates)
+    return decide_input(None, request_with(model=model, **req), user, (consent(),), checked(), cause)
+
+
+def request_with(
+    service_type: str = "text_dialogue",
+    subjects: tuple[str, ...] = (),
+    depicts_person: bool = False,
+    model: ModelVersion | None = None,
+) -> InputRequest:
+    return InputRequest("req-1", "alice", service_type, subjects, "item-1", depicts_person, model)
+
+
+@pytest.mark.parametrize(
+    "service_type", ["image_editing", "video_generation", "digital_human", "voice_synthesis"]
+)
+def test_ds_14_2_media_depicting_a_person_needs_declared_subjects_whatever_the_service_type(
+    service_type: str,
+) -> None:
+    undeclared = gated(GatePolicy(), service_type=service_type, depicts_person=True)
+    assert reasons(undeclared) == ["biometric_subject_undeclared"]
+    assert undeclared.emissions[0].findings[0].detail == "input media depicts a person"
+    assert article_for("biometric_subject_undeclared") == "DS-14.2"
+    without_person = gated(GatePolicy(), service_type=service_type)
+    assert the_type(without_person) == "dsgov.generation.approved"
+    # declared, the subject's consent is checked as for any declared subject (it covers the face only)
+    declared = gated(GatePolicy(), service_type=service_type, subjects=("bob",), depicts_person=True)
+    if BIOMETRIC_NEEDS[service_type] <= {"face"}:
+        assert the_type(declared) == "dsgov.generation.approved"
+        assert declared.state.consent_ids == ("c-1",)
+    else:
+        assert reasons(declared) == ["consent_scope"]
+
+
+def test_ds_14_2_the_service_types_that_always_need_subjects_are_configuration() -> None:
+    custom = GatePolicy(subjects_required=frozenset({"voice_synthesis"}))
+    assert reasons(gated(custom, service_type="voice_synthesis")) == ["biometric_subject_undeclared"]
+    assert the_type(gated(custom, service_type="face_swap", subjects=("bob",))) == "dsgov.generation.approved"
+    assert reasons(gated(GatePolicy(), service_type="face_swap")) == ["biometric_subject_undeclared"]
+    assert the_type(gated(custom, service_type="face_swap")) == "dsgov.generation.approved"
+
+
+@pytest.mark.parametrize(
+    ("age_group", "service_type", "gates", "refused"),
+    [
+        ("under_14", "digital_human", GatePolicy(), True),
+        ("14_to_17", "digital_human", GatePolicy(), True),
+        ("adult", "digital_human", GatePolicy(), False),
+        ("14_to_17", "text_dialogue", GatePolicy(), False),
+        ("unknown", "digital_human", GatePolicy(), False),
+        (None, "digital_human", GatePolicy(unknown_age_restricted=True), True),
+        ("unknown", "digital_human", GatePolicy(unknown_age_restricted=True), True),
+        ("14_to_17", "text_dialogue", GatePolicy(minor_restricted=frozenset({"text_dialogue"})), True),
+        ("14_to_17", "digital_human", GatePolicy(minor_restricted=frozenset()), False),
+    ],
+)
+def test_ga_10_configured_service_types_are_refused_to_minors(
+    age_group: str | None, service_type: str, gates: GatePolicy, refused: bool
+) -> None:
+    user = UserFacts("alice", True, age_group=age_group)
+    decision = gated(gates, user=user, service_type=service_type)
+    if refused:
+        assert reasons(decision) == ["minor_restricted"]
+        assert article_for("minor_restricted") == "GA-10"
+        assert decision.emissions[0].strike is False
+    else:
+        assert the_type(decision) == "dsgov.generation.approved"
+
+
+def test_ds_10_1_and_ds_15_1_the_model_is_kept_in_every_decision_record_and_emission() -> None:
+    model = ModelVersion(id="qwen-vl", version="2.5.1")
+    approved = gated(GatePolicy(), model=model)
+    assert approved.state.model == model
+    assert approved.state.decisions[-1].model == model
+    assert approved.emissions[0].model == model
+    other = ModelVersion(id="qwen-vl", version="2.6.0")
+    sub = OutputSubmission("req-1", "c-9", {"text": "out", "media": []}, "item-c-9", other)
+    out = decide_output(approved.state, sub, (), checked("out"), CAUSE)
+    assert out.emissions[0].model == other  # the output names the model that generated it
+    assert out.state.decisions[-1].model == other
+    fallback = decide_output(approved.state, output("c-10"), (), checked("out"), CAUSE)
+    assert fallback.emissions[0].model == model  # else the request's model
+    queued = decide(text="a demo-review-term story", model=model)
+    final, _ = decide_review(queued.state, reviewer(), ALICE, (), CAUSE).emissions
+    assert final.model == model

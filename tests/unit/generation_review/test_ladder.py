@@ -7,7 +7,14 @@ from typing import Any
 
 import pytest
 
-from services.generation_review.domain.ladder import LadderPolicy, Strike, apply_strike, in_force, refuses
+from services.generation_review.domain.ladder import (
+    LadderPolicy,
+    Standing,
+    Strike,
+    apply_strike,
+    in_force,
+    refuses,
+)
 
 T0 = datetime(2026, 11, 1, tzinfo=UTC)
 POLICY = LadderPolicy(severe_categories=frozenset({"terrorism"}))
@@ -17,8 +24,8 @@ def strike(n: int, at: datetime, category: str = "fraud") -> Strike:
     return Strike(f"d-{n}", at, category, f"r-{n}", ("prohibited_content",))
 
 
-def strikes(*ats: datetime, policy: LadderPolicy = POLICY) -> tuple[dict[str, Any] | None, list[Any]]:
-    standing: dict[str, Any] | None = None
+def strikes(*ats: datetime, policy: LadderPolicy = POLICY) -> tuple[Standing | None, list[Any]]:
+    standing: Standing | None = None
     sanctions = []
     for n, at in enumerate(ats):
         result = apply_strike(standing, strike(n, at), policy)

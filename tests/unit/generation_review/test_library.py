@@ -10,6 +10,7 @@ import pytest
 from services.generation_review.config import DEMO_LIBRARY
 from services.generation_review.domain.library import (
     ChangeRequest,
+    LibraryState,
     active_entries,
     apply_change,
     entries_at,
@@ -31,7 +32,7 @@ def change(
     )
 
 
-def proposed(entry: dict[str, Any] = KEYWORD) -> dict[str, Any]:
+def proposed(entry: dict[str, Any] = KEYWORD) -> LibraryState:
     decision = apply_change(new_library("p"), change("propose", entry=entry), NOW)
     assert decision.applied
     assert decision.state is not None
@@ -40,21 +41,21 @@ def proposed(entry: dict[str, Any] = KEYWORD) -> dict[str, Any]:
 
 def test_propose_then_approve_by_another_person_activates_with_a_new_version_each_time() -> None:
     state = proposed()
-    assert state["version"] == 1
-    assert state["entries"]["e1"]["status"] == "proposed"
+    assert state.version == 1
+    assert state.entries["e1"].status == "proposed"
     assert active_entries(state) == []
     decision = apply_change(state, change("approve", actor="console:bob", role="admin", reason="agreed"), NOW)
     assert decision.applied
     assert decision.state is not None
-    entry = decision.state["entries"]["e1"]
-    assert (decision.version, entry["status"], entry["approved_by"], entry["approval_reason"]) == (
+    entry = decision.state.entries["e1"]
+    assert (decision.version, entry.status, entry.approved_by, entry.approval_reason) == (
         2,
         "active",
         "console:bob",
         "agreed",
     )
-    assert entry["proposed_by"] == "console:alice"
-    assert [h["change"] for h in entry["history"]] == ["propose", "approve"]
+    assert entry.proposed_by == "console:alice"
+    assert [h.change for h in entry.history] == ["propose", "approve"]
     assert [e.entry_id for e in active_entries(decision.state)] == ["e1"]
 
 
@@ -62,8 +63,8 @@ def test_the_proposer_cannot_approve_their_own_entry() -> None:
     decision = apply_change(proposed(), change("approve"), NOW)
     assert (decision.applied, decision.refusal, decision.version) == (False, "four_eyes", 1)
     assert decision.state is not None
-    assert decision.state["entries"]["e1"]["status"] == "proposed"
-    assert decision.state["changes"][-1]["refused"] == "four_eyes"
+    assert decision.state.entries["e1"].status == "proposed"
+    assert decision.state.changes[-1].refused == "four_eyes"
 
 
 @pytest.mark.parametrize(
@@ -86,8 +87,8 @@ def test_changes_that_break_a_rule_are_refused_and_change_nothing(
     decision = apply_change(state, request_, NOW)
     assert (decision.applied, decision.refusal) == (False, refusal)
     assert decision.state is not None
-    assert decision.state["version"] == 1
-    assert decision.state["entries"].keys() == {"e1"}
+    assert decision.state.version == 1
+    assert decision.state.entries.keys() == {"e1"}
 
 
 def test_disable_takes_an_entry_out_at_once_and_only_once() -> None:
@@ -95,7 +96,7 @@ def test_disable_takes_an_entry_out_at_once_and_only_once() -> None:
     decision = apply_change(state, change("disable", reason="over-blocks"), NOW)
     assert decision.applied
     assert decision.state is not None
-    assert decision.state["entries"]["e1"]["disabled_reason"] == "over-blocks"
+    assert decision.state.entries["e1"].disabled_reason == "over-blocks"
     assert active_entries(decision.state) == []
     again = apply_change(decision.state, change("disable"), NOW)
     assert again.refusal == "already_disabled"
@@ -143,7 +144,7 @@ def test_the_demo_library_seeds_an_empty_library_only_and_is_marked_demo() -> No
     assert len(decisions) == len(entries) >= 7
     state = decisions[-1].state
     assert state is not None
-    assert state["version"] == len(entries)
-    assert all(e["demo"] and e["status"] == "active" for e in state["entries"].values())
-    assert {e["kind"] for e in state["entries"].values()} == {"keyword", "regex", "sha256", "phash"}
+    assert state.version == len(entries)
+    assert all(e.demo and e.status == "active" for e in state.entries.values())
+    assert {e.kind for e in state.entries.values()} == {"keyword", "regex", "sha256", "phash"}
     assert seed(state, "p", entries, "system:demo-library", NOW) == []
