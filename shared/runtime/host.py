@@ -77,7 +77,7 @@ class Composition(Generic[H]):
 
 @dataclass
 class Runtime:
-    """Everything a composition root needs to build its handlers; the store is connected already."""
+    """Everything a composition root needs to build its handlers; store and broker are connected already."""
 
     spec: ServiceDefinition[Any]
     settings: CommonSettings
@@ -238,6 +238,9 @@ async def run_service(
     runtime = build_runtime(spec, settings)
     await connect_store(runtime.client, settings.mongo_uri)
     await runtime.store.ensure_indexes(spec.indexes)
+    # Connected before composition: a composition root may publish through `runtime.operations`
+    # (a seed, say); connecting again at start-up is a no-op.
+    await runtime.broker.connect()
     composition = await compose(runtime)
     _, subscriber = attach_engine(runtime, composition.handlers)
     relay = OutboxRelay(runtime.store, runtime.publisher, interval_s=settings.relay_interval_s)

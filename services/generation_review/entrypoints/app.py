@@ -145,9 +145,6 @@ def compose_with(
     async def compose(runtime: Runtime) -> Composition[ReviewHandlers]:
         providers = sorted(runtime.settings.served_providers)
         if settings.demo_library:
-            # The seed publishes through the shared save step, so the broker must be connected now
-            # (connecting is idempotent: the host's start-up finds the connection made).
-            await runtime.broker.connect()
             for provider in providers:
                 await seed_library(runtime.operations, provider, settings.demo_library_path, clock())
         collection = runtime.db[DEFINITION.collection]
