@@ -26,12 +26,12 @@ from typing import Any
 from aiokafka import AIOKafkaProducer
 from PIL import Image
 
-from services.labeling.aigc import files, integrity, issue
-from services.labeling.aigc.verify import verify
-from shared.messaging.provisioning import provision_topics
 from devtools.testing.embedded import EmbeddedStack, ServiceProcess, service_env
 from devtools.testing.events import cloud_event, to_bytes
 from devtools.testing.watch import ArrivalWatch
+from services.labeling.aigc import files, integrity, issue
+from services.labeling.aigc.verify import verify
+from shared.messaging.provisioning import provision_topics
 from tests.unit.labeling.samples import PRODUCER, PRODUCER_KEY
 
 PREFIX = "bench."

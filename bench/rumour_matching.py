@@ -31,12 +31,12 @@ from typing import Any
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
 from pymongo import AsyncMongoClient
 
+from devtools.testing.embedded import EmbeddedStack, ServiceProcess, service_env
+from devtools.testing.events import cloud_event, to_bytes
 from services.rumour_refutation.config import RumourSettings
 from services.rumour_refutation.domain import fingerprint as fp
 from services.rumour_refutation.domain.index import Claim, ContentIndex, MediaHash, Thresholds
 from shared.messaging.provisioning import provision_topics
-from devtools.testing.embedded import EmbeddedStack, ServiceProcess, service_env
-from devtools.testing.events import cloud_event, to_bytes
 from tests.unit.rumour_refutation.corpus import FILLER, NEGATIVE_KINDS, POSITIVE_KINDS, RUMOURS, build
 
 PREFIX = "bench."

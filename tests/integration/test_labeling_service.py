@@ -17,13 +17,13 @@ import pytest_asyncio
 from aiokafka import AIOKafkaProducer
 from pymongo import AsyncMongoClient
 
-from services.labeling.aigc import files, integrity
-from services.labeling.aigc.label import AigcLabel
-from services.labeling.aigc.verify import verify
 from devtools.testing.embedded import EmbeddedStack
 from devtools.testing.events import cloud_event, to_bytes, unique
 from devtools.testing.harness import ServiceHarness
 from devtools.testing.kafka import Recorder, Seen
+from services.labeling.aigc import files, integrity
+from services.labeling.aigc.label import AigcLabel
+from services.labeling.aigc.verify import verify
 from tests.unit.labeling import samples
 from tests.unit.labeling.samples import PRODUCER, PRODUCER_KEY, sha256
 

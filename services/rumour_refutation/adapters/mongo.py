@@ -15,7 +15,9 @@ from pymongo import ASCENDING
 from pymongo.asynchronous.collection import AsyncCollection
 from pymongo.errors import DuplicateKeyError
 
-from services.rumour_refutation.keys import CASE, CONTENT, REACH, case_key
+from services.rumour_refutation.domain.case import CASE, case_key
+from services.rumour_refutation.domain.content import CONTENT
+from services.rumour_refutation.domain.reach import REACH
 from shared.storage.aggregates import Aggregate
 
 Doc = dict[str, Any]
