@@ -52,6 +52,7 @@ from shared.storage.outbox import OutboxMessage
 
 log = get_logger(__name__)
 
+CASE_CLOSED = "case_closed"  # reason code (DS-11), domain/reasons.py
 QUICK_S = 0.05  # how often the worker looks for a while after being woken
 QUICK_FOR_S = 2.0
 PARALLEL = 32  # operations of one step in flight at once (distinct aggregates)
@@ -238,18 +239,22 @@ class FanoutWorker:
         now = self.clock()
         ops: Ops = {}
         done: list[_Due] = []
+        closed: list[_Due] = []
         for (provider, notice_id), group in _by_case(items).items():
             case_state = loaded[case_key(provider, notice_id)].typed(CaseState)
             if case_state is None:
                 log.warning("fanout.case_missing", notice_id=notice_id)  # not stored yet: next round
                 continue
+            if cases.is_closed(case_state):
+                closed += group  # DS-11: a closed case sends no new notice; the items are dropped
+                continue
             ops |= self._notify_ops(provider, case_state, group, recipients, now)
             done += group
-        if not done:
+        if not done and not closed:
             return False
         shards = await self._apply(ops)
-        await self._apply(self._done_ops(done, recipients, now))
-        log.info("fanout.notified", items=len(done), shards=shards)
+        await self._apply(self._done_ops(done, recipients, now) | self._dropped_ops(closed, now))
+        log.info("fanout.notified", items=len(done), shards=shards, dropped_for_closed_cases=len(closed))
         return True
 
     def _budget(self, items: list[_Due]) -> list[_Due]:
@@ -321,6 +326,20 @@ class FanoutWorker:
             for agg_id, finished in per_content.items()
         }
 
+    @staticmethod
+    def _dropped_ops(dropped: list[_Due], now: datetime) -> Ops:
+        per_content: dict[str, list[tuple[str, str, int]]] = defaultdict(list)
+        for item in dropped:
+            per_content[item.aggregate_id].append((item.notice_id, item.distribution_id, 0))
+        return {
+            agg_id: Op(
+                f"dropped:{_digest([f'{n}|{d}' for n, d, _ in items])}",
+                ContentState,
+                _complete(items, _ms(now), skipped=CASE_CLOSED),
+            )
+            for agg_id, items in per_content.items()
+        }
+
     # 3. catch up with other processes (scale-out); a no-op when this process is the only one
 
     async def _maybe_catch_up(self) -> bool:
@@ -340,6 +359,9 @@ class FanoutWorker:
         for agg in (await self.store.load_many(new_ids)).values():
             if add_content(self.search, agg):
                 ops |= self._matches_for_content(agg)
+        for agg in await self.cases.closed_cases(since):  # closed by another process: match no more
+            if (case := agg.typed(CaseState)) is not None:
+                self.search.rumours_for(provider_of(agg.id, CASE, case.notice_id)).remove(case.notice_id)
         for agg in await self.cases.rumour_cases(since):
             loaded = rumour_from(agg)
             if loaded and self.search.rumours_for(loaded.provider_id).add(loaded.ref, loaded.claim):
@@ -390,10 +412,10 @@ class FanoutWorker:
 
 
 def _complete(
-    finished: list[tuple[str, str, int]], now_ms: int
+    finished: list[tuple[str, str, int]], now_ms: int, skipped: str | None = None
 ) -> Callable[[ContentState | None], Outcome[ContentState]]:
     def decide(state: ContentState | None) -> Outcome[ContentState]:
-        return Outcome(contents.complete_fanout(state, finished, now_ms))
+        return Outcome(contents.complete_fanout(state, finished, now_ms, skipped))
 
     return decide
 

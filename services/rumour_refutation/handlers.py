@@ -17,7 +17,7 @@ from typing import Any
 
 from services.rumour_refutation.domain import case as cases
 from services.rumour_refutation.domain import content as contents
-from services.rumour_refutation.domain.case import CaseState
+from services.rumour_refutation.domain.case import ACTING_ROLES, ActorRecord, CaseState, ClosedBy
 from services.rumour_refutation.domain.content import (
     CaseRef,
     ContentState,
@@ -34,13 +34,22 @@ from services.rumour_refutation.domain.fingerprint import (
     output_sketches,
 )
 from services.rumour_refutation.domain.index import Claim, MediaHash, Thresholds
-from services.rumour_refutation.outbound import recorded_event, rumour_id, takedown_event
+from services.rumour_refutation.domain.reach import ReachShard, reach_key
+from services.rumour_refutation.outbound import closed_event, recorded_event, rumour_id, takedown_event
 from services.rumour_refutation.ports import AggregateReader, RecipientLists
 from services.rumour_refutation.search import SearchState
+from shared.contracts.base import Actor
 from shared.contracts.distribution import ContentDistributed
 from shared.contracts.envelope import CloudEvent
 from shared.contracts.generation import GenerationCompleted
-from shared.contracts.rumour import ClaimMedia, RumourDetermined, TakedownOrdered
+from shared.contracts.rumour import (
+    ClaimMedia,
+    RumourCaseCloseSubmitted,
+    RumourCaseSubmitted,
+    RumourClosed,
+    RumourDetermined,
+    TakedownOrdered,
+)
 from shared.messaging.codec import Inbound
 from shared.messaging.engine import Unprocessable
 from shared.messaging.routing import Outcome
@@ -152,12 +161,31 @@ class RumourHandlers:
         self, state: CaseState | None, event: Inbound[RumourDetermined]
     ) -> Outcome[CaseState]:
         """Open a rumour case: find every indexed output carrying the claim, record it (DS-11)."""
-        data, provider = event.data, event.event.providerid
         if state is not None:
             if state.kind != "rumour":
-                raise Unprocessable(f"notice {data.notice_id!r} already names a takedown order")
-            log.info("rumour.already_open", notice_id=data.notice_id)
+                raise Unprocessable(f"notice {event.data.notice_id!r} already names a takedown order")
+            log.info("rumour.already_open", notice_id=event.data.notice_id)
             return Outcome(None)
+        return await self._open_rumour(event, event.data)
+
+    async def on_case_submitted(
+        self, state: CaseState | None, event: Inbound[RumourCaseSubmitted]
+    ) -> Outcome[CaseState]:
+        """The provider opens a rumour case itself from the console (DS-11); as a determination."""
+        data = event.data
+        actor = _acting(data.actor, "open a rumour case")
+        if state is not None:
+            raise Unprocessable(f"case_exists (DS-11): case {data.notice_id!r} exists already")
+        return await self._open_rumour(event, data, opened_by=actor, opening_reason=data.reason)
+
+    async def _open_rumour(
+        self,
+        event: Inbound[Any],
+        data: RumourDetermined | RumourCaseSubmitted,
+        opened_by: ActorRecord | None = None,
+        opening_reason: str | None = None,
+    ) -> Outcome[CaseState]:
+        provider = event.event.providerid
         pieces = claim_sketches(data.claim_text)
         claim = Claim(tuple(pieces), tuple(MediaHash(m.sha256.lower(), m.phash) for m in data.claim_media))
         if not claim.pieces and not claim.media:
@@ -185,6 +213,8 @@ class RumourHandlers:
             claim_sizes=sizes,
             scheme=SCHEME,
             matches=matches,
+            opened_by=opened_by,
+            opening_reason=opening_reason,
         )
         recorded = recorded_event(
             event,
@@ -198,11 +228,62 @@ class RumourHandlers:
             now=now,
         )
         log.info(
-            "rumour.case_opened", notice_id=data.notice_id, matches=len(matches), recipients=len(reached)
+            "rumour.case_opened",
+            notice_id=data.notice_id,
+            origin=new.origin,
+            matches=len(matches),
+            recipients=len(reached),
         )
         if matches:
             self.work_due()
         return Outcome(new, [recorded])
+
+    async def on_close_submitted(
+        self, state: CaseState | None, event: Inbound[RumourCaseCloseSubmitted]
+    ) -> Outcome[CaseState]:
+        """An operator closes a rumour case from the console (DS-11); takedown orders stay the regulator's."""
+        data = event.data
+        actor = _acting(data.actor, "close a case")
+        if state is None:
+            raise Unprocessable(f"case_unknown (DS-11): no case {data.notice_id!r}")
+        if state.kind != "rumour":
+            raise Unprocessable(
+                f"case_not_closable (DS-21): {data.notice_id!r} is a regulator takedown order; "
+                "only the regulator closes it"
+            )
+        return await self._close(state, event, by="console", reason=data.reason, actor=actor)
+
+    async def on_closed(self, state: CaseState | None, event: Inbound[RumourClosed]) -> Outcome[CaseState]:
+        """The regulator closes a rumour case or a takedown order (DS-11, DS-21)."""
+        if state is None:
+            raise Unprocessable(f"case_unknown (DS-11): no case {event.data.notice_id!r}")
+        return await self._close(state, event, by="regulator", reason=event.data.reason)
+
+    async def _close(
+        self,
+        state: CaseState,
+        event: Inbound[Any],
+        *,
+        by: ClosedBy,
+        reason: str,
+        actor: ActorRecord | None = None,
+    ) -> Outcome[CaseState]:
+        provider, now = event.event.providerid, self.clock()
+        closed = cases.close(state, by=by, reason=reason, event_id=event.id, now_ms=_ms(now), actor=actor)
+        if closed is None:
+            log.info("case.already_closed", notice_id=state.notice_id)
+            return Outcome(None)
+        # At once in this process; other processes drop it at their next catch-up.
+        self.search.rumours_for(provider).remove(state.notice_id)
+        sent = await self._notices_sent(provider, state)
+        log.info("case.closed", notice_id=state.notice_id, by=by, notices_sent=sent)
+        return Outcome(closed, [closed_event(event, closed, sent, now)])
+
+    async def _notices_sent(self, provider: str, state: CaseState) -> int:
+        """Recipients notified for the case so far (the reach shards' counts)."""
+        ids = [reach_key(provider, state.notice_id, shard) for shard in range(state.shards)]
+        loaded = await self.store.load_many(ids)
+        return sum(shard.count for agg in loaded.values() if (shard := agg.typed(ReachShard)) is not None)
 
     async def on_takedown_ordered(
         self, state: CaseState | None, event: Inbound[TakedownOrdered]
@@ -213,6 +294,9 @@ class RumourHandlers:
         if state is not None:
             if state.kind != "takedown":
                 raise Unprocessable(f"notice {data.notice_id!r} already names a rumour determination")
+            if cases.is_closed(state):
+                log.info("takedown.order_closed_ignored", notice_id=data.notice_id)
+                return Outcome(None)
             extended = cases.extend_order(state, data.content_ids, event.id, _ms(now))
             if extended is not None:
                 self.work_due()
@@ -249,6 +333,13 @@ class RumourHandlers:
         ]
         found = await self.lists.get_many(list_ids)
         return {r for recipients in found.values() for r in recipients}
+
+
+def _acting(actor: Actor, action: str) -> ActorRecord:
+    """The console user, when their role may change a case (the console checks too; never fail open)."""
+    if actor.role not in ACTING_ROLES:
+        raise Unprocessable(f"role_not_permitted (DS-11): a {actor.role} may not {action}")
+    return ActorRecord(username=actor.username, role=actor.role)
 
 
 def _ms(moment: datetime) -> int:

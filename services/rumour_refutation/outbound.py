@@ -12,14 +12,17 @@ from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
 
+from services.rumour_refutation.domain.case import CaseState
 from services.rumour_refutation.domain.content import CaseRef, Takedown
 from services.rumour_refutation.domain.reach import Notice
 from shared.contracts import types as T
+from shared.contracts.base import Actor
 from shared.contracts.envelope import CloudEvent
 from shared.contracts.rumour import (
     ClaimMedia,
     ContentTakedownRequired,
     RefutationNotice,
+    RumourCaseClosed,
     RumourRecorded,
 )
 from shared.messaging.codec import Inbound
@@ -106,4 +109,28 @@ def recorded_event(
         ),
         time=now,
         id=derived_id(SOURCE, "recorded", c.providerid, case.notice_id),
+    )
+
+
+def closed_event(cause: Inbound[Any], case: CaseState, notices_sent: int, now: datetime) -> CloudEvent:
+    """`dsgov.rumour.case-closed`: the case sends nothing new from now on (DS-11), keyed by the notice id."""
+    closure = case.closure
+    assert closure is not None
+    actor = closure.actor
+    return reply(
+        cause,
+        type=T.RUMOUR_CASE_CLOSED,
+        source=SOURCE,
+        subject=case.notice_id,
+        data=RumourCaseClosed(
+            notice_id=case.notice_id,
+            rumour_id=case.rumour_id,
+            closed_by=closure.by,
+            reason=closure.reason,
+            actor=Actor(username=actor.username, role=actor.role) if actor else None,
+            closed_at=now,
+            notices_sent=notices_sent,
+        ),
+        time=now,
+        id=derived_id(SOURCE, "closed", cause.event.providerid, case.notice_id),
     )

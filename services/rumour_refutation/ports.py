@@ -74,3 +74,7 @@ class CaseStore(Protocol):
     async def rumour_cases(self, since_ms: int) -> list[Aggregate]:
         """Rumour cases opened at or after `since_ms`."""
         ...
+
+    async def closed_cases(self, since_ms: int) -> list[Aggregate]:
+        """Cases closed at or after `since_ms`."""
+        ...

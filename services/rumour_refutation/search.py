@@ -78,7 +78,9 @@ def add_content(search: SearchState, agg: Aggregate) -> bool:
 def rumour_from(agg: Aggregate) -> LoadedRumour | None:
     """A stored open rumour case as a claim to match new outputs against (None for anything else)."""
     state = agg.typed(CaseState)
-    if state is None or state.kind != "rumour" or state.claim is None or state.claim.scheme != SCHEME:
+    if state is None or state.kind != "rumour" or cases.is_closed(state):
+        return None  # a closed rumour is matched no more (DS-11)
+    if state.claim is None or state.claim.scheme != SCHEME:
         return None
     claim = state.claim
     pieces = decode_sketches(claim.sketches, claim.sizes) if claim.sizes else []

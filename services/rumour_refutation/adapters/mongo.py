@@ -29,6 +29,7 @@ INDEXES: tuple[tuple[str, ...], ...] = (
     ("state.indexed_ms",),
     ("state.kind", "state.opened_ms"),
     ("state.kind", "state.notice_id"),
+    ("state.closed_ms",),
 )
 
 
@@ -105,6 +106,10 @@ class MongoCaseStore:
     async def rumour_cases(self, since_ms: int) -> list[Aggregate]:
         """Rumour cases opened at or after `since_ms`."""
         return await self._aggregates({"state.kind": "rumour", "state.opened_ms": {"$gte": since_ms}})
+
+    async def closed_cases(self, since_ms: int) -> list[Aggregate]:
+        """Cases closed at or after `since_ms`."""
+        return await self._aggregates({"state.closed_ms": {"$gte": max(since_ms, 1)}})
 
 
 async def case_file(

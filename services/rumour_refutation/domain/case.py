@@ -21,6 +21,10 @@ CASE: Final = "case:"
 REASON_BY_KIND: dict[CaseKind, str] = {"rumour": "known_rumour", "takedown": "takedown_ordered"}
 
 CaseStatus = Literal["open", "closed"]
+Origin = Literal["regulator", "provider"]
+Role = Literal["viewer", "operator", "admin"]
+ACTING_ROLES: Final[frozenset[str]] = frozenset({"operator", "admin"})  # who may open or close a case
+ClosedBy = Literal["console", "regulator"]
 
 
 def case_key(provider_id: str, notice_id: str) -> str:
@@ -64,6 +68,24 @@ class Amendment(AggregateState):
     at_ms: int
 
 
+class ActorRecord(AggregateState):
+    """The console user who opened or closed a case (username and role, nothing else)."""
+
+    username: str
+    role: Role
+
+
+class Closure(AggregateState):
+    """How a case was closed (DS-11): from then on no new notice or takedown is sent for it."""
+
+    by: ClosedBy
+    reason: str
+    actor: ActorRecord | None = None
+    event_id: str
+    at_ms: int
+    unapplied: tuple[str, ...] = ()  # contents found at opening whose takedown was not yet required
+
+
 class CaseState(AggregateState):
     """The aggregate state of one case; rumour-only and order-only fields are empty for the other kind."""
 
@@ -75,6 +97,11 @@ class CaseState(AggregateState):
     opened_ms: int
     shards: int
     status: CaseStatus = "open"
+    origin: Origin = "regulator"
+    opened_by: ActorRecord | None = None  # a provider-opened case: who, and why (`opening_reason`)
+    opening_reason: str | None = None
+    closed_ms: int | None = None  # indexed: other processes stop matching a closed rumour
+    closure: Closure | None = None
     amendments: tuple[Amendment, ...] = ()
     rumour_id: str | None = None
     refutation_text: str
@@ -118,12 +145,20 @@ def open_rumour(
     claim_sizes: Sequence[int],
     scheme: str,
     matches: Sequence[Match],
+    opened_by: ActorRecord | None = None,
+    opening_reason: str | None = None,
 ) -> CaseState:
-    """A rumour determined false: the claim, its fingerprints and every output found to carry it."""
+    """A rumour determined false: the claim, its fingerprints and every output found to carry it.
+
+    `opened_by` names the console user when the provider opened the case itself (DS-11).
+    """
     to_apply = _to_apply([m.content_id for m in matches])
     return CaseState.model_validate(
         {
             **_opened("rumour", opening),
+            "origin": "provider" if opened_by else "regulator",
+            "opened_by": opened_by,
+            "opening_reason": opening_reason,
             "rumour_id": rumour_id,
             "claim_text": claim_text,
             "refutation_text": refutation_text,
@@ -186,6 +221,41 @@ def applied(state: CaseState | None, content_ids: Sequence[str]) -> CaseState | 
     if len(remaining) == len(state.to_apply):
         return None
     return state.model_copy(update={"to_apply": remaining, "apply_pending": len(remaining)})
+
+
+def is_closed(state: CaseState | None) -> bool:
+    """True when the case was closed: nothing new is sent for it."""
+    return state is not None and state.status == "closed"
+
+
+def close(
+    state: CaseState,
+    *,
+    by: ClosedBy,
+    reason: str,
+    event_id: str,
+    now_ms: int,
+    actor: ActorRecord | None = None,
+) -> CaseState | None:
+    """Close the case (DS-11); None when it was closed already (the first close counts).
+
+    Matches found at opening and not yet recorded on their contents are dropped with it: no
+    takedown is required for them any more, and they are kept in the closure for the record.
+    """
+    if is_closed(state):
+        return None
+    closure = Closure(
+        by=by, reason=reason, actor=actor, event_id=event_id, at_ms=now_ms, unapplied=state.to_apply
+    )
+    return state.model_copy(
+        update={
+            "status": "closed",
+            "closed_ms": now_ms,
+            "closure": closure,
+            "to_apply": (),
+            "apply_pending": 0,
+        }
+    )
 
 
 def case_ref(state: CaseState) -> CaseRef:

@@ -100,12 +100,13 @@ class ContentMatch(AggregateState):
 
 
 class Fanned(AggregateState):
-    """One (notice, distribution) fan-out done."""
+    """One (notice, distribution) fan-out done, or dropped because its case was closed (DS-11)."""
 
     notice_id: str
     distribution_id: str
     recipients: int
     at_ms: int
+    skipped: str | None = None  # `case_closed`: nobody was notified
 
 
 Due = tuple[str, str]  # (notice id, distribution id)
@@ -254,9 +255,12 @@ def list_ids(state: ContentState, distribution_id: str) -> list[str]:
 
 
 def complete_fanout(
-    state: ContentState | None, done: Sequence[tuple[str, str, int]], now_ms: int
+    state: ContentState | None, done: Sequence[tuple[str, str, int]], now_ms: int, skipped: str | None = None
 ) -> ContentState | None:
-    """Mark (notice, distribution, recipients reached) items done; None when none of them was pending."""
+    """Mark (notice, distribution, recipients reached) items done; None when none of them was pending.
+
+    `skipped` names why nobody was notified (a closed case): the items are no longer due.
+    """
     if state is None:
         return None
     was_pending = set(state.pending)
@@ -265,7 +269,10 @@ def complete_fanout(
         return None
     gone = {(n, d) for n, d, _ in finished}
     pending = tuple(p for p in state.pending if p not in gone)
-    fanned = tuple(Fanned(notice_id=n, distribution_id=d, recipients=r, at_ms=now_ms) for n, d, r in finished)
+    fanned = tuple(
+        Fanned(notice_id=n, distribution_id=d, recipients=r, at_ms=now_ms, skipped=skipped)
+        for n, d, r in finished
+    )
     return state.model_copy(
         update={"pending": pending, "pending_count": len(pending), "fanned": (*state.fanned, *fanned)}
     )

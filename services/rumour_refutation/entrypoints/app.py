@@ -28,7 +28,8 @@ DEFINITION = ServiceDefinition[RumourHandlers](
     source=SOURCE,
     description=(
         "Rumour refutation (DS-11): index every output, log every distribution, and on a rumour "
-        "determination or takedown order require takedowns and notify every recipient once."
+        "determination, takedown order or provider-opened case require takedowns and notify every "
+        "recipient once, until the case is closed."
     ),
     routes=(
         # dsgov.generation.requested is not ours: ignored. Outputs and distributions fold into
@@ -37,8 +38,12 @@ DEFINITION = ServiceDefinition[RumourHandlers](
         on(T.CONTENT_DISTRIBUTED, RumourHandlers.on_distributed, ContentState, key=prefixed(CONTENT)),
         on(T.RUMOUR_DETERMINED, RumourHandlers.on_determined, CaseState, key=prefixed(CASE)),
         on(T.TAKEDOWN_ORDERED, RumourHandlers.on_takedown_ordered, CaseState, key=prefixed(CASE)),
+        on(T.RUMOUR_CLOSED, RumourHandlers.on_closed, CaseState, key=prefixed(CASE)),
+        # Console commands (DS-11): the provider opens and closes cases itself.
+        on(T.RUMOUR_CASE_SUBMITTED, RumourHandlers.on_case_submitted, CaseState, key=prefixed(CASE)),
+        on(T.RUMOUR_CASE_CLOSE_SUBMITTED, RumourHandlers.on_close_submitted, CaseState, key=prefixed(CASE)),
     ),
-    publishes=(T.RUMOUR_RECORDED, T.CONTENT_TAKEDOWN_REQUIRED, T.REFUTATION_NOTICE),
+    publishes=(T.RUMOUR_RECORDED, T.CONTENT_TAKEDOWN_REQUIRED, T.REFUTATION_NOTICE, T.RUMOUR_CASE_CLOSED),
     collection="rumour",
     indexes=INDEXES,
 )
