@@ -4,42 +4,42 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from datetime import datetime
-from typing import Any
 
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
 from services.labeling.domain import ledger
-from services.labeling.domain.issuance import Issued, issue_labels, items_of
+from services.labeling.domain.issuance import issue_labels, items_of
+from services.labeling.domain.ledger import ContentLedger, LabelFacts, UnlabeledCopy
+from services.labeling.outbound import labeled_event
 from shared.contracts.distribution import ContentDistributed
-from shared.contracts.envelope import CloudEvent, new_event
 from shared.contracts.generation import OutputApproved
-from shared.contracts.labeling import ContentLabeled
 from shared.messaging.codec import Inbound
-from shared.messaging.engine import Outcome, Unprocessable
-from shared.messaging.ids import derived_id
+from shared.messaging.engine import Unprocessable
+from shared.messaging.routing import Outcome
 from shared.observability import get_logger
 
 log = get_logger(__name__)
 
-SOURCE = "dsgov/labeling"
-OUTPUT_APPROVED = "dsgov.output.approved"
-CONTENT_DISTRIBUTED = "dsgov.content.distributed"
-CONTENT_LABELED = "dsgov.content.labeled"
 
+def ledger_key(event: Inbound[OutputApproved]) -> str:
+    """Labels of one content meet in one ledger document.
 
-def aggregate_id(event: Inbound[Any]) -> str:
-    """Labels and distributions of one content meet in one ledger document; LB-9 records stand alone.
-
-    `output.approved` is keyed by request, so it is mapped to its content id here (never raising:
-    a missing content id is the handler's to dead-letter).
+    `output.approved` is keyed by request on the wire, so it is mapped to its content id here
+    (never raising: a missing content id is the handler's to dead-letter).
     """
-    provider = event.event.providerid
-    data = event.data
-    if isinstance(data, OutputApproved):
-        return f"{provider}/{data.content_id}" if data.content_id else f"{provider}/request:{data.request_id}"
-    if isinstance(data, ContentDistributed) and not data.explicit_label_kept:
-        return f"{provider}/lb9/{data.content_id}/{data.distribution_id}"
-    return f"{provider}/{event.subject}"
+    provider, data = event.event.providerid, event.data
+    return f"{provider}/{data.content_id}" if data.content_id else f"{provider}/request:{data.request_id}"
+
+
+def copy_key(event: Inbound[ContentDistributed]) -> str:
+    """An unlabeled copy is its own LB-9 record; labeled copies (nothing to keep) share a small one.
+
+    Labeled copies never touch the content's ledger: one aggregate holds one kind of state.
+    """
+    provider, data = event.event.providerid, event.data
+    if data.explicit_label_kept:
+        return f"{provider}/labeled-copies/{data.content_id}"
+    return f"{provider}/lb9/{data.content_id}/{data.distribution_id}"
 
 
 class LabelingHandlers:
@@ -59,8 +59,8 @@ class LabelingHandlers:
         self.retention_days = retention_days
 
     async def on_output_approved(
-        self, state: dict[str, Any] | None, event: Inbound[OutputApproved]
-    ) -> Outcome:
+        self, state: ContentLedger | None, event: Inbound[OutputApproved]
+    ) -> Outcome[ContentLedger]:
         """Issue one implicit label per output item (DS-16) and the modality's explicit label (DS-17)."""
         data = event.data
         if not data.content_id:
@@ -81,60 +81,35 @@ class LabelingHandlers:
         fresh = [i for i in issued if not ledger.already_issued(state, i)]
         if not fresh:
             log.info("label.already_issued", content_id=data.content_id)
-            return Outcome(state=None)
+            return Outcome(None)
         now = self.clock()
-        events = [self._labeled_event(event, i, now) for i in fresh]
+        events = [labeled_event(event, data.content_id, i, now) for i in fresh]
         entries = [
             ledger.entry(i, event_id=e.id, source_event_id=event.id, now=now)
             for i, e in zip(fresh, events, strict=True)
         ]
-        facts = {
-            "provider_id": event.event.providerid,
-            "producer_code": self.producer_code,
-            "content_id": data.content_id,
-            "request_id": data.request_id,
-            "user_id": data.user_id,
-            "service_type": data.service_type,
-            "decision_id": data.decision_id,
-        }
         log.info("label.issued", content_id=data.content_id, items=len(fresh))
-        return Outcome(state=ledger.with_labels(state, facts, entries, now), events=events)
+        return Outcome(ledger.with_labels(state, self._facts(event, data.content_id), entries, now), events)
 
-    def _labeled_event(self, event: Inbound[OutputApproved], issued: Issued, now: datetime) -> CloudEvent:
+    def _facts(self, event: Inbound[OutputApproved], content_id: str) -> LabelFacts:
         data = event.data
-        assert data.content_id
-        payload = ContentLabeled(
-            content_id=data.content_id,
+        return LabelFacts(
+            provider_id=event.event.providerid,
+            producer_code=self.producer_code,
+            content_id=content_id,
             request_id=data.request_id,
-            implicit_label=issued.implicit.to_object(),
-            explicit_label=issued.explicit,
-            produce_id=issued.produce_id,
-            media_id=issued.item.media_id,
-            content_sha256=issued.item.sha256,
-        )
-        # Derived from the label itself, not from the inbound event: the same label is one event.
-        event_id = derived_id(
-            SOURCE, "labeled", event.event.providerid, issued.produce_id, issued.item.sha256
-        )
-        return new_event(
-            type=CONTENT_LABELED,
-            source=SOURCE,
-            subject=data.content_id,
-            providerid=event.event.providerid,
-            data=payload,
-            id=event_id,
-            time=now,
-            correlationid=event.event.correlation,
-            causationid=event.id,
+            user_id=data.user_id,
+            service_type=data.service_type,
+            decision_id=data.decision_id,
         )
 
     async def on_content_distributed(
-        self, state: dict[str, Any] | None, event: Inbound[ContentDistributed]
-    ) -> Outcome:
+        self, state: UnlabeledCopy | None, event: Inbound[ContentDistributed]
+    ) -> Outcome[UnlabeledCopy]:
         """LB-9: log the recipients of a copy without the explicit label; labeled copies need nothing."""
         data = event.data
         if data.explicit_label_kept:
-            return Outcome(state=None)
+            return Outcome(None)
         record = ledger.unlabeled_copy(
             state,
             content_id=data.content_id,
@@ -152,4 +127,4 @@ class LabelingHandlers:
             distribution_id=data.distribution_id,
             recipients=len(data.recipients),
         )
-        return Outcome(state=record)
+        return Outcome(record)

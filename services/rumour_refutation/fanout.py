@@ -10,9 +10,11 @@ Each round, in this order:
    gets one notice naming both); then mark the items done on the contents;
 3. now and then, catch up with what other processes indexed or opened (scale-out).
 
-Every step is an idempotent operation with an operation id, written with its outbox in one
-document: a crash anywhere is repaired by running the round again, and the reach shards make
-sure no recipient is notified twice whatever is repeated.
+Every step is an idempotent operation with an operation id, applied through the one shared
+save-and-publish step (`shared.messaging.operations.Operations.apply`: state, outbox and the
+operation id in one document write, conflicts re-decided on fresh state). The operations of a
+step touch distinct aggregates and run concurrently. A crash anywhere is repaired by running the
+round again, and the reach shards make sure no recipient is notified twice whatever is repeated.
 """
 
 from __future__ import annotations
@@ -21,31 +23,53 @@ import asyncio
 import contextlib
 import hashlib
 from collections import defaultdict
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
+from typing import Any, Generic, TypeVar
 
-from services.rumour_refutation.batch import BatchExecutor, Decide
 from services.rumour_refutation.domain import case as cases
 from services.rumour_refutation.domain import content as contents
 from services.rumour_refutation.domain import reach
-from services.rumour_refutation.domain.content import CaseRef
-from services.rumour_refutation.domain.fingerprint import decode_sketches
-from services.rumour_refutation.domain.index import Claim, MediaHash, Thresholds
-from services.rumour_refutation.keys import CASE, CONTENT, case_key, content_key, reach_key
+from services.rumour_refutation.domain.case import CASE, CaseState, case_key
+from services.rumour_refutation.domain.content import CONTENT, CaseRef, ContentState, content_key
+from services.rumour_refutation.domain.index import Claim, Thresholds
+from services.rumour_refutation.domain.reach import ReachShard, reach_key
 from services.rumour_refutation.outbound import notice_event, takedown_event
-from services.rumour_refutation.ports import CaseStore, RecipientLists
-from services.rumour_refutation.search import SearchState, add_content, provider_of, rumour_from
+from services.rumour_refutation.ports import AggregateReader, Applier, CaseStore, RecipientLists
+from services.rumour_refutation.search import (
+    SearchState,
+    add_content,
+    output_windows,
+    provider_of,
+    rumour_from,
+)
 from shared.contracts.envelope import CloudEvent
-from shared.messaging.engine import Outcome
+from shared.messaging.routing import Outcome, Worker
 from shared.observability import get_logger
-from shared.storage.aggregates import Aggregate, AggregateStore
+from shared.storage.aggregates import Aggregate, AggregateState
+from shared.storage.outbox import OutboxMessage
 
 log = get_logger(__name__)
 
+CASE_CLOSED = "case_closed"  # reason code (DS-11), domain/reasons.py
 QUICK_S = 0.05  # how often the worker looks for a while after being woken
 QUICK_FOR_S = 2.0
+PARALLEL = 32  # operations of one step in flight at once (distinct aggregates)
+
+S = TypeVar("S", bound=AggregateState)
+
+
+@dataclass(frozen=True)
+class Op(Generic[S]):
+    """One idempotent operation on one aggregate."""
+
+    operation_id: str
+    state: type[S]
+    decide: Callable[[S | None], Outcome[S]]
+
+
+Ops = dict[str, Op[Any]]  # aggregate id -> its operation
 
 
 @dataclass(frozen=True)
@@ -88,10 +112,10 @@ class FanoutWorker:
     def __init__(
         self,
         *,
-        store: AggregateStore,
+        store: AggregateReader,
         cases_store: CaseStore,
         lists: RecipientLists,
-        executor: BatchExecutor,
+        operations: Applier,
         search: SearchState,
         thresholds: Thresholds,
         clock: Callable[[], datetime],
@@ -101,7 +125,7 @@ class FanoutWorker:
         self.store = store
         self.cases = cases_store
         self.lists = lists
-        self.executor = executor
+        self.operations = operations
         self.search = search
         self.thresholds = thresholds
         self.clock = clock
@@ -113,6 +137,10 @@ class FanoutWorker:
     def wake(self) -> None:
         """Work is due: start a round soon."""
         self._wake.set()
+
+    def worker(self) -> Worker:
+        """The worker the host runs beside the consumer."""
+        return Worker("rumour-fanout", self.run)
 
     async def run(self, stop: asyncio.Event) -> None:
         """Rounds until `stop`; errors are logged and the round is tried again.
@@ -145,43 +173,55 @@ class FanoutWorker:
         caught_up = await self._maybe_catch_up()
         return applied or notified or caught_up
 
+    async def _apply(self, ops: Mapping[str, Op[Any]]) -> int:
+        """Apply every operation through the shared step; return how many had not been applied before."""
+        gate = asyncio.Semaphore(PARALLEL)
+
+        async def one(aggregate_id: str, op: Op[Any]) -> bool:
+            async with gate:
+                return await self.operations.apply(aggregate_id, op.operation_id, op.state, op.decide)
+
+        return sum(await asyncio.gather(*(one(agg_id, op) for agg_id, op in ops.items())))
+
     # 1. matches found at determination -> the contents
 
     async def apply_matches(self) -> bool:
         """Record the matches of cases on their contents (takedowns come out there)."""
         found = await self.cases.cases_to_apply(self.settings.cases_per_round)
         for agg in found:
-            await self._apply_case(agg)
+            state = agg.typed(CaseState)
+            if state is not None:
+                await self._apply_case(agg.id, state)
         return bool(found)
 
-    async def _apply_case(self, agg: Aggregate) -> None:
-        state = agg.state or {}
-        provider = provider_of(agg.id, CASE, state["notice_id"])
+    async def _apply_case(self, aggregate_id: str, state: CaseState) -> None:
+        provider = provider_of(aggregate_id, CASE, state.notice_id)
         ref, scores = cases.case_ref(state), cases.initial_matches(state)
-        ids = list(state["to_apply"][: self.settings.contents_per_apply])
+        ids = list(state.to_apply[: self.settings.contents_per_apply])
         now = self.clock()
-        ops: dict[str, tuple[str, Decide]] = {}
+        ops: Ops = {}
         for cid in ids:
             score, via = scores.get(cid, (1.0, "ordered"))
-            decide = self._match_decision(provider, cid, ref, score, via, state["event_id"], now)
-            ops[content_key(provider, cid)] = (f"match:{ref.notice_id}", decide)
-        published = await self.executor.apply(ops)
-        await self.executor.apply(
-            {agg.id: (f"applied:{_digest(ids)}", lambda s: Outcome(state=cases.applied(s, ids)))}
+            decide = self._match_decision(provider, cid, ref, score, via, state.event_id, now)
+            ops[content_key(provider, cid)] = Op(f"match:{ref.notice_id}", ContentState, decide)
+        matched = await self._apply(ops)
+        done: Op[CaseState] = Op(
+            f"applied:{_digest(ids)}", CaseState, lambda s: Outcome(cases.applied(s, ids))
         )
-        log.info("fanout.matches_applied", notice_id=ref.notice_id, contents=len(ids), takedowns=published)
+        await self._apply({aggregate_id: done})
+        log.info("fanout.matches_applied", notice_id=ref.notice_id, contents=len(ids), matched=matched)
 
     def _match_decision(
         self, provider: str, cid: str, ref: CaseRef, score: float, via: str, cause_id: str, now: datetime
-    ) -> Decide:
-        def decide(state: dict[str, Any] | None) -> Outcome:
+    ) -> Callable[[ContentState | None], Outcome[ContentState]]:
+        def decide(state: ContentState | None) -> Outcome[ContentState]:
             result = contents.apply_match(
                 state, cid, ref, score=score, via=via, cause_id=cause_id, now_ms=_ms(now)
             )
             if result is None:
-                return Outcome(state=None)
+                return Outcome(None)
             new, takedown = result
-            return Outcome(state=new, events=[takedown_event(provider, takedown, now)])
+            return Outcome(new, [takedown_event(provider, takedown, now)])
 
         return decide
 
@@ -197,20 +237,24 @@ class FanoutWorker:
         loaded = await self.store.load_many(case_key(p, n) for p, n in case_ids)
         recipients = await self.lists.get_many([lid for i in items for lid in i.list_ids])
         now = self.clock()
-        ops: dict[str, tuple[str, Decide]] = {}
+        ops: Ops = {}
         done: list[_Due] = []
+        closed: list[_Due] = []
         for (provider, notice_id), group in _by_case(items).items():
-            case_state = loaded[case_key(provider, notice_id)].state
+            case_state = loaded[case_key(provider, notice_id)].typed(CaseState)
             if case_state is None:
                 log.warning("fanout.case_missing", notice_id=notice_id)  # not stored yet: next round
                 continue
+            if cases.is_closed(case_state):
+                closed += group  # DS-11: a closed case sends no new notice; the items are dropped
+                continue
             ops |= self._notify_ops(provider, case_state, group, recipients, now)
             done += group
-        if not done:
+        if not done and not closed:
             return False
-        sent = await self.executor.apply(ops)
-        await self.executor.apply(self._done_ops(done, recipients, now))
-        log.info("fanout.notified", items=len(done), notices=sent)
+        shards = await self._apply(ops)
+        await self._apply(self._done_ops(done, recipients, now) | self._dropped_ops(closed, now))
+        log.info("fanout.notified", items=len(done), shards=shards, dropped_for_closed_cases=len(closed))
         return True
 
     def _budget(self, items: list[_Due]) -> list[_Due]:
@@ -226,22 +270,23 @@ class FanoutWorker:
     def _notify_ops(
         self,
         provider: str,
-        case_state: dict[str, Any],
+        case_state: CaseState,
         group: list[_Due],
         recipients: dict[str, list[str]],
         now: datetime,
-    ) -> dict[str, tuple[str, Decide]]:
-        ref, shards = cases.case_ref(case_state), int(case_state["shards"])
+    ) -> Ops:
+        ref, shards = cases.case_ref(case_state), case_state.shards
         reached: dict[int, dict[str, list[str]]] = defaultdict(lambda: defaultdict(list))
         for item in group:
             for list_id in item.list_ids:
                 for recipient in recipients.get(list_id, []):
                     reached[reach.shard_of(recipient, shards)][recipient].append(item.content_id)
         operation = f"notify:{_digest([f'{i.content_id}|{i.distribution_id}' for i in group])}"
-        text, cause = case_state["refutation_text"], case_state["event_id"]
+        text, cause = case_state.refutation_text, case_state.event_id
         return {
-            reach_key(provider, ref.notice_id, shard): (
+            reach_key(provider, ref.notice_id, shard): Op(
                 operation,
+                ReachShard,
                 self._notify_decision(provider, ref, text, cause, shard, dict(by_recipient), now),
             )
             for shard, by_recipient in reached.items()
@@ -256,29 +301,43 @@ class FanoutWorker:
         shard: int,
         reached: dict[str, list[str]],
         now: datetime,
-    ) -> Decide:
-        def decide(state: dict[str, Any] | None) -> Outcome:
+    ) -> Callable[[ReachShard | None], Outcome[ReachShard]]:
+        def decide(state: ReachShard | None) -> Outcome[ReachShard]:
             result = reach.notify(state, ref.notice_id, shard, reached, _ms(now))
             if result is None:
-                return Outcome(state=None)
+                return Outcome(None)
             new, notices = result
-            return Outcome(
-                state=new, events=[notice_event(provider, ref, text, cause_id, n, now) for n in notices]
-            )
+            return Outcome(new, [notice_event(provider, ref, text, cause_id, n, now) for n in notices])
 
         return decide
 
     @staticmethod
-    def _done_ops(
-        done: list[_Due], recipients: dict[str, list[str]], now: datetime
-    ) -> dict[str, tuple[str, Decide]]:
+    def _done_ops(done: list[_Due], recipients: dict[str, list[str]], now: datetime) -> Ops:
         per_content: dict[str, list[tuple[str, str, int]]] = defaultdict(list)
         for item in done:
             count = sum(len(recipients.get(lid, [])) for lid in item.list_ids)
             per_content[item.aggregate_id].append((item.notice_id, item.distribution_id, count))
         return {
-            agg_id: (f"fanned:{_digest([f'{n}|{d}' for n, d, _ in finished])}", _complete(finished, _ms(now)))
+            agg_id: Op(
+                f"fanned:{_digest([f'{n}|{d}' for n, d, _ in finished])}",
+                ContentState,
+                _complete(finished, _ms(now)),
+            )
             for agg_id, finished in per_content.items()
+        }
+
+    @staticmethod
+    def _dropped_ops(dropped: list[_Due], now: datetime) -> Ops:
+        per_content: dict[str, list[tuple[str, str, int]]] = defaultdict(list)
+        for item in dropped:
+            per_content[item.aggregate_id].append((item.notice_id, item.distribution_id, 0))
+        return {
+            agg_id: Op(
+                f"dropped:{_digest([f'{n}|{d}' for n, d, _ in items])}",
+                ContentState,
+                _complete(items, _ms(now), skipped=CASE_CLOSED),
+            )
+            for agg_id, items in per_content.items()
         }
 
     # 3. catch up with other processes (scale-out); a no-op when this process is the only one
@@ -295,18 +354,21 @@ class FanoutWorker:
         """Index outputs and open rumours this process has not seen, and match them both ways."""
         started = _ms(self.clock())
         since = self._caught_up_ms - self.settings.catch_up_margin_ms
-        ops: dict[str, tuple[str, Decide]] = {}
+        ops: Ops = {}
         new_ids = [i for i in await self.cases.indexed_content_ids(since) if not self._known_content(i)]
         for agg in (await self.store.load_many(new_ids)).values():
             if add_content(self.search, agg):
                 ops |= self._matches_for_content(agg)
+        for agg in await self.cases.closed_cases(since):  # closed by another process: match no more
+            if (case := agg.typed(CaseState)) is not None:
+                self.search.rumours_for(provider_of(agg.id, CASE, case.notice_id)).remove(case.notice_id)
         for agg in await self.cases.rumour_cases(since):
             loaded = rumour_from(agg)
             if loaded and self.search.rumours_for(loaded.provider_id).add(loaded.ref, loaded.claim):
                 ops |= self._matches_for_rumour(loaded.provider_id, loaded.ref, loaded.claim, agg)
         self._caught_up_ms = started
         if ops:
-            await self.executor.apply(ops)
+            await self._apply(ops)
             log.info("fanout.caught_up", matches=len(ops))
         return bool(ops)
 
@@ -314,73 +376,78 @@ class FanoutWorker:
         provider, _, content_id = aggregate_id[len(CONTENT) :].rpartition("/")
         return content_id in self.search.index_for(provider)
 
-    def _matches_for_content(self, agg: Aggregate) -> dict[str, tuple[str, Decide]]:
-        state = agg.state or {}
-        provider = provider_of(agg.id, CONTENT, state["content_id"])
-        output = state["output"]
-        windows = decode_sketches(output["sketches"], output["sizes"]) if output["sizes"] else []
-        media = [MediaHash(m["sha256"], m.get("phash")) for m in output.get("media", [])]
+    def _matches_for_content(self, agg: Aggregate) -> Ops:
+        state = agg.typed(ContentState)
+        if state is None or state.output is None:
+            return {}
+        provider = provider_of(agg.id, CONTENT, state.content_id)
+        windows, media = output_windows(state)
         now = self.clock()
         found = self.search.rumours_for(provider).matching(windows, media, self.thresholds)
+        cause = state.output.event_id
         # One operation per content: several rumours found at once are applied in turn.
         decisions = [
-            self._match_decision(provider, state["content_id"], ref, score, via, output["event_id"], now)
+            self._match_decision(provider, state.content_id, ref, score, via, cause, now)
             for ref, score, via in found
         ]
         if not decisions:
             return {}
         ids = [ref.notice_id for ref, _, _ in found]
-        return {agg.id: (f"catch-up:{_digest(ids)}", _chain(decisions))}
+        return {agg.id: Op(f"catch-up:{_digest(ids)}", ContentState, _chain(decisions))}
 
-    def _matches_for_rumour(
-        self, provider: str, ref: CaseRef, claim: Claim, agg: Aggregate
-    ) -> dict[str, tuple[str, Decide]]:
+    def _matches_for_rumour(self, provider: str, ref: CaseRef, claim: Claim, agg: Aggregate) -> Ops:
+        state = agg.typed(CaseState)
+        if state is None:
+            return {}
         now = self.clock()
         hits = self.search.index_for(provider).search(claim, self.thresholds)
-        cause = (agg.state or {})["event_id"]
         return {
-            content_key(provider, m.content_id): (
+            content_key(provider, m.content_id): Op(
                 f"match:{ref.notice_id}",
-                self._match_decision(provider, m.content_id, ref, m.score, m.via, cause, now),
+                ContentState,
+                self._match_decision(provider, m.content_id, ref, m.score, m.via, state.event_id, now),
             )
             for m in hits
         }
 
 
-def _complete(finished: list[tuple[str, str, int]], now_ms: int) -> Decide:
-    def decide(state: dict[str, Any] | None) -> Outcome:
-        return Outcome(state=contents.complete_fanout(state, finished, now_ms))
+def _complete(
+    finished: list[tuple[str, str, int]], now_ms: int, skipped: str | None = None
+) -> Callable[[ContentState | None], Outcome[ContentState]]:
+    def decide(state: ContentState | None) -> Outcome[ContentState]:
+        return Outcome(contents.complete_fanout(state, finished, now_ms, skipped))
 
     return decide
 
 
-def _chain(decisions: list[Decide]) -> Decide:
+def _chain(
+    decisions: list[Callable[[ContentState | None], Outcome[ContentState]]],
+) -> Callable[[ContentState | None], Outcome[ContentState]]:
     """Several decisions on one aggregate, each on the state the previous one left."""
 
-    def decide(state: dict[str, Any] | None) -> Outcome:
-        changed: dict[str, Any] | None = None
-        events: list[CloudEvent] = []
+    def decide(state: ContentState | None) -> Outcome[ContentState]:
+        changed: ContentState | None = None
+        events: list[CloudEvent | OutboxMessage] = []
         for step in decisions:
             outcome = step(changed if changed is not None else state)
             changed = outcome.state if outcome.state is not None else changed
             events += outcome.events
-        return Outcome(state=changed, events=events)
+        return Outcome(changed, events)
 
     return decide
 
 
 def _due_items(agg: Aggregate) -> list[_Due]:
-    state = agg.state or {}
-    provider = provider_of(agg.id, CONTENT, state["content_id"])
+    state = agg.typed(ContentState)
+    if state is None:
+        return []
+    provider = provider_of(agg.id, CONTENT, state.content_id)
     items = []
     for notice_id, distribution_id in contents.pending_items(state):
-        lists = contents.list_ids(state, distribution_id)
-        count = next(
-            (d["recipients"] for d in state["distributions"] if d["distribution_id"] == distribution_id), 0
-        )
-        items.append(
-            _Due(agg.id, provider, state["content_id"], notice_id, distribution_id, tuple(lists), int(count))
-        )
+        dist = contents.distribution(state, distribution_id)
+        lists = dist.lists if dist else ()
+        count = dist.recipients if dist else 0
+        items.append(_Due(agg.id, provider, state.content_id, notice_id, distribution_id, lists, count))
     return items
 
 

@@ -2,10 +2,31 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Sequence
-from typing import Protocol
+from collections.abc import AsyncIterator, Callable, Iterable, Sequence
+from typing import Protocol, TypeVar
 
-from shared.storage.aggregates import Aggregate
+from shared.messaging.routing import Outcome
+from shared.storage.aggregates import Aggregate, AggregateState
+
+S = TypeVar("S", bound=AggregateState)
+
+
+class AggregateReader(Protocol):
+    """Reads aggregates of the service's own collection."""
+
+    async def load_many(self, ids: Iterable[str]) -> dict[str, Aggregate]:
+        """Every requested aggregate; missing ones come back new."""
+        ...
+
+
+class Applier(Protocol):
+    """The shared save-and-publish step (`shared.messaging.operations.Operations`)."""
+
+    async def apply(
+        self, aggregate_id: str, operation_id: str, state: type[S], decide: Callable[[S | None], Outcome[S]]
+    ) -> bool:
+        """Apply `decide` once under `operation_id`; False when it was applied before."""
+        ...
 
 
 class RecipientLists(Protocol):
@@ -52,4 +73,8 @@ class CaseStore(Protocol):
 
     async def rumour_cases(self, since_ms: int) -> list[Aggregate]:
         """Rumour cases opened at or after `since_ms`."""
+        ...
+
+    async def closed_cases(self, since_ms: int) -> list[Aggregate]:
+        """Cases closed at or after `since_ms`."""
         ...

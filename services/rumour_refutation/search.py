@@ -10,10 +10,10 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from services.rumour_refutation.domain import case as cases
-from services.rumour_refutation.domain.content import CaseRef
-from services.rumour_refutation.domain.fingerprint import SCHEME, decode_sketches
+from services.rumour_refutation.domain.case import CASE, CaseState
+from services.rumour_refutation.domain.content import CONTENT, CaseRef, ContentState
+from services.rumour_refutation.domain.fingerprint import SCHEME, Sketch, decode_sketches
 from services.rumour_refutation.domain.index import Claim, ContentIndex, MediaHash, OpenRumours
-from services.rumour_refutation.keys import CASE, CONTENT
 from services.rumour_refutation.ports import CaseStore
 from shared.observability import get_logger
 from shared.storage.aggregates import Aggregate
@@ -56,27 +56,36 @@ def provider_of(aggregate_id: str, prefix: str, subject: str) -> str:
     return aggregate_id[len(prefix) : len(aggregate_id) - len(subject) - 1]
 
 
+def output_windows(state: ContentState) -> tuple[list[Sketch], list[MediaHash]]:
+    """The stored output of a content as the index holds it (empty when none was indexed)."""
+    output = state.output
+    if output is None:
+        return [], []
+    windows = decode_sketches(output.sketches, output.sizes) if output.sizes else []
+    return windows, [MediaHash(m.sha256, m.phash) for m in output.media]
+
+
 def add_content(search: SearchState, agg: Aggregate) -> bool:
-    """Index a stored content's output; False when it has none, is known, or has another scheme."""
-    state = agg.state or {}
-    output = state.get("output")
-    if not output:
+    """Index a stored content's output; False when it has none or is known."""
+    state = agg.typed(ContentState)
+    if state is None or state.output is None:
         return False
-    provider = provider_of(agg.id, CONTENT, state["content_id"])
-    windows = decode_sketches(output["sketches"], output["sizes"]) if output["sizes"] else []
-    media = [MediaHash(m["sha256"], m.get("phash")) for m in output.get("media", [])]
-    return search.index_for(provider).add(state["content_id"], windows, media)
+    provider = provider_of(agg.id, CONTENT, state.content_id)
+    windows, media = output_windows(state)
+    return search.index_for(provider).add(state.content_id, windows, media)
 
 
 def rumour_from(agg: Aggregate) -> LoadedRumour | None:
-    """A stored rumour case as a claim to match new outputs against (None for other documents)."""
-    state = agg.state or {}
-    if state.get("kind") != "rumour" or state["claim"]["scheme"] != SCHEME:
+    """A stored open rumour case as a claim to match new outputs against (None for anything else)."""
+    state = agg.typed(CaseState)
+    if state is None or state.kind != "rumour" or cases.is_closed(state):
+        return None  # a closed rumour is matched no more (DS-11)
+    if state.claim is None or state.claim.scheme != SCHEME:
         return None
-    claim = state["claim"]
-    pieces = decode_sketches(claim["sketches"], claim["sizes"]) if claim["sizes"] else []
-    media = tuple(MediaHash(m["sha256"].lower(), m.get("phash")) for m in state.get("claim_media", []))
-    provider = provider_of(agg.id, CASE, state["notice_id"])
+    claim = state.claim
+    pieces = decode_sketches(claim.sketches, claim.sizes) if claim.sizes else []
+    media = tuple(MediaHash(m.sha256.lower(), m.phash) for m in state.claim_media)
+    provider = provider_of(agg.id, CASE, state.notice_id)
     return LoadedRumour(provider, cases.case_ref(state), Claim(tuple(pieces), media))
 
 

@@ -58,6 +58,7 @@ EVENTS: tuple[EventSpec, ...] = (
     # regulator -> dsgov
     _spec(T.RUMOUR_DETERMINED, t.REGULATOR_NOTICES, rumour.RumourDetermined, "notice_id"),
     _spec(T.TAKEDOWN_ORDERED, t.REGULATOR_NOTICES, rumour.TakedownOrdered, "notice_id"),
+    _spec(T.RUMOUR_CLOSED, t.REGULATOR_NOTICES, rumour.RumourClosed, "notice_id"),
     _spec(T.REPORT_ACKNOWLEDGED, t.REGULATOR_ACKS, reporting.ReportAcknowledged, "report_id"),
     # console -> dsgov
     _spec(
@@ -68,6 +69,8 @@ EVENTS: tuple[EventSpec, ...] = (
     ),
     _spec(T.REVIEW_DECISION_SUBMITTED, t.CONSOLE_COMMANDS, console.ReviewDecisionSubmitted, "request_id"),
     _spec(T.LIBRARY_CHANGE_SUBMITTED, t.CONSOLE_COMMANDS, console.LibraryChangeSubmitted, "entry_id"),
+    _spec(T.RUMOUR_CASE_SUBMITTED, t.CONSOLE_COMMANDS, rumour.RumourCaseSubmitted, "notice_id"),
+    _spec(T.RUMOUR_CASE_CLOSE_SUBMITTED, t.CONSOLE_COMMANDS, rumour.RumourCaseCloseSubmitted, "notice_id"),
     # dsgov -> platform
     _spec(T.IDENTITY_VERIFIED, t.IDENTITY, identity.IdentityVerified, "user_id"),
     _spec(T.IDENTITY_REJECTED, t.IDENTITY, identity.IdentityRejected, "user_id"),
@@ -87,6 +90,7 @@ EVENTS: tuple[EventSpec, ...] = (
     _spec(T.RUMOUR_RECORDED, t.RUMOUR, rumour.RumourRecorded, "rumour_id"),
     _spec(T.CONTENT_TAKEDOWN_REQUIRED, t.RUMOUR, rumour.ContentTakedownRequired, "content_id"),
     _spec(T.REFUTATION_NOTICE, t.RUMOUR, rumour.RefutationNotice, "recipient_user_id"),
+    _spec(T.RUMOUR_CASE_CLOSED, t.RUMOUR, rumour.RumourCaseClosed, "notice_id"),
     # dsgov -> regulator
     _spec(T.REPORT_SUBMITTED, t.REGULATOR_REPORTS, reporting.ReportSubmitted, "report_id"),
     # complaints, reports, appeals and rights requests (wave 2)

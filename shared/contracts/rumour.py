@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
-from pydantic import Field
+from typing import Literal
 
-from shared.contracts.base import Payload
+from pydantic import AwareDatetime, Field
+
+from shared.contracts.base import Actor, Payload
 
 
 class ClaimMedia(Payload):
@@ -66,3 +68,49 @@ class RefutationNotice(Payload):
     notice_id: str
     refutation_text: str
     content_ids: list[str] = Field(default_factory=list)
+
+
+class RumourCaseSubmitted(Payload):
+    """`dsgov.rumour.case-submitted` (console command): the provider opens a rumour case itself (DS-11).
+
+    Handled like a regulator's determination: every output carrying the claim is found, its
+    takedown required and its recipients told. `notice_id` is the case id the console assigns.
+    """
+
+    notice_id: str = Field(min_length=1, max_length=256)
+    claim_text: str = Field(max_length=100_000)
+    refutation_text: str = Field(min_length=1, max_length=100_000)
+    claim_media: list[ClaimMedia] = Field(default_factory=list, max_length=100)
+    severity: str = Field(max_length=50)
+    reason: str = Field(min_length=1, max_length=2000, description="why the provider opens the case")
+    actor: Actor
+
+
+class RumourCaseCloseSubmitted(Payload):
+    """`dsgov.rumour.case-close-submitted` (console command): close a rumour case (DS-11).
+
+    After the close no new refutation notice or takedown is sent for the case.
+    """
+
+    notice_id: str = Field(min_length=1, max_length=256)
+    reason: str = Field(min_length=1, max_length=2000)
+    actor: Actor
+
+
+class RumourClosed(Payload):
+    """`dsgov.rumour.closed` (regulator notice): the regulator closes a rumour case or takedown order."""
+
+    notice_id: str = Field(min_length=1, max_length=256)
+    reason: str = Field(default="", max_length=2000)
+
+
+class RumourCaseClosed(Payload):
+    """`dsgov.rumour.case-closed`: a case was closed; no new notices or takedowns follow (DS-11)."""
+
+    notice_id: str
+    rumour_id: str | None = None
+    closed_by: Literal["console", "regulator"]
+    reason: str = ""
+    actor: Actor | None = Field(default=None, description="the console user, for a console close")
+    closed_at: AwareDatetime
+    notices_sent: int = Field(ge=0, description="recipients notified for the case before it closed")

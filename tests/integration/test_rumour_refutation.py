@@ -19,6 +19,7 @@ from typing import Any
 import pytest
 import pytest_asyncio
 from aiokafka import AIOKafkaProducer
+from pymongo import AsyncMongoClient
 
 from devtools.testing.embedded import EmbeddedStack
 from devtools.testing.events import cloud_event, to_bytes, unique
@@ -33,6 +34,8 @@ DISTRIBUTION = "dsgov.platform.distribution"
 NOTICES = "dsgov.regulator.notices"
 RUMOUR = "dsgov.rumour"
 DEADLETTER = "dsgov.deadletter"
+COMMANDS = "dsgov.console.commands"
+OPERATOR = {"username": "ops-wang", "role": "operator"}
 MODULE = "services.rumour_refutation"
 
 CLAIM = "某市今晚将发生8级以上强烈地震，请市民立即撤离到空旷地带。"
@@ -379,6 +382,107 @@ async def test_the_case_file_shows_claim_matches_takedowns_and_notices(
         check=False,
     )
     assert missing.returncode == 1
+
+
+def case_submitted(notice_id: str, claim: str) -> dict[str, Any]:
+    data = {
+        "notice_id": notice_id,
+        "claim_text": claim,
+        "refutation_text": REFUTATION,
+        "severity": "high",
+        "reason": "the provider's own fact-check found it false",
+        "actor": OPERATOR,
+    }
+    return cloud_event("dsgov.rumour.case-submitted", data, subject=notice_id, source="dsgov/console")
+
+
+def close_submitted(notice_id: str) -> dict[str, Any]:
+    data = {"notice_id": notice_id, "reason": "the rumour has been dealt with", "actor": OPERATOR}
+    return cloud_event("dsgov.rumour.case-close-submitted", data, subject=notice_id, source="dsgov/console")
+
+
+def regulator_closed(notice_id: str) -> dict[str, Any]:
+    data = {"notice_id": notice_id, "reason": "determination withdrawn"}
+    return cloud_event("dsgov.rumour.closed", data, subject=notice_id, source="regulator/cac")
+
+
+async def _poll_state(
+    harness: RumourHarness, aggregate_id: str, ready: Any, timeout: float = 30
+) -> dict[str, Any]:
+    """The stored state of one aggregate once `ready(state)` holds (polled with a deadline)."""
+    client: AsyncMongoClient[dict[str, Any]] = AsyncMongoClient(harness.stack.mongo_uri, tz_aware=True)
+    try:
+        deadline = time.monotonic() + timeout
+        while True:
+            doc = await client[harness.database]["rumour"].find_one({"_id": aggregate_id})
+            if doc is not None and ready(doc["state"]):
+                state: dict[str, Any] = doc["state"]
+                return state
+            if time.monotonic() > deadline:
+                raise AssertionError(f"{aggregate_id} did not reach the expected state: {doc}")
+            await asyncio.sleep(0.1)
+    finally:
+        await client.close()
+
+
+async def test_ds11_a_provider_opened_case_notifies_until_closed_and_then_sends_nothing_new(
+    harness: RumourHarness, recorder: Recorder, producer: AIOKafkaProducer
+) -> None:
+    rumour = RUMOURS[4]  # zh-exam
+    content, later_output = unique("own-case"), unique("after-close")
+    u1, u2, u3 = (unique(f"pupil{i}") for i in range(1, 4))
+    await harness.send(producer, GENERATION, completed(content, rumour.claim), "req-" + content)
+    await harness.send(producer, DISTRIBUTION, distributed(content, [u1, u2]), content)
+    await _settle(harness, producer, recorder)
+    notice = unique("own-notice")
+    await harness.send(producer, COMMANDS, case_submitted(notice, rumour.claim), notice)
+
+    [recorded] = await _wait(recorder, "dsgov.rumour.recorded", notice_id=notice)
+    assert recorded["data"]["matched_content_ids"] == [content]
+    await _wait(recorder, "dsgov.content.takedown-required", notice_id=notice, content_id=content)
+    await _wait(recorder, "dsgov.refutation.notice", count=2, notice_id=notice)
+
+    await harness.send(producer, COMMANDS, close_submitted(notice), notice)
+    [closed] = await _wait(recorder, "dsgov.rumour.case-closed", notice_id=notice)
+    assert closed["subject"] == notice
+    assert closed["data"]["closed_by"] == "console"
+    assert closed["data"]["actor"] == OPERATOR
+    assert closed["data"]["notices_sent"] == 2
+    assert closed["data"]["rumour_id"] == recorded["data"]["rumour_id"]
+
+    # After the close: a new recipient of the matched content, and a new output carrying the claim.
+    await harness.send(producer, DISTRIBUTION, distributed(content, [u3]), content)
+    await harness.send(producer, GENERATION, completed(later_output, rumour.claim), "req-" + later_output)
+    state = await _poll_state(
+        harness,
+        f"content:provider-test/{content}",
+        lambda s: any(f.get("skipped") == "case_closed" for f in s.get("fanned", [])),
+    )
+    assert state["pending"] == []
+    after = await _poll_state(harness, f"content:provider-test/{later_output}", lambda s: s["indexed_ms"] > 0)
+    assert notice not in after["matched_notices"]
+    assert {n["data"]["recipient_user_id"] for n in notices(recorder, notice)} == {u1, u2}
+    assert {t["data"]["content_id"] for t in takedowns(recorder, notice)} == {content}
+
+
+async def test_ds11_the_regulator_closes_cases_and_the_console_cannot_close_a_takedown_order(
+    harness: RumourHarness, recorder: Recorder, producer: AIOKafkaProducer
+) -> None:
+    notice, order = unique("reg-notice"), unique("reg-order")
+    await harness.send(producer, NOTICES, determined(notice, RUMOURS[1].claim), notice)
+    await _wait(recorder, "dsgov.rumour.recorded", notice_id=notice)
+    await harness.send(producer, NOTICES, regulator_closed(notice), notice)
+    [closed] = await _wait(recorder, "dsgov.rumour.case-closed", notice_id=notice)
+    assert closed["data"]["closed_by"] == "regulator"
+    assert closed["data"].get("actor") is None  # no console user: the regulator closed it
+
+    await harness.send(producer, NOTICES, ordered(order, [unique("ordered")]), order)
+    await harness.send(producer, COMMANDS, close_submitted(order), order)
+    await recorder.wait_for(lambda r: r.topic == DEADLETTER and r.json()["data"].get("key") == order)
+    [dl] = _dead_letters(recorder, order)
+    assert dl["original_topic"] == COMMANDS
+    assert "case_not_closable" in dl["error_detail"]
+    assert _events(recorder, "dsgov.rumour.case-closed", notice_id=order) == []
 
 
 def _dead_letters(recorder: Recorder, key: str) -> list[dict[str, Any]]:

@@ -2,40 +2,32 @@
 
 from __future__ import annotations
 
-import asyncio
-from collections.abc import Callable, Mapping
+from collections.abc import Callable
 from datetime import UTC, datetime
 
-from services.labeling.adapters.ledger import INDEXED_PATHS, ensure_retention_index
+from services.labeling.adapters.ledger import INDEXED_PATHS, retention_index_worker
 from services.labeling.config import LabelingSettings
-from services.labeling.handlers import (
-    CONTENT_DISTRIBUTED,
-    CONTENT_LABELED,
-    OUTPUT_APPROVED,
-    SOURCE,
-    LabelingHandlers,
-    aggregate_id,
-)
-from shared.contracts import topics
-from shared.messaging.engine import Handler
-from shared.observability import get_logger
-from shared.runtime.host import Runtime, ServiceDefinition, run_service
+from services.labeling.domain.ledger import ContentLedger, UnlabeledCopy
+from services.labeling.handlers import LabelingHandlers, copy_key, ledger_key
+from services.labeling.outbound import SOURCE
+from shared.contracts import types as T
+from shared.messaging.routing import on
+from shared.runtime.host import Composition, Runtime, ServiceDefinition, run_service
 from shared.runtime.settings import CommonSettings
 
-log = get_logger(__name__)
-
-DEFINITION = ServiceDefinition(
+DEFINITION = ServiceDefinition[LabelingHandlers](
     name="labeling",
     source=SOURCE,
     description=(
         "GB 45438 implicit metadata label and explicit label for every approved output; the label "
         "ledger; the LB-9 log of unlabeled copies (DS-16..18, LB-4, LB-5, LB-9)."
     ),
-    consumes={
-        topics.REVIEW: (OUTPUT_APPROVED,),
-        topics.PLATFORM_DISTRIBUTION: (CONTENT_DISTRIBUTED,),
-    },
-    publishes=(CONTENT_LABELED,),
+    routes=(
+        # Other review events on dsgov.review are ignored by the engine.
+        on(T.OUTPUT_APPROVED, LabelingHandlers.on_output_approved, ContentLedger, key=ledger_key),
+        on(T.CONTENT_DISTRIBUTED, LabelingHandlers.on_content_distributed, UnlabeledCopy, key=copy_key),
+    ),
+    publishes=(T.CONTENT_LABELED,),
     collection="labels",
     indexes=tuple((path,) for path in INDEXED_PATHS),
 )
@@ -53,28 +45,13 @@ def build_handlers(
     )
 
 
-def routes(handlers: LabelingHandlers) -> Mapping[str, Handler]:
-    """Event type -> handler (other review events on dsgov.review are ignored by the engine)."""
-    return {
-        OUTPUT_APPROVED: handlers.on_output_approved,
-        CONTENT_DISTRIBUTED: handlers.on_content_distributed,
-    }
-
-
 async def main() -> None:
     """Run the service until it is told to stop; bad settings stop it before it consumes anything."""
     settings = LabelingSettings()  # read from the environment and validated (code, key)
     common = CommonSettings()
 
-    async def compose(runtime: Runtime) -> Mapping[str, Handler]:
-        runtime.aggregate_id = aggregate_id
-
-        async def retention_index(stop: asyncio.Event) -> None:
-            # The host creates ascending indexes only; the LB-9 TTL index is ours (runs once after start).
-            await ensure_retention_index(runtime.db[DEFINITION.collection])
-            log.info("lb9.retention_index_ready", days=settings.lb9_retention_days)
-
-        runtime.workers.append(retention_index)
-        return routes(build_handlers(settings))
+    async def compose(runtime: Runtime) -> Composition[LabelingHandlers]:
+        retention = retention_index_worker(runtime.db[DEFINITION.collection], settings.lb9_retention_days)
+        return Composition(build_handlers(settings), workers=[retention])
 
     await run_service(DEFINITION, common, compose)

@@ -19,6 +19,7 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from services.labeling.adapters.ledger import MongoLabelLedger
 from services.labeling.aigc import files
+from services.labeling.domain.ledger import ContentLedger, UnlabeledCopy
 from services.labeling.entrypoints.app import DEFINITION
 from services.labeling.ports import LabelLedger
 from shared.storage.mongo import create_client
@@ -45,28 +46,26 @@ def _parser() -> argparse.ArgumentParser:
 
 
 def _answer(
-    query: dict[str, str], records: list[dict[str, Any]], copies: dict[str, list[Any]]
+    query: dict[str, str], records: list[ContentLedger], copies: dict[str, list[UnlabeledCopy]]
 ) -> dict[str, Any]:
-    matches = []
-    for state in records:
-        labels = [
-            e
-            for e in state.get("labels", [])
-            if e["produce_id"] == query.get("produce_id") or e["sha256"] == query.get("sha256")
-        ]
-        matches.append(
-            {
-                "generated_by_provider": True,
-                "producer_code": state.get("producer_code"),
-                "provider_id": state.get("provider_id"),
-                "content_id": state.get("content_id"),
-                "request_id": state.get("request_id"),
-                "user_id": state.get("user_id"),
-                "service_type": state.get("service_type"),
-                "labels": labels,
-                "unlabeled_copies": copies.get(str(state.get("content_id")), []),
-            }
-        )
+    matches = [
+        {
+            "generated_by_provider": True,
+            "producer_code": state.producer_code,
+            "provider_id": state.provider_id,
+            "content_id": state.content_id,
+            "request_id": state.request_id,
+            "user_id": state.user_id,
+            "service_type": state.service_type,
+            "labels": [
+                e.model_dump()
+                for e in state.labels
+                if e.produce_id == query.get("produce_id") or e.sha256 == query.get("sha256")
+            ],
+            "unlabeled_copies": [c.model_dump() for c in copies.get(state.content_id, [])],
+        }
+        for state in records
+    ]
     return {"query": query, "found": len(matches), "generated_by_provider": bool(matches), "matches": matches}
 
 
@@ -76,7 +75,7 @@ async def lookup(ledger: LabelLedger, query: dict[str, str]) -> dict[str, Any]:
         records = await ledger.by_produce_id(query["produce_id"])
     else:
         records = await ledger.by_sha256(query["sha256"])
-    copies = {str(s["content_id"]): await ledger.unlabeled_copies(str(s["content_id"])) for s in records}
+    copies = {s.content_id: await ledger.unlabeled_copies(s.content_id) for s in records}
     return _answer(query, records, copies)
 
 

@@ -15,7 +15,9 @@ from pymongo import ASCENDING
 from pymongo.asynchronous.collection import AsyncCollection
 from pymongo.errors import DuplicateKeyError
 
-from services.rumour_refutation.keys import CASE, CONTENT, REACH, case_key
+from services.rumour_refutation.domain.case import CASE, case_key
+from services.rumour_refutation.domain.content import CONTENT
+from services.rumour_refutation.domain.reach import REACH
 from shared.storage.aggregates import Aggregate
 
 Doc = dict[str, Any]
@@ -27,6 +29,7 @@ INDEXES: tuple[tuple[str, ...], ...] = (
     ("state.indexed_ms",),
     ("state.kind", "state.opened_ms"),
     ("state.kind", "state.notice_id"),
+    ("state.closed_ms",),
 )
 
 
@@ -103,6 +106,10 @@ class MongoCaseStore:
     async def rumour_cases(self, since_ms: int) -> list[Aggregate]:
         """Rumour cases opened at or after `since_ms`."""
         return await self._aggregates({"state.kind": "rumour", "state.opened_ms": {"$gte": since_ms}})
+
+    async def closed_cases(self, since_ms: int) -> list[Aggregate]:
+        """Cases closed at or after `since_ms`."""
+        return await self._aggregates({"state.closed_ms": {"$gte": max(since_ms, 1)}})
 
 
 async def case_file(

@@ -281,6 +281,10 @@ class OpenRumours:
         self._by_notice[ref.notice_id] = OpenRumour(ref, claim)
         return True
 
+    def remove(self, notice_id: str) -> bool:
+        """Forget a closed rumour: new outputs are no longer matched against it; False if unknown."""
+        return self._by_notice.pop(notice_id, None) is not None
+
     def matching(
         self, windows: Sequence[Sketch], media: Sequence[MediaHash], thresholds: Thresholds
     ) -> list[tuple[CaseRef, float, Via]]:

@@ -9,13 +9,19 @@ not notified twice.
 
 from __future__ import annotations
 
-import copy
 import hashlib
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import Final, Literal
 
-State = dict[str, Any]
+from shared.storage.aggregates import AggregateState
+
+REACH: Final = "reach:"
+
+
+def reach_key(provider_id: str, notice_id: str, shard: int) -> str:
+    """The aggregate id of one reach shard of a case: `reach:<provider>/<notice_id>/<shard>`."""
+    return f"{REACH}{provider_id}/{notice_id}/{shard:04d}"
 
 
 @dataclass(frozen=True)
@@ -26,42 +32,59 @@ class Notice:
     content_ids: tuple[str, ...]
 
 
+class Notified(AggregateState):
+    """One recipient told about the case: when (`at`, ms) and the contents that reached them (`c`)."""
+
+    r: str
+    at: int
+    c: tuple[str, ...]
+
+
+class ReachShard(AggregateState):
+    """The recipients of one case already notified whose ids hash to this shard."""
+
+    kind: Literal["reach"] = "reach"
+    notice_id: str
+    shard: int
+    notified: tuple[Notified, ...] = ()
+    count: int = 0
+
+
 def shard_of(recipient: str, shards: int) -> int:
     """The shard of a recipient: stable across processes and restarts (not Python's salted hash)."""
     digest = hashlib.blake2b(recipient.encode("utf-8"), digest_size=8).digest()
     return int.from_bytes(digest, "big") % shards
 
 
-def new_shard(notice_id: str, shard: int) -> State:
+def new_shard(notice_id: str, shard: int) -> ReachShard:
     """A shard nobody in which has been notified yet."""
-    return {"kind": "reach", "notice_id": notice_id, "shard": shard, "notified": [], "count": 0}
+    return ReachShard(notice_id=notice_id, shard=shard)
 
 
 def notify(
-    state: State | None, notice_id: str, shard: int, reached: Mapping[str, Sequence[str]], now_ms: int
-) -> tuple[State, list[Notice]] | None:
+    state: ReachShard | None, notice_id: str, shard: int, reached: Mapping[str, Sequence[str]], now_ms: int
+) -> tuple[ReachShard, list[Notice]] | None:
     """Notify every recipient reached (recipient -> content ids) who was not notified yet.
 
     Extra contents that reached someone already notified are remembered for the case file, without
     a second notice. None when nothing changes.
     """
-    new = copy.deepcopy(state) if state else new_shard(notice_id, shard)
-    known: dict[str, dict[str, Any]] = {r["r"]: r for r in new["notified"]}
+    base = state or new_shard(notice_id, shard)
+    records = {n.r: n for n in base.notified}
     notices: list[Notice] = []
     changed = False
     for recipient in sorted(reached):
-        contents = list(dict.fromkeys(reached[recipient]))
-        record = known.get(recipient)
+        contents = tuple(dict.fromkeys(reached[recipient]))
+        record = records.get(recipient)
         if record is None:
-            record = {"r": recipient, "at": now_ms, "c": contents}
-            new["notified"].append(record)
-            known[recipient] = record
-            notices.append(Notice(recipient, tuple(contents)))
+            records[recipient] = Notified(r=recipient, at=now_ms, c=contents)
+            notices.append(Notice(recipient, contents))
             changed = True
-        elif extra := [c for c in contents if c not in record["c"]]:
-            record["c"] += extra  # recorded for the case file; the recipient was already told
+        elif extra := tuple(c for c in contents if c not in record.c):
+            # recorded for the case file; the recipient was already told
+            records[recipient] = record.model_copy(update={"c": (*record.c, *extra)})
             changed = True
     if not changed:
         return None
-    new["count"] = len(new["notified"])
-    return new, notices
+    notified = tuple(records.values())  # insertion order: earlier recipients first, new ones appended
+    return base.model_copy(update={"notified": notified, "count": len(notified)}), notices

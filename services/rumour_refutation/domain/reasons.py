@@ -16,6 +16,11 @@ REASONS: Final[dict[str, tuple[str, str]]] = {
     ),
 }
 
+# Why a case stopped sending (recorded on the case and the contents; not a takedown reason).
+CLOSE_REASONS: Final[dict[str, tuple[str, str]]] = {
+    "case_closed": ("DS-11", "the case was closed: no new refutation notice or takedown is sent for it"),
+}
+
 
 def article_for(code: str) -> str:
     """The article id a reason code cites."""

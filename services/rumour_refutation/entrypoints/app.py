@@ -2,8 +2,7 @@
 
 from __future__ import annotations
 
-import asyncio
-from collections.abc import Awaitable, Callable, Mapping
+from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime
 
 from services.rumour_refutation.adapters.mongo import (
@@ -12,90 +11,65 @@ from services.rumour_refutation.adapters.mongo import (
     MongoCaseStore,
     MongoRecipientLists,
 )
-from services.rumour_refutation.batch import BatchExecutor
 from services.rumour_refutation.config import RumourSettings
+from services.rumour_refutation.domain.case import CASE, CaseState
+from services.rumour_refutation.domain.content import CONTENT, ContentState
 from services.rumour_refutation.fanout import FanoutWorker
-from services.rumour_refutation.handlers import RumourHandlers
-from services.rumour_refutation.keys import aggregate_id
-from services.rumour_refutation.outbound import REFUTATION_NOTICE, RUMOUR_RECORDED, SOURCE, TAKEDOWN_REQUIRED
+from services.rumour_refutation.handlers import RumourHandlers, completed_key
+from services.rumour_refutation.outbound import SOURCE
 from services.rumour_refutation.search import SearchState, rebuild
-from shared.contracts import topics
-from shared.messaging.engine import Handler
-from shared.observability import get_logger
-from shared.runtime.host import Runtime, ServiceDefinition, run_service
+from shared.contracts import types as T
+from shared.messaging.routing import on, prefixed
+from shared.runtime.host import Composition, Runtime, ServiceDefinition, run_service
 from shared.runtime.settings import CommonSettings
-from shared.storage.mongo import ping
 
-log = get_logger(__name__)
-
-COMPLETED = "dsgov.generation.completed"
-DISTRIBUTED = "dsgov.content.distributed"
-DETERMINED = "dsgov.rumour.determined"
-TAKEDOWN_ORDERED = "dsgov.takedown.ordered"
-
-DEFINITION = ServiceDefinition(
+DEFINITION = ServiceDefinition[RumourHandlers](
     name="rumour_refutation",
     source=SOURCE,
     description=(
         "Rumour refutation (DS-11): index every output, log every distribution, and on a rumour "
-        "determination or takedown order require takedowns and notify every recipient once."
+        "determination, takedown order or provider-opened case require takedowns and notify every "
+        "recipient once, until the case is closed."
     ),
-    consumes={
-        topics.PLATFORM_GENERATION: (COMPLETED,),  # dsgov.generation.requested is not ours: ignored
-        topics.PLATFORM_DISTRIBUTION: (DISTRIBUTED,),
-        topics.REGULATOR_NOTICES: (DETERMINED, TAKEDOWN_ORDERED),
-    },
-    publishes=(RUMOUR_RECORDED, TAKEDOWN_REQUIRED, REFUTATION_NOTICE),
+    routes=(
+        # dsgov.generation.requested is not ours: ignored. Outputs and distributions fold into
+        # their content, notices into their case.
+        on(T.GENERATION_COMPLETED, RumourHandlers.on_completed, ContentState, key=completed_key),
+        on(T.CONTENT_DISTRIBUTED, RumourHandlers.on_distributed, ContentState, key=prefixed(CONTENT)),
+        on(T.RUMOUR_DETERMINED, RumourHandlers.on_determined, CaseState, key=prefixed(CASE)),
+        on(T.TAKEDOWN_ORDERED, RumourHandlers.on_takedown_ordered, CaseState, key=prefixed(CASE)),
+        on(T.RUMOUR_CLOSED, RumourHandlers.on_closed, CaseState, key=prefixed(CASE)),
+        # Console commands (DS-11): the provider opens and closes cases itself.
+        on(T.RUMOUR_CASE_SUBMITTED, RumourHandlers.on_case_submitted, CaseState, key=prefixed(CASE)),
+        on(T.RUMOUR_CASE_CLOSE_SUBMITTED, RumourHandlers.on_close_submitted, CaseState, key=prefixed(CASE)),
+    ),
+    publishes=(T.RUMOUR_RECORDED, T.CONTENT_TAKEDOWN_REQUIRED, T.REFUTATION_NOTICE, T.RUMOUR_CASE_CLOSED),
     collection="rumour",
     indexes=INDEXES,
 )
 
 
-def routes(handlers: RumourHandlers) -> Mapping[str, Handler]:
-    """Event type -> handler."""
-    return {
-        COMPLETED: handlers.on_completed,
-        DISTRIBUTED: handlers.on_distributed,
-        DETERMINED: handlers.on_determined,
-        TAKEDOWN_ORDERED: handlers.on_takedown_ordered,
-    }
-
-
-async def _wait_for_store(runtime: Runtime, attempts: int = 60) -> None:
-    # The index is rebuilt before consuming starts, so the store must answer first.
-    for attempt in range(attempts):
-        if await ping(runtime.client):
-            return
-        log.warning("mongo.unreachable_retrying", attempt=attempt + 1)
-        await asyncio.sleep(1.0)
-    raise RuntimeError(f"MongoDB at {runtime.settings.mongo_uri} did not answer")
-
-
 def compose_with(
     settings: RumourSettings, clock: Callable[[], datetime] = lambda: datetime.now(UTC)
-) -> Callable[[Runtime], Awaitable[Mapping[str, Handler]]]:
-    """The composition step `run_service` calls once the runtime's clients exist."""
+) -> Callable[[Runtime], Awaitable[Composition[RumourHandlers]]]:
+    """The composition step `run_service` calls once the store answers."""
 
-    async def compose(runtime: Runtime) -> Mapping[str, Handler]:
-        runtime.aggregate_id = aggregate_id
-        await _wait_for_store(runtime)
+    async def compose(runtime: Runtime) -> Composition[RumourHandlers]:
         lists = MongoRecipientLists(runtime.db[LIST_COLLECTION])
         await lists.ensure_indexes()
-        await runtime.store.ensure_indexes(DEFINITION.indexes)
         case_store = MongoCaseStore(runtime.store.collection)
         search = SearchState()
-        await rebuild(search, case_store)
-        worker = FanoutWorker(
+        await rebuild(search, case_store)  # before consuming: the index is built from the store
+        fanout = FanoutWorker(
             store=runtime.store,
             cases_store=case_store,
             lists=lists,
-            executor=BatchExecutor(runtime.store, runtime.publisher),
+            operations=runtime.operations,
             search=search,
             thresholds=settings.thresholds(),
             clock=clock,
             settings=settings.fanout(),
         )
-        runtime.workers.append(worker.run)
         handlers = RumourHandlers(
             search=search,
             lists=lists,
@@ -103,9 +77,9 @@ def compose_with(
             thresholds=settings.thresholds(),
             shards=settings.reach_shards,
             clock=clock,
-            work_due=worker.wake,
+            work_due=fanout.wake,
         )
-        return routes(handlers)
+        return Composition(handlers, workers=[fanout.worker()])
 
     return compose
 

@@ -8,7 +8,7 @@ from typing import Any
 import pytest
 
 from devtools.testing.events import cloud_event
-from services.labeling.handlers import LabelingHandlers, aggregate_id
+from services.labeling.handlers import LabelingHandlers, copy_key, ledger_key
 from shared.contracts.envelope import CloudEvent
 from shared.contracts.labeling import ContentLabeled
 from shared.contracts.registry import spec_for
@@ -79,8 +79,9 @@ async def test_an_approved_output_gets_one_label_event_per_item(handlers: Labeli
         assert next(iter(payload.implicit_label["AIGC"])) == "Label"
         assert payload.produce_id == payload.implicit_label["AIGC"]["ProduceID"]
     assert outcome.state is not None
-    assert outcome.state["content_id"] == "c-1"
-    assert len(outcome.state["labels"]) == 2
+    assert outcome.state.content_id == "c-1"
+    assert len(outcome.state.labels) == 2
+    assert outcome.state.produce_ids == tuple(sorted(e.produce_id for e in outcome.state.labels))
 
 
 async def test_a_second_approval_of_the_same_content_issues_nothing_new(handlers: LabelingHandlers) -> None:
@@ -112,12 +113,14 @@ async def test_lb9_logs_only_unlabeled_copies(handlers: LabelingHandlers) -> Non
     assert (await handlers.on_content_distributed(None, distributed(kept=True))).state is None
     outcome = await handlers.on_content_distributed(None, distributed(kept=False))
     assert outcome.state is not None
-    assert outcome.state["recipients"] == ["u-9"]
+    assert outcome.state.recipients == ("u-9",)
     assert list(outcome.events) == []
 
 
 def test_aggregates_group_labels_by_content_and_keep_lb9_records_apart() -> None:
-    assert aggregate_id(approved()) == "provider-test/c-1"
-    assert aggregate_id(approved(content_id=None)) == "provider-test/request:r-1"
-    assert aggregate_id(distributed(kept=True)) == "provider-test/c-1"
-    assert aggregate_id(distributed(kept=False)) == "provider-test/lb9/c-1/dist-1"
+    assert ledger_key(approved()) == "provider-test/c-1"
+    assert ledger_key(approved(content_id=None)) == "provider-test/request:r-1"
+    assert copy_key(distributed(kept=False)) == "provider-test/lb9/c-1/dist-1"
+    # A labeled copy records nothing; it must not fold into (and re-type) the content's ledger.
+    assert copy_key(distributed(kept=True)) == "provider-test/labeled-copies/c-1"
+    assert copy_key(distributed(kept=True)) != ledger_key(approved())

@@ -109,6 +109,17 @@ def test_labels_are_deterministic_unique_per_item_and_bound_to_the_hash() -> Non
         assert i.implicit.is_first_write
 
 
+FACTS = ledger.LabelFacts(
+    provider_id="p1",
+    producer_code=PRODUCER,
+    content_id="c1",
+    request_id="r1",
+    user_id="u1",
+    service_type="face_swap",
+    decision_id="d1",
+)
+
+
 def test_the_ledger_knows_what_was_issued_and_keeps_lookup_arrays() -> None:
     [issued] = issuance.issue_labels(
         producer_code=PRODUCER,
@@ -119,16 +130,17 @@ def test_the_ledger_knows_what_was_issued_and_keeps_lookup_arrays() -> None:
         items=[issuance.Item("m1", "m1", "image", H1)],
     )
     entry = ledger.entry(issued, event_id="e1", source_event_id="s1", now=NOW)
-    state = ledger.with_labels(None, {"content_id": "c1"}, [entry], NOW)
+    state = ledger.with_labels(None, FACTS, [entry], NOW)
     assert ledger.already_issued(state, issued)
-    assert state["produce_ids"] == [issued.produce_id]
-    assert state["hashes"] == [H1]
-    assert state["labels"][0]["implicit_label"]["AIGC"]["Label"] == "1"
+    assert state.produce_ids == (issued.produce_id,)
+    assert state.hashes == (H1,)
+    assert state.labels[0].implicit_label["AIGC"]["Label"] == "1"
     later = ledger.with_labels(
-        state, {"content_id": "c1"}, [{**entry, "sha256": H2}], NOW + timedelta(days=1)
+        state, FACTS, [entry.model_copy(update={"sha256": H2})], NOW + timedelta(days=1)
     )
-    assert later["hashes"] == [H1, H2]
-    assert later["first_labeled_at"] == NOW
+    assert later.hashes == (H1, H2)
+    assert later.first_labeled_at == NOW
+    assert later.updated_at == NOW + timedelta(days=1)
 
 
 def test_unlabeled_copies_are_kept_at_least_184_days_and_merge_recipients() -> None:
@@ -143,9 +155,9 @@ def test_unlabeled_copies_are_kept_at_least_184_days_and_merge_recipients() -> N
         now=NOW,
         retention_days=30,  # a too-short setting is raised to 184
     )
-    assert first["lb9_expires_at"] == NOW + timedelta(days=184)
-    assert first["recipients"] == ["u1", "u2"]
-    assert first["reasons"] == [{"code": "unlabeled_copy_logged", "article": "LB-9"}]
+    assert first.lb9_expires_at == NOW + timedelta(days=184)
+    assert first.recipients == ("u1", "u2")
+    assert first.reasons == ({"code": "unlabeled_copy_logged", "article": "LB-9"},)
     again = ledger.unlabeled_copy(
         first,
         content_id="c1",
@@ -157,9 +169,9 @@ def test_unlabeled_copies_are_kept_at_least_184_days_and_merge_recipients() -> N
         now=NOW + timedelta(days=10),
         retention_days=184,
     )
-    assert again["recipients"] == ["u1", "u2", "u3"]
-    assert again["logged_at"] == NOW
-    assert again["lb9_expires_at"] == NOW + timedelta(days=194)
+    assert again.recipients == ("u1", "u2", "u3")
+    assert again.logged_at == NOW
+    assert again.lb9_expires_at == NOW + timedelta(days=194)
 
 
 def test_content_hash_of_output_text_matches_a_text_file_of_it() -> None:

@@ -64,7 +64,7 @@ def _handlers(woken: list[int]) -> RumourHandlers:
     return RumourHandlers(
         search=SearchState(),
         lists=Lists(),
-        store=Store(),  # type: ignore[arg-type]
+        store=Store(),
         thresholds=Thresholds(text=0.45),
         shards=4,
         clock=lambda: NOW,
@@ -95,7 +95,7 @@ async def test_an_output_and_a_determination_in_one_batch_find_each_other_in_eit
             steps.reverse()
         results = await asyncio.gather(*steps)
         content, case = results if output_first else results[::-1]
-        found_by_case = case.state["to_apply"] == ["c1"]
+        found_by_case = case.state.to_apply == ("c1",)
         found_by_output = [e.type for e in content.events] == ["dsgov.content.takedown-required"]
         assert found_by_case or found_by_output, output_first
         assert case.events[0].type == "dsgov.rumour.recorded"
