@@ -17,7 +17,7 @@ from typing import Any, Final
 
 from services.generation_review.catalogue import Catalogues
 from services.generation_review.config import ReviewPolicy
-from services.generation_review.domain.ladder import Strike, apply_strike
+from services.generation_review.domain.ladder import Strike, apply_strike, lift
 from services.generation_review.domain.library import ChangeRequest, LibraryState, apply_change, new_library
 from services.generation_review.domain.matcher import MediaHashes
 from services.generation_review.domain.projections import (
@@ -52,9 +52,11 @@ from services.generation_review.outbound import (
     item_id,
     library_event,
     sanction_event,
+    sanction_lifted_event,
 )
 from services.generation_review.ports import Directory
 from shared.contracts import types as T
+from shared.contracts.complaints import ComplaintResolved
 from shared.contracts.consent import ConsentEvent
 from shared.contracts.console import LibraryChangeSubmitted, ReviewDecisionSubmitted
 from shared.contracts.generation import (
@@ -91,6 +93,22 @@ def library_key(provider_id: str) -> str:
 def library_of(event: Inbound[Any]) -> str:
     """Every library command folds into the one library, so versions are a gap-free sequence."""
     return library_key(event.event.providerid)
+
+
+def lifted_user(event: Inbound[ComplaintResolved]) -> str | None:
+    """The user whose sanction an upheld appeal lifts (DS-12), or None."""
+    d = event.data
+    if d.kind != "appeal" or d.outcome == "rejected":
+        return None
+    return next((a.user_id for a in d.actions if a.type == "lift_sanction"), None)
+
+
+def user_of_resolution(event: Inbound[ComplaintResolved]) -> str:
+    """A resolution that lifts a sanction folds into that user; any other into its own small record."""
+    user = lifted_user(event)
+    if user is not None:
+        return user_key(event.event.providerid, user)
+    return f"complaint:{event.event.providerid}/{event.data.complaint_id}"
 
 
 def user_of_decision(event: Inbound[ReviewDecision]) -> str:
@@ -250,6 +268,25 @@ class ReviewHandlers:
         log.info("user.sanctioned", user_id=d.user_id, level=sanction.level, strikes=sanction.strikes)
         new = current.model_copy(update={"standing": standing})
         return Outcome(new, [sanction_event(event, sanction, self.clock())])
+
+    async def on_complaint_resolved(
+        self, state: UserState | None, event: Inbound[ComplaintResolved]
+    ) -> Outcome[UserState]:
+        """An upheld appeal lifts the user's sanction; the ladder restarts from the named level (DS-10.3)."""
+        user = lifted_user(event)
+        if user is None:
+            return Outcome(None)
+        action = next(a for a in event.data.actions if a.type == "lift_sanction")
+        level_after = None if action.level_after == "none" else action.level_after
+        now = self.clock()
+        current = state or new_user(event.event.providerid, user)
+        result = lift(current.standing, level_after, event.data.complaint_id, now, self.policy.ladder)
+        if result is None:
+            return Outcome(None)
+        standing, before, after = result
+        log.info("user.sanction_lifted", user_id=user, level_before=before, level_after=after)
+        new = current.model_copy(update={"standing": standing})
+        return Outcome(new, [sanction_lifted_event(event, user, before, after, now)])
 
     # --- helpers --------------------------------------------------------------------------------
 

@@ -17,6 +17,7 @@ from services.generation_review.domain.reasons import reason
 from services.generation_review.domain.request import Emission, RequestState, ReviewItem
 from shared.contracts import types as T
 from shared.contracts.base import Actor, Payload
+from shared.contracts.complaints import ComplaintResolved, SanctionLifted
 from shared.contracts.envelope import CloudEvent
 from shared.contracts.generation import (
     GenerationApproved,
@@ -197,6 +198,29 @@ def sanction_event(cause: Inbound[ReviewDecision], sanction: Sanction, now: date
         data=data,
         time=now,
         id=derived_id(SOURCE, "sanctioned", d.decision_id),
+    )
+
+
+def sanction_lifted_event(
+    cause: Inbound[ComplaintResolved], user_id: str, before: str | None, after: str | None, now: datetime
+) -> CloudEvent:
+    """`dsgov.user.sanction-lifted`: an upheld appeal lifted the user's sanction (DS-10.3, DS-12)."""
+    data = SanctionLifted.model_validate(
+        {
+            "user_id": user_id,
+            "complaint_id": cause.data.complaint_id,
+            "level_before": before or "none",
+            "level_after": after or "none",
+        }
+    )
+    return reply(
+        cause,
+        type=T.USER_SANCTION_LIFTED,
+        source=SOURCE,
+        subject=user_id,
+        data=data,
+        time=now,
+        id=derived_id(SOURCE, "sanction-lifted", cause.data.complaint_id, user_id),
     )
 
 

@@ -39,6 +39,7 @@ from services.rumour_refutation.outbound import closed_event, recorded_event, ru
 from services.rumour_refutation.ports import AggregateReader, RecipientLists
 from services.rumour_refutation.search import SearchState
 from shared.contracts.base import Actor
+from shared.contracts.complaints import ComplaintResolved
 from shared.contracts.distribution import ContentDistributed
 from shared.contracts.envelope import CloudEvent
 from shared.contracts.generation import GenerationCompleted
@@ -56,6 +57,16 @@ from shared.messaging.routing import Outcome
 from shared.observability import get_logger
 
 log = get_logger(__name__)
+
+
+def complaint_notice_id(complaint_id: str) -> str:
+    """The case id of the takedowns an upheld complaint requires (apart from regulator notice ids)."""
+    return f"complaint:{complaint_id}"
+
+
+def complaint_case_key(event: Inbound[ComplaintResolved]) -> str:
+    """A resolution folds into the case of its complaint."""
+    return f"{cases.CASE}{event.event.providerid}/{complaint_notice_id(event.data.complaint_id)}"
 
 
 def completed_key(event: Inbound[GenerationCompleted]) -> str:
@@ -307,6 +318,21 @@ class RumourHandlers:
         log.info("takedown.order_opened", notice_id=data.notice_id, contents=len(new.to_apply))
         if new.to_apply:
             self.work_due()
+        return Outcome(new)
+
+    async def on_complaint_resolved(
+        self, state: CaseState | None, event: Inbound[ComplaintResolved]
+    ) -> Outcome[CaseState]:
+        """An upheld report or complaint about content: the same takedown path as an order (DS-12, DS-11)."""
+        data = event.data
+        content_ids = [a.content_id for a in data.actions if a.type == "takedown" and a.content_id]
+        if state is not None or data.outcome == "rejected" or not content_ids:
+            return Outcome(None)
+        reason = f"complaint {data.complaint_id} upheld (DS-12): " + "; ".join(data.reasons)
+        opening = self._opening(event, complaint_notice_id(data.complaint_id), self.clock())
+        new = cases.open_takedown_order(opening, content_ids=content_ids, reason=reason[:2000])
+        log.info("takedown.complaint_upheld", complaint_id=data.complaint_id, contents=len(new.to_apply))
+        self.work_due()
         return Outcome(new)
 
     def _opening(self, event: Inbound[Any], notice_id: str, now: datetime) -> cases.Opening:

@@ -51,7 +51,9 @@ class ContentTakedownRequired(Payload):
     """`dsgov.content.takedown-required`: the platform must take this content down."""
 
     content_id: str
-    notice_id: str = Field(description="the regulator notice, or the complaint ticket, that requires it")
+    notice_id: str = Field(
+        description="the regulator notice that requires it, or `complaint:<complaint_id>` for an upheld report"
+    )
     rumour_id: str | None = None
     reason: str = ""
     score: float | None = None

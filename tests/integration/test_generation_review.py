@@ -825,3 +825,50 @@ async def test_a_provider_without_an_approved_library_is_held_for_review_and_not
         h.service.stop()
         await rec.stop()
         await h.mongo.close()
+
+
+async def test_an_upheld_appeal_lifts_the_sanction_and_the_next_strike_starts_from_the_named_level(
+    world: World,
+) -> None:
+    # DS-10.3 / DS-12: the complaints service resolves the appeal; this service lifts the sanction.
+    user = unique("user")
+    await world.verified(user)
+    for _ in range(3):
+        await world.caused_by(await world.request(unique("req"), user, text="a demo-banned-term story"))
+    sanctions = await world.of_type("dsgov.user.sanctioned", user, count=3)
+    assert [s["data"]["level"] for s in sanctions] == ["warning", "restricted", "suspended"]
+
+    complaint_id = unique("appeal")
+    now = datetime.now(UTC).isoformat()
+    resolved = cloud_event(
+        "dsgov.complaint.resolved",
+        {
+            "complaint_id": complaint_id,
+            "kind": "appeal",
+            "outcome": "upheld",
+            "reasons": ["DS-10.3: the strikes were false positives"],
+            "actions": [{"type": "lift_sanction", "user_id": user, "level_after": "warning"}],
+            "resolver": {"username": "olga", "role": "operator"},
+            "resolved_at": now,
+            "due_at": now,
+            "in_time": True,
+        },
+        subject=complaint_id,
+        source="dsgov/complaints",
+    )
+    await world.send("dsgov.complaint", resolved, key=complaint_id)
+    await world.send("dsgov.complaint", resolved, key=complaint_id)  # a redelivery lifts nothing twice
+    [lifted] = await world.of_type("dsgov.user.sanction-lifted", user)
+    assert lifted["data"] == {
+        "user_id": user,
+        "complaint_id": complaint_id,
+        "level_before": "suspended",
+        "level_after": "warning",
+    }
+    assert lifted["causationid"] == resolved["id"]
+
+    after = await world.caused_by(await world.request(unique("req"), user, text="a demo-banned-term story"))
+    assert codes(after) == [("prohibited_content", "DS-10.2")]  # no longer refused as suspended
+    sanctions = await world.of_type("dsgov.user.sanctioned", user, count=4)
+    assert sanctions[-1]["data"]["level"] == "restricted"  # warning was the restart level: one more rung
+    assert len(world.review_events(user)) == 5  # four sanctions and one lifting, nothing doubled

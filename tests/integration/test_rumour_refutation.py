@@ -13,6 +13,7 @@ import time
 import uuid
 from collections import Counter
 from collections.abc import AsyncIterator
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -609,3 +610,47 @@ async def test_restarts_mid_case_lose_no_notice_and_send_none_twice(
         h.service.stop()
         await producer.stop()
         await rec.stop()
+
+
+async def test_an_upheld_report_takes_the_content_down_on_the_takedown_path(
+    harness: RumourHarness, recorder: Recorder, producer: AIOKafkaProducer
+) -> None:
+    # DS-12: the complaints service resolves the report; the takedown travels as a regulator order's would.
+    content, viewer = unique("reported"), unique("viewer")
+    await harness.send(producer, GENERATION, completed(content, UNRELATED), "req-" + content)
+    await harness.send(producer, DISTRIBUTION, distributed(content, [viewer]), content)
+    await _settle(harness, producer, recorder)
+    complaint_id, rejected_id = unique("report"), unique("report")
+    now = datetime.now(UTC).isoformat()
+
+    def resolution(cid: str, outcome: str, actions: list[dict[str, str]]) -> dict[str, Any]:
+        data = {
+            "complaint_id": cid,
+            "kind": "report",
+            "outcome": outcome,
+            "reasons": ["DS-12: the video is a fabrication"],
+            "actions": actions,
+            "resolver": {"username": "olga", "role": "operator"},
+            "resolved_at": now,
+            "due_at": now,
+            "in_time": True,
+        }
+        return cloud_event("dsgov.complaint.resolved", data, subject=cid, source="dsgov/complaints")
+
+    await harness.send(producer, "dsgov.complaint", resolution(rejected_id, "rejected", []), rejected_id)
+    upheld = resolution(complaint_id, "upheld", [{"type": "takedown", "content_id": content}])
+    await harness.send(producer, "dsgov.complaint", upheld, complaint_id)
+    await harness.send(producer, "dsgov.complaint", upheld, complaint_id)  # redelivered: still one takedown
+    [takedown] = await _wait(
+        recorder, "dsgov.content.takedown-required", notice_id=f"complaint:{complaint_id}"
+    )
+    assert takedown["data"]["content_id"] == content
+    assert takedown["data"]["reason"] == "takedown_ordered"  # the platform's one takedown path
+    [told] = await _wait(recorder, "dsgov.refutation.notice", notice_id=f"complaint:{complaint_id}")
+    assert told["data"]["refutation_text"].startswith(f"complaint {complaint_id} upheld (DS-12)")
+    await _settle(harness, producer, recorder)
+    assert _recipients(notices(recorder, f"complaint:{complaint_id}")) == {viewer: 1}
+    assert (
+        len(_events(recorder, "dsgov.content.takedown-required", notice_id=f"complaint:{complaint_id}")) == 1
+    )
+    assert _events(recorder, "dsgov.content.takedown-required", notice_id=f"complaint:{rejected_id}") == []

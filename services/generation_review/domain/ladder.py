@@ -14,7 +14,10 @@ What each level means for later requests (`refuses`):
 - `closed`: every request is refused, for ever (no `until`; reopening is a decision outside
   this service).
 
-A sanction lapses by itself when `until` passes; strikes age out of the window.
+A sanction lapses by itself when `until` passes; strikes age out of the window. An upheld appeal
+(DS-12, `dsgov.complaint.resolved` with `lift_sanction`) lifts it: the strikes so far are forgiven
+and the ladder starts again from the level the resolution names (`none`: from the start), as if
+that many strikes had been counted at the moment of the lifting.
 """
 
 from __future__ import annotations
@@ -87,6 +90,15 @@ class SanctionRecord(AggregateState):
     at: datetime
 
 
+class LiftRecord(AggregateState):
+    """An upheld appeal that lifted a sanction."""
+
+    complaint_id: str
+    level_before: str | None
+    level_after: str | None
+    at: datetime
+
+
 class Standing(AggregateState):
     """A user's place on the ladder: the current level, its end, strikes and sanctions so far."""
 
@@ -94,6 +106,9 @@ class Standing(AggregateState):
     until: datetime | None = None
     strikes: tuple[StrikeRecord, ...] = ()
     sanctions: tuple[SanctionRecord, ...] = ()
+    forgiven_until: datetime | None = None  # strikes at or before this moment no longer count
+    base: int = 0  # strikes the ladder restarts from after a lifting, counted at `forgiven_until`
+    lifts: tuple[LiftRecord, ...] = ()
 
 
 def _rank(level: str | None) -> int:
@@ -142,7 +157,10 @@ def apply_strike(
     )
     strikes = (*current.strikes, record)[-STRIKE_LIMIT:]
     since = strike.at - policy.window
-    counted = sum(1 for s in strikes if s.at > since)
+    forgiven = current.forgiven_until
+    counted = sum(1 for s in strikes if s.at > since and (forgiven is None or s.at > forgiven))
+    if forgiven is not None and forgiven > since:
+        counted += current.base  # the level an appeal restarted the ladder from, while in the window
     level = _level_for(counted, strike.category, policy)
     until = _until(level, strike.at, policy)
     active = in_force(current, strike.at)
@@ -154,13 +172,47 @@ def apply_strike(
     history = SanctionRecord(
         strike_id=strike.strike_id, level=level, until=until, strikes=counted, at=strike.at
     )
-    updated = Standing(
-        level=level,
-        until=until,
-        strikes=strikes,
-        sanctions=(*current.sanctions, history)[-STRIKE_LIMIT:],
+    updated = current.model_copy(
+        update={
+            "level": level,
+            "until": until,
+            "strikes": strikes,
+            "sanctions": (*current.sanctions, history)[-STRIKE_LIMIT:],
+        }
     )
     return updated, sanction
+
+
+def lift(
+    standing: Standing | None, level_after: str | None, complaint_id: str, now: datetime, policy: LadderPolicy
+) -> tuple[Standing, str | None, str | None] | None:
+    """The standing after an upheld appeal, with the levels before and after; None when applied already.
+
+    The level after is never above the level before (an appeal cannot raise a sanction); a
+    `restricted` or `suspended` level after runs for its usual duration from now.
+    """
+    current = standing or new_standing()
+    if any(lr.complaint_id == complaint_id for lr in current.lifts):
+        return None
+    before = current.level
+    after = level_after if _rank(level_after) < _rank(before) else _lower(before)
+    record = LiftRecord(complaint_id=complaint_id, level_before=before, level_after=after, at=now)
+    updated = current.model_copy(
+        update={
+            "level": after,
+            "until": _until(after, now, policy) if after else None,
+            "forgiven_until": now,
+            "base": _rank(after) + 1,
+            "lifts": (*current.lifts, record)[-STRIKE_LIMIT:],
+        }
+    )
+    return updated, before, after
+
+
+def _lower(level: str | None) -> str | None:
+    # Asked to lift to the same level or above it: one rung down instead (never up).
+    rank = _rank(level)
+    return LEVELS[rank - 1] if rank > 0 else None
 
 
 def _level_for(counted: int, category: str, policy: LadderPolicy) -> str:

@@ -26,6 +26,7 @@ from services.generation_review.handlers import (
     library_key,
     library_of,
     user_of_decision,
+    user_of_resolution,
 )
 from services.generation_review.outbound import SOURCE, library_event
 from services.generation_review.ports import Directory
@@ -62,6 +63,7 @@ DEFINITION = ServiceDefinition[ReviewHandlers](
         *(on(t, H.on_consent, ConsentState, key=prefixed(CONSENT)) for t in CONSENTS),
         on(T.RUMOUR_RECORDED, H.on_rumour, RumourState, key=prefixed(RUMOUR)),
         *(on(t, H.on_own_decision, UserState, key=user_of_decision) for t in STRIKE_SOURCES),
+        on(T.COMPLAINT_RESOLVED, H.on_complaint_resolved, UserState, key=user_of_resolution),
     ),
     publishes=(
         T.GENERATION_APPROVED,
@@ -72,6 +74,7 @@ DEFINITION = ServiceDefinition[ReviewHandlers](
         T.REVIEW_QUEUED,
         T.REVIEW_RESOLVED,
         T.LIBRARY_UPDATED,
+        T.USER_SANCTION_LIFTED,
     ),
     collection="reviews",
     # Consents by grantee (input and output review); rumours by write time (the catalogue refresh).

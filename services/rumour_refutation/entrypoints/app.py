@@ -15,7 +15,7 @@ from services.rumour_refutation.config import RumourSettings
 from services.rumour_refutation.domain.case import CASE, CaseState
 from services.rumour_refutation.domain.content import CONTENT, ContentState
 from services.rumour_refutation.fanout import FanoutWorker
-from services.rumour_refutation.handlers import RumourHandlers, completed_key
+from services.rumour_refutation.handlers import RumourHandlers, complaint_case_key, completed_key
 from services.rumour_refutation.outbound import SOURCE
 from services.rumour_refutation.search import SearchState, rebuild
 from shared.contracts import types as T
@@ -42,6 +42,7 @@ DEFINITION = ServiceDefinition[RumourHandlers](
         # Console commands (DS-11): the provider opens and closes cases itself.
         on(T.RUMOUR_CASE_SUBMITTED, RumourHandlers.on_case_submitted, CaseState, key=prefixed(CASE)),
         on(T.RUMOUR_CASE_CLOSE_SUBMITTED, RumourHandlers.on_close_submitted, CaseState, key=prefixed(CASE)),
+        on(T.COMPLAINT_RESOLVED, RumourHandlers.on_complaint_resolved, CaseState, key=complaint_case_key),
     ),
     publishes=(T.RUMOUR_RECORDED, T.CONTENT_TAKEDOWN_REQUIRED, T.REFUTATION_NOTICE, T.RUMOUR_CASE_CLOSED),
     collection="rumour",
