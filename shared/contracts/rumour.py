@@ -52,7 +52,7 @@ class ContentTakedownRequired(Payload):
 
     content_id: str
     notice_id: str = Field(
-        description="the regulator notice that requires it, or `complaint:<complaint_id>` for an upheld report"
+        description="the regulator notice requiring it, or `complaint:<complaint_id>` for an upheld report"
     )
     rumour_id: str | None = None
     reason: str = ""
