@@ -26,12 +26,16 @@ class ServiceHarness:
         database: str,
         env: dict[str, str] | None = None,
         provider_id: str = "provider-test",
+        prefix: str | None = None,
     ) -> None:
-        """Prepare (not start) the process; the database name gets a unique suffix."""
+        """Prepare (not start) the process; the database name gets a unique suffix.
+
+        Pass another harness's `prefix` to run several services in one topic namespace (a flow).
+        """
         self.stack = stack
         self.tmp = tmp
         self.module = module
-        self.prefix = f"it-{uuid.uuid4().hex[:8]}."
+        self.prefix = prefix or f"it-{uuid.uuid4().hex[:8]}."
         self.database = f"{database}_{uuid.uuid4().hex[:8]}"
         self.env = service_env(stack, prefix=self.prefix, database=self.database, provider_id=provider_id)
         self.env |= env or {}
