@@ -11,7 +11,6 @@ import asyncio
 import contextlib
 import ipaddress
 import os
-import re
 import signal
 from collections.abc import Callable, Coroutine, Generator, Mapping
 from datetime import UTC, datetime
@@ -24,27 +23,30 @@ from services.console.adapters.commands import CommandSender
 from services.console.adapters.mongo import (
     AUDIT,
     LOGIN_FAILURES,
+    PENDING,
     PROJECTION_INDEXES,
     PROJECTIONS,
     SESSIONS,
+    SITE,
     USERS,
     MongoAuditLog,
     MongoFailureLog,
     MongoLibraryView,
+    MongoPendingActions,
     MongoReadModel,
     MongoReviewDesk,
     MongoReviewView,
     MongoSessions,
+    MongoSite,
     MongoUsers,
 )
-from services.console.config import ConsoleSettings
+from services.console.config import ConsoleSettings, login_limiter, web_config
+from services.console.config import create_admin_command as first_admin_command
 from services.console.domain.commands import LIBRARY_CHANGE, REVIEW_DECISION, SOURCE, WITHDRAWAL
 from services.console.domain.passwords import Passwords
-from services.console.domain.ratelimit import LoginRateLimiter, RateLimitPolicy
 from services.console.projections import CONSUMES, Projections, aggregate_id, routes
-from services.console.web.app import create_app
+from services.console.web.app import create_app, prepare_store
 from services.console.web.base import ConsoleDeps
-from services.console.web.security import WebConfig
 from shared.contracts import topics
 from shared.messaging.engine import Handler
 from shared.messaging.relay import OutboxRelay
@@ -102,20 +104,14 @@ def build_deps(
         commands=CommandSender(
             audit_store, runtime.publisher, publish_timeout_s=settings.publish_timeout_s, provider_id=provider
         ),
-        limiter=LoginRateLimiter(
-            MongoFailureLog(db[LOGIN_FAILURES], settings.login_window_s),
-            RateLimitPolicy(settings.login_max_failures, settings.login_window_s),
-        ),
+        limiter=login_limiter(MongoFailureLog(db[LOGIN_FAILURES], settings.login_window_s), settings),
         passwords=Passwords(),
-        config=WebConfig(
-            session_secret=settings.session_secret.get_secret_value().encode("utf-8"),
-            secure_cookies=not settings.insecure_cookies,
-            session_ttl_s=settings.session_ttl_s,
-            anonymous_session_ttl_s=settings.anonymous_session_ttl_s,
-        ),
+        config=web_config(settings, runtime.settings),
         library=MongoLibraryView(projections, provider),
         reviews=MongoReviewView(projections, provider),
         desk=MongoReviewDesk(audit_store),
+        pending=MongoPendingActions(db[PENDING]),
+        site=MongoSite(db[SITE]),
         clock=clock,
     )
     return deps, audit_store
@@ -123,19 +119,12 @@ def build_deps(
 
 def create_admin_command(common: CommonSettings) -> str:
     """The exact command that creates the first admin in this console's store (credentials masked)."""
-    uri = re.sub(r"//[^/@]+@", "//<user>:<password>@", common.mongo_uri)
-    env = f"DSGOV_MONGO_URI='{uri}' "
-    if common.mongo_database:
-        env += f"DSGOV_MONGO_DATABASE='{common.mongo_database}' "
-    return env + ".venv/bin/" + CREATE_ADMIN_HINT
+    return first_admin_command(common)
 
 
 async def prepare(deps: ConsoleDeps, settings: ConsoleSettings, common: CommonSettings) -> None:
     """Indexes of the console's own collections; say how to create the first admin when there is none."""
-    for repo in (deps.sessions, deps.limiter.log, deps.audit):
-        ensure = getattr(repo, "ensure_indexes", None)
-        if ensure is not None:
-            await ensure()
+    await prepare_store(deps)
     if await deps.users.count() == 0:
         log.warning(
             "console.no_users",

@@ -39,8 +39,8 @@ async def test_a_success_clears_the_count_and_the_log_never_holds_the_username()
     limiter = LoginRateLimiter(log)
     for _ in range(4):
         await limiter.failed("alice", "10.0.0.1", 0)
-    assert list(log.failures) == [limiter_key("alice", "10.0.0.1")]
-    assert "alice" not in next(iter(log.failures))
+    assert limiter_key("alice", "10.0.0.1") in log.failures
+    assert not any("alice" in key for key in log.failures)
     await limiter.succeeded("alice", "10.0.0.1")
     for _ in range(4):
         await limiter.failed("alice", "10.0.0.1", 1)
