@@ -397,7 +397,10 @@ class Fakes:
     pending: FakePending
 
 
-FIRST_RUN = "DSGOV_MONGO_URI='mongodb://127.0.0.1:27017/?directConnection=true' /venv/bin/python -m services.console create-user --username NAME --role admin"
+FIRST_RUN = (
+    "DSGOV_MONGO_URI='mongodb://127.0.0.1:27017/?directConnection=true' "
+    "/venv/bin/python -m services.console create-user --username NAME --role admin"
+)
 
 
 def make_fakes(
