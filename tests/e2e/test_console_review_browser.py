@@ -385,8 +385,9 @@ async def test_an_admin_cannot_approve_their_own_proposal_with_an_operator_accou
     await ada.click("button:has-text('Propose entry')")
     await expect(ada.locator("#status")).to_have_text("proposed", timeout=RESOLVE_TIMEOUT_MS)
 
-    sock = await contexts[1].new_page()  # ben's desk: a new sign-in replaces his session
-    await sock.goto(f"{system.base_url}/login")
+    await ben.click("button:has-text('Sign out')")  # ben's desk, now ada's sock puppet
+    sock = ben
+    await expect(sock).to_have_url(f"{system.base_url}/login")
     await sock.fill("input[name=username]", "sock")
     await sock.fill("input[name=password]", SOCK_PASSWORD)
     await sock.click("button:has-text('Sign in')")
