@@ -16,6 +16,7 @@ from fastapi.templating import Jinja2Templates
 from markupsafe import Markup
 
 from services.console.domain.csrf import tokens_match
+from services.console.domain.duties import tie
 from services.console.domain.passwords import Passwords
 from services.console.domain.ratelimit import LoginRateLimiter
 from services.console.domain.roles import Permission, allows
@@ -253,6 +254,20 @@ async def render(
     return templates.TemplateResponse(
         request, template, base | context, status_code=status_code, headers=headers
     )
+
+
+async def not_a_second_person(request: Request, *others: str) -> str | None:
+    """Why the request's user may not act as the second person for `others`, or None (issue 16).
+
+    Every four-eyes check of every page goes through here: the same account, or accounts tied by
+    creating, enabling, promoting or setting the password of one another (domain/duties.py).
+    """
+    me = principal_of(request).user
+    for other in others:
+        why = tie(me, me.username, await deps_of(request).users.get(other), other)
+        if why is not None:
+            return why
+    return None
 
 
 async def audit(

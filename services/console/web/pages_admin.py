@@ -18,7 +18,7 @@ from urllib.parse import urlencode
 from fastapi import Form, Request
 from fastapi.responses import RedirectResponse, Response
 
-from services.console.domain.duties import needs_confirmation, tie
+from services.console.domain.duties import needs_confirmation
 from services.console.domain.passwords import (
     PolicyViolation,
     check_password,
@@ -27,7 +27,7 @@ from services.console.domain.passwords import (
 )
 from services.console.domain.roles import ROLES, Permission, is_role
 from services.console.ports import AuditQuery, PendingAction, User
-from services.console.web.base import Guarded, audit, deps_of, principal_of, render
+from services.console.web.base import Guarded, audit, deps_of, not_a_second_person, principal_of, render
 
 PAGE_SIZE = 100
 NOTICES = {
@@ -155,11 +155,9 @@ async def confirm_request(request: Request, username: str) -> Response:
     if action is None:
         return await _users_page(request, 404, error=f"No request about {username!r} is waiting.")
     me = principal_of(request).user
-    requester = await deps.users.get(action.requested_by)
     target = await deps.users.get(username)
-    why = tie(me, me.username, requester, action.requested_by) or (
-        tie(me, me.username, target, username) if action.details.get("change") == "role" else None
-    )
+    tied = [action.requested_by] + ([username] if action.details.get("change") == "role" else [])
+    why = await not_a_second_person(request, *tied)
     if why is not None:
         await audit(
             request,

@@ -21,7 +21,7 @@ from fastapi.responses import RedirectResponse, Response
 
 from services.console.adapters.commands import LIBRARY_ACTION
 from services.console.domain.commands import library_change_command_id
-from services.console.domain.duties import console_username, disabling_needs_second_person, tie
+from services.console.domain.duties import console_username, disabling_needs_second_person
 from services.console.domain.library_form import (
     ACTIONS,
     DEFAULT_PHASH_DISTANCE,
@@ -34,7 +34,15 @@ from services.console.domain.library_form import (
 from services.console.domain.library_view import ENTRY_STATUSES, answered_commands
 from services.console.domain.roles import Permission
 from services.console.ports import LibraryQuery, PendingAction
-from services.console.web.base import Guarded, audit, client_of, deps_of, principal_of, render
+from services.console.web.base import (
+    Guarded,
+    audit,
+    client_of,
+    deps_of,
+    not_a_second_person,
+    principal_of,
+    render,
+)
 from shared.observability import get_logger
 
 log = get_logger(__name__)
@@ -253,8 +261,7 @@ async def _approval_tie(request: Request, state: dict[str, Any]) -> tuple[int, s
     proposer = console_username(state.get("proposed_by"))
     if proposer is None:
         return None
-    me = principal_of(request).user
-    why = tie(me, me.username, await deps_of(request).users.get(proposer), proposer)
+    why = await not_a_second_person(request, proposer)
     if why is None:
         return None
     entry_id = str(state.get("entry_id", ""))
@@ -291,7 +298,7 @@ async def confirm_disable(request: Request, entry_id: str) -> Response:
     if action is None or state is None:
         return await _entry_page(request, entry_id, 404, error="No request to disable this entry is waiting.")
     me = principal_of(request).user
-    why = tie(me, me.username, await deps.users.get(action.requested_by), action.requested_by)
+    why = await not_a_second_person(request, action.requested_by)
     if why is not None:
         await audit(
             request, "library_disable_refused", target=entry_id, requested_by=action.requested_by, why=why
@@ -375,12 +382,11 @@ async def _entry_page(request: Request, entry_id: str, status_code: int = 200, *
     proposer = console_username((state or {}).get("proposed_by"))
     tied = None
     if proposer is not None and not own:
-        tied = tie(principal.user, principal.user.username, await deps.users.get(proposer), proposer)
+        tied = await not_a_second_person(request, proposer)
     pending = await deps.pending.get(disable_key(entry_id))
     pending_tie = None
     if pending is not None:
-        requester = await deps.users.get(pending.requested_by)
-        pending_tie = tie(principal.user, principal.user.username, requester, pending.requested_by)
+        pending_tie = await not_a_second_person(request, pending.requested_by)
     return await render(
         request,
         "library_entry.html",
