@@ -23,7 +23,7 @@ import pytest_asyncio
 from aiokafka import AIOKafkaProducer
 from pymongo import AsyncMongoClient
 
-from services.console.adapters.mongo import MongoAuditLog, MongoPendingActions, MongoUsers
+from services.console.adapters.mongo import MongoAuditLog, MongoPendingActions, MongoSite, MongoUsers
 from services.console.domain.proof import verify_proof
 from services.console.ports import Actor, AuditEntry, AuditQuery, PendingAction, User
 from shared.runtime.servers import free_port
@@ -541,6 +541,12 @@ async def test_pending_requests_and_audit_filters_on_the_real_store(stack: Embed
         closes = await asyncio.gather(*(pending.close(action) for _ in range(3)))
         assert sorted(closes) == [False, False, True]  # exactly one confirmer acts
         assert await pending.all() == []
+
+        site = MongoSite(db["site"])
+        for url in ("http://127.0.0.1:8000/", "https://console.example.org/"):
+            await site.record_url(url)
+        assert await site.url() == "https://console.example.org/"
+        assert await db["site"].count_documents({}) == 1
 
         users = MongoUsers(db["users"])
         sock = User(

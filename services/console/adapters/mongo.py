@@ -229,8 +229,12 @@ class MongoSite:
         self.collection = collection
 
     async def record_url(self, url: str) -> None:
-        """Replace the stored URL (whole-document replace: stack-notes §8)."""
-        await self.collection.replace_one({"_id": "web"}, {"_id": "web", "url": url}, upsert=True)
+        """Store or replace the URL.
+
+        `update_one` upsert: the embedded store's `replace_one` upsert ignores the filter's `_id`
+        (stack-notes §8).
+        """
+        await self.collection.update_one({"_id": "web"}, {"$set": {"url": url}}, upsert=True)
 
     async def url(self) -> str | None:
         """The URL the console last started with."""
