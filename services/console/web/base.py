@@ -141,7 +141,8 @@ async def check_csrf(request: Request, csrf_token: Annotated[str, Form()] = "") 
     and carry the session's synchronizer token. Unknown `Host` headers never get this far
     (`TrustedHostMiddleware`).
     """
-    why = foreign_origin(request.headers.get("origin"), request.headers.get("referer"), str(request.base_url))
+    headers, public = request.headers, deps_of(request).config.public_url
+    why = foreign_origin(headers.get("origin"), headers.get("referer"), str(request.base_url), public)
     if why is not None:
         raise CsrfRejected(why)
     session = await load_session(request)

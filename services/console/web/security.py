@@ -95,19 +95,20 @@ def origin_of(url: str) -> str | None:
     return f"{parts.scheme}://{host}" + (f":{port}" if port and port != default else "")
 
 
-def foreign_origin(origin: str | None, referer: str | None, own: str) -> str | None:
+def foreign_origin(origin: str | None, referer: str | None, *own: str) -> str | None:
     """Why a form submission did not come from the console's own pages, or None when it did.
 
+    `own`: the console's URLs (the request's own, and the public one a TLS proxy serves).
     `Origin` decides when present (browsers send it with every POST; `null` from sandboxed or
     privacy-stripped contexts is refused); else the `Referer`; a POST with neither is refused
     (OWASP's recommendation: a browser always sends one of them to the console, whose
     `Referrer-Policy: same-origin` keeps the referrer for its own pages).
     """
-    expected = origin_of(own)
+    expected = {origin_of(url) for url in own} - {None}
     if origin is not None:
-        return None if origin_of(origin) == expected else "foreign_origin"
+        return None if origin_of(origin) in expected else "foreign_origin"
     if referer is not None:
-        return None if origin_of(referer) == expected else "foreign_referer"
+        return None if origin_of(referer) in expected else "foreign_referer"
     return "no_origin"
 
 

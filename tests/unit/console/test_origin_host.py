@@ -124,3 +124,10 @@ async def test_the_referrer_policy_keeps_the_origin_for_the_consoles_own_forms(
     response = await client.get("/login")
     # With `no-referrer` Chromium sends `Origin: null` even on same-origin form posts.
     assert response.headers["referrer-policy"] == "same-origin"
+
+
+def test_behind_a_tls_proxy_the_public_urls_origin_is_the_consoles() -> None:
+    # The app sees http://console.example.org (no trusted proxy headers); the browser is on https.
+    own, public = "http://console.example.org/", "https://console.example.org/"
+    assert foreign_origin("https://console.example.org", None, own, public) is None
+    assert foreign_origin("https://evil.example", None, own, public) == "foreign_origin"
