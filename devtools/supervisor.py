@@ -13,6 +13,7 @@ import http.client
 import os
 import re
 import secrets
+import shlex
 import signal
 import subprocess
 import sys
@@ -503,7 +504,14 @@ class Supervisor:
             web = f"web {svc.web_url}  " if svc.web_url else ""
             rows.append((svc.spec.name, str(svc.proc.pid), f"{web}health {svc.health_url}"))
         rows += [("logs", "-", str(s.log_dir)), ("secrets", "-", str(s.secrets_file))]
-        self.out.write(format_table("dsgov embedded runtime is ready", rows) + "Press Ctrl-C to stop.")
+        first_run = ""
+        if any(svc.spec.name == "console" for svc in self.services):  # the console's first admin, as is
+            command = f"DSGOV_MONGO_URI={shlex.quote(mongo_uri(s.mongo_port))} {shlex.quote(sys.executable)}"
+            command += " -m services.console create-user --username NAME --role admin"
+            first_run = f"No console user yet? Create the first admin in a second terminal:\n  {command}\n"
+        self.out.write(
+            format_table("dsgov embedded runtime is ready", rows) + first_run + "Press Ctrl-C to stop."
+        )
 
     # ----------------------------------------------------------------- stop
 

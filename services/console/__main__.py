@@ -1,4 +1,4 @@
-"""`python -m services.console`: run the console; `create-user` and `verify-proof` are subcommands."""
+"""`python -m services.console`: run the console (subcommands: create-user, reset-password, verify-proof)."""
 
 from services.console.entrypoints.cli import main
 

@@ -22,6 +22,12 @@ class User:
     created_ms: int = 0
     created_by: str = ""
     version: int = 0  # 0: not stored yet
+    # Who last did what to the account (usernames; `cli:<os user>` from the command line). Separation
+    # of duties (domain/duties.py) refuses a second-person action between an account and these.
+    role_by: str = ""  # gave it its current role
+    enabled_by: str = ""  # last re-enabled it
+    password_set_by: str = ""  # set its current password (the user, after changing it)
+    confirmed_by: str = ""  # the second admin who confirmed its creation or its role
 
 
 @dataclass(frozen=True)
@@ -56,6 +62,33 @@ class AuditEntry:
     at: datetime
     client: str | None = None
     target: str | None = None
+    details: Mapping[str, Any] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class AuditQuery:
+    """Filters of the audit page; empty fields do not filter. Times are inclusive, in ms."""
+
+    actor: str = ""
+    action: str = ""
+    since_ms: int | None = None
+    until_ms: int | None = None
+
+
+@dataclass(frozen=True)
+class PendingAction:
+    """An action that waits for a second person (separation of duties).
+
+    `key` names what it is about (`user:<username>`, `library_disable:<entry id>`): at most one
+    request per key is open. `details` hold what the confirmation needs.
+    """
+
+    key: str
+    kind: Literal["user_grant", "library_disable"]
+    target: str
+    requested_by: str
+    requested_role: str
+    requested_ms: int
     details: Mapping[str, Any] = field(default_factory=dict)
 
 
@@ -186,6 +219,34 @@ class Users(Protocol):
         ...
 
 
+class PendingActions(Protocol):
+    """Requests waiting for a second person; one open request per key."""
+
+    async def open(self, action: PendingAction) -> bool:
+        """Store a request; False when one is already open for its key."""
+        ...
+
+    async def get(self, key: str) -> PendingAction | None:
+        """The open request for `key`."""
+        ...
+
+    async def all(self) -> list[PendingAction]:
+        """Every open request, oldest first."""
+        ...
+
+    async def close(self, action: PendingAction) -> bool:
+        """Remove the request; True for exactly one caller (who may then act on it)."""
+        ...
+
+
+class Site(Protocol):
+    """Facts about the running console that other tools read from its store."""
+
+    async def record_url(self, url: str) -> None:
+        """Remember where people reach the console (the CLI prints it after `create-user`)."""
+        ...
+
+
 class Sessions(Protocol):
     """Server-side sessions."""
 
@@ -215,6 +276,10 @@ class AuditLog(Protocol):
 
     async def recent(self, limit: int, skip: int = 0) -> list[dict[str, Any]]:
         """The newest entries first."""
+        ...
+
+    async def search(self, query: AuditQuery, limit: int, skip: int = 0) -> list[dict[str, Any]]:
+        """Entries matching `query`, newest first."""
         ...
 
     async def withdrawals_for(self, consent_id: str) -> list[dict[str, Any]]:

@@ -190,7 +190,9 @@ async def context(browser: Browser) -> AsyncIterator[BrowserContext]:
 
 async def consent_status(system: System, consent_id: str) -> str | None:
     """The status the console shows (read over HTTP as the viewer), or None while it is unknown."""
-    async with httpx.AsyncClient(base_url=system.base_url, follow_redirects=True) as client:
+    # As a browser on the console's pages: its form posts carry the console's Origin.
+    headers = {"Origin": system.base_url}
+    async with httpx.AsyncClient(base_url=system.base_url, follow_redirects=True, headers=headers) as client:
         login = await client.get("/login")
         token = login.text.split('name="csrf_token" value="', 1)[1].split('"', 1)[0]
         await client.post(
@@ -339,6 +341,7 @@ async def test_a_viewer_is_not_offered_the_withdrawal_and_a_crafted_request_is_r
     response = await context.request.post(
         f"{system.base_url}/consents/withdraw/{consent_id}",
         form={"csrf_token": token, "reason": "a viewer tries anyway", "request_id": str(uuid.uuid4())},
+        headers={"Origin": system.base_url},  # same-origin and a valid token: only the role refuses it
         max_redirects=0,
     )
     assert response.status == 403

@@ -8,7 +8,10 @@ platform (identity decisions and generation requests) and drives the console in 
   takes it, sees why it was flagged, approves it with a reason; the item becomes resolved and the
   platform-side topic `dsgov.review` carries `dsgov.generation.approved` with the reviewer (DS-10.1);
 - operator A proposes a keyword, operator B approves it (four-eyes), the entry becomes active and
-  from then on blocks; an expression RE2 refuses comes back as a refused change (DS-10.2).
+  from then on blocks; an expression RE2 refuses comes back as a refused change (DS-10.2);
+- four-eyes holds across accounts (issue 16): an operator account an admin created (with a second
+  admin's confirmation) cannot approve that admin's proposal, and a form posted from another
+  origin with a valid token is refused.
 
 Needs Debian's Chromium and the `playwright` package, as tests/e2e/test_console_browser.py.
 """
@@ -39,7 +42,14 @@ from shared.messaging.provisioning import provision_topics
 
 pytestmark = pytest.mark.e2e
 
-PASSWORDS = {"olga": "olga's operator passphrase", "bob": "bob's operator passphrase"}
+PASSWORDS = {
+    "olga": "olga's operator passphrase",
+    "bob": "bob's operator passphrase",
+    "ada": "ada's admin passphrase",
+    "ben": "ben's admin passphrase",
+}
+ROLES = {"olga": "operator", "bob": "operator", "ada": "admin", "ben": "admin"}
+SOCK_PASSWORD = "the sock puppet's passphrase"
 RESOLVE_TIMEOUT_MS = 60_000
 FLAGGED_TEXT = "Write a short story about demo-review-term <script>alert('x')</script> in a harbour town."
 REASON = "Fiction; the term is used descriptively <b>not</b> as negative information."
@@ -105,7 +115,7 @@ async def system(stack: EmbeddedStack, tmp_path_factory: pytest.TempPathFactory)
     await provision_topics(stack.bootstrap, prefix=s.prefix)
     try:
         for name in PASSWORDS:
-            s.create_user(name, "operator")
+            s.create_user(name, ROLES[name])
         s.start("services.console", s.console_env())
         s.start("services.generation_review", s.review_env())
         yield s
@@ -342,3 +352,78 @@ async def test_an_expression_the_review_service_refuses_is_shown_as_a_refused_ch
     await expect(olga.locator("#history tr.refused")).to_have_count(1)
     await olga.screenshot(path=str(tmp_path / "library-refused.png"), full_page=True)
     print(f"\nscreenshot of a refused proposal: {tmp_path / 'library-refused.png'}")
+
+
+async def test_an_admin_cannot_approve_their_own_proposal_with_an_operator_account_they_created(
+    system: System, recorder: Recorder, contexts: list[BrowserContext], tmp_path: Path
+) -> None:
+    """The issue's bypass, replayed in the browser: it made the entry active before."""
+    ada = await sign_in(contexts[0], system, "ada")
+    await ada.click("header nav >> text=Users")
+    await ada.fill("form[action='/users'] input[name=username]", "sock")
+    await ada.select_option("form[action='/users'] select[name=role]", "operator")
+    await ada.fill("form[action='/users'] input[name=password]", SOCK_PASSWORD)
+    await ada.click("button:has-text('Add user')")
+    await expect(ada.locator(".notice")).to_contain_text("another admin must confirm")
+    await expect(ada.locator("#users")).not_to_contain_text("sock")
+    await expect(ada.locator("#pending-users form[action='/users/confirm/sock']")).to_have_count(0)
+
+    ben = await sign_in(contexts[1], system, "ben")
+    await expect(ben.locator("#pending-alerts")).to_contain_text("create sock as operator, asked by ada")
+    await ben.click("header nav >> text=Users")
+    await ben.click("form[action='/users/confirm/sock'] button")
+    await expect(ben.locator(".notice")).to_contain_text("Confirmed")
+    await expect(ben.locator("#users")).to_contain_text("(confirmed by ben)")
+
+    entry_id = unique("kw-sod")
+    await ada.goto(f"{system.base_url}/library/new")
+    await ada.fill("input[name=entry_id]", entry_id)
+    await ada.fill("input[name=pattern]", f"sock-puppet-{uuid.uuid4().hex[:6]}")
+    await ada.fill("input[name=category]", "fraud")
+    await ada.select_option("select[name=action]", "block")
+    await ada.fill("textarea[name=reason]", "criterion 4.2")
+    await ada.click("button:has-text('Propose entry')")
+    await expect(ada.locator("#status")).to_have_text("proposed", timeout=RESOLVE_TIMEOUT_MS)
+
+    await ben.click("button:has-text('Sign out')")  # ben's desk, now ada's sock puppet
+    sock = ben
+    await expect(sock).to_have_url(f"{system.base_url}/login")
+    await sock.fill("input[name=username]", "sock")
+    await sock.fill("input[name=password]", SOCK_PASSWORD)
+    await sock.click("button:has-text('Sign in')")
+    await sock.goto(f"{system.base_url}/library/entry/{entry_id}")
+    await expect(sock.locator("#approve-form")).to_have_count(0)
+    await expect(sock.locator("#tied-proposer")).to_contain_text("ada created")
+    token = await sock.locator("header input[name=csrf_token]").get_attribute("value")
+    assert token
+    forged = await contexts[1].request.post(
+        f"{system.base_url}/library/approve/{entry_id}",
+        form={"csrf_token": token, "reason": "looks fine to me", "request_id": str(uuid.uuid4())},
+        headers={"Origin": system.base_url},
+        max_redirects=0,
+    )
+    assert forged.status == 409
+    assert "separation" in (await forged.text()) or "four-eyes" in (await forged.text())
+    await sock.screenshot(path=str(tmp_path / "library-tied-approver.png"), full_page=True)
+
+    # A form on another origin of the same site (127.0.0.1, another port: the SameSite cookie goes
+    # along) that somehow holds a valid token is refused for its Origin.
+    elsewhere = f"http://127.0.0.1:{free_port()}/page"
+    form = (
+        f'<form method="post" action="{system.base_url}/library/approve/{entry_id}">'
+        f'<input name="csrf_token" value="{token}"><input name="reason" value="x">'
+        f'<input name="request_id" value="{uuid.uuid4()}"><button id="go">go</button></form>'
+    )
+    await sock.route(elsewhere, lambda route: route.fulfill(content_type="text/html", body=form))
+    await sock.goto(elsewhere)
+    async with sock.expect_response(lambda r: "/library/approve/" in r.url) as answer:
+        await sock.click("#go")
+    assert (await answer.value).status == 403
+    await expect(sock.locator("h1")).to_have_text("Request refused")
+
+    await ada.goto(f"{system.base_url}/audit?action=csrf_rejected&actor=sock")
+    await expect(ada.locator("#audit")).to_contain_text("foreign_origin")  # the cookie went along
+    await ada.goto(f"{system.base_url}/library/entry/{entry_id}")
+    await expect(ada.locator("#status")).to_have_text("proposed")
+    sent = recorder.matching(lambda r: r.topic == "dsgov.console.commands" and r.key == entry_id)
+    assert [r.json()["data"]["change"] for r in sent] == ["propose"]  # no approval ever left the console

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 import re
+import shlex
 import signal
 import socket
 import subprocess
@@ -143,6 +145,35 @@ def cleanup() -> Iterator[list[tuple[subprocess.Popen[str], list[int]]]]:
                 os.killpg(pid, signal.SIGKILL)
 
 
+def first_admin_can_be_created_with_the_printed_command(text: str, console: int, cwd: Path) -> None:
+    """The ready table's first-run command works as printed (only NAME and the password to fill in)."""
+    block = text.split("dsgov embedded runtime is ready")[-1].split(READY_LINE)[0]
+    [command] = [line.strip() for line in block.splitlines() if "create-user --username NAME" in line]
+    assign, *argv = shlex.split(command)
+    variable, value = assign.split("=", 1)
+    assert argv[0] == sys.executable  # the real interpreter, pasteable from any directory
+    deadline = time.monotonic() + 30  # the console records its URL before it serves its first page
+    while True:
+        with contextlib.suppress(OSError):
+            if answers_200(f"http://{LOOPBACK}:{console}/login"):
+                break
+        assert time.monotonic() < deadline, "the console's web app did not answer"
+        time.sleep(0.2)
+    env = {k: v for k, v in os.environ.items() if not k.startswith("DSGOV_")} | {variable: value}
+    done = subprocess.run(
+        [word.replace("NAME", "firstadmin") for word in argv] + ["--password-stdin"],
+        input="the first admin's passphrase\n",
+        env=env,
+        cwd=cwd,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+    assert done.returncode == 0, done.stderr
+    assert f"sign in at http://{LOOPBACK}:{console}/" in done.stdout
+
+
 def test_run_starts_everything_and_ctrl_c_stops_it(
     tmp_path: Path,
     runtime_ports: list[int],
@@ -164,6 +195,7 @@ def test_run_starts_everything_and_ctrl_c_stops_it(
     for url in health_urls:
         assert answers_200(url), url
     assert (tmp_path / "var" / "secrets.env").stat().st_mode & 0o777 == 0o600
+    first_admin_can_be_created_with_the_printed_command(output.text, console, tmp_path)
 
     proc.send_signal(signal.SIGINT)
     assert proc.wait(timeout=STOP_TIMEOUT) == 0, output.text

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import getpass
 import os
 import re
 import socket
@@ -11,6 +12,7 @@ import sys
 import time
 import uuid
 from collections.abc import AsyncIterator
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -19,13 +21,17 @@ import httpx
 import pytest
 import pytest_asyncio
 from aiokafka import AIOKafkaProducer
+from pymongo import AsyncMongoClient
 
 from devtools.servers import free_port
 from devtools.testing.embedded import EmbeddedStack, ServiceProcess
 from devtools.testing.events import cloud_event, to_bytes, unique
 from devtools.testing.harness import ServiceHarness
 from devtools.testing.kafka import Recorder
+from services.console.adapters.mongo import MongoAuditLog, MongoPendingActions, MongoSite, MongoUsers
 from services.console.domain.proof import verify_proof
+from services.console.ports import Actor, AuditEntry, AuditQuery, PendingAction, User
+from shared.storage.aggregates import AggregateStore
 
 pytestmark = pytest.mark.integration
 
@@ -98,7 +104,12 @@ class Browser:
     """An httpx client that keeps cookies and finds the CSRF token in pages, like a browser would."""
 
     def __init__(self, harness: ConsoleHarness) -> None:
-        self.client = httpx.AsyncClient(base_url=harness.base_url, follow_redirects=False, timeout=30)
+        self.client = httpx.AsyncClient(
+            base_url=harness.base_url,
+            follow_redirects=False,
+            timeout=30,
+            headers={"Origin": harness.base_url},  # a browser's form posts carry the page's origin
+        )
 
     async def close(self) -> None:
         await self.client.aclose()
@@ -469,3 +480,107 @@ def test_a_taken_web_port_stops_the_process_instead_of_running_without_its_web_a
     assert code != 0
     assert "console.web_failed" in proc.log_tail(80)
     assert "address already in use" in proc.log_tail(80)
+
+
+async def test_a_valid_token_from_a_foreign_origin_and_an_unknown_host_are_refused(
+    harness: ConsoleHarness, browser: Browser
+) -> None:
+    """Issue 16: both were accepted (303 and 200) before."""
+    await browser.login("vic")
+    token = await browser.token("/account")
+    foreign = await browser.client.post(
+        "/logout", data={"csrf_token": token}, headers={"Origin": "http://evil.example"}
+    )
+    assert foreign.status_code == 403
+    assert (await browser.page("/dashboard")).status_code == 200  # still signed in: nothing happened
+    unknown = await browser.client.get("/login", headers={"Host": "evil.example"})
+    assert unknown.status_code == 400
+    assert (await browser.post("/logout", {"csrf_token": token})).status_code == 303
+
+
+async def test_reset_password_on_the_command_line_and_create_user_prints_the_consoles_url(
+    harness: ConsoleHarness, browser: Browser
+) -> None:
+    created = harness.create_user("rita", "viewer", "rita's first passphrase")
+    assert created.returncode == 0, created.stderr
+    assert f"sign in at {harness.base_url}/" in created.stdout  # the URL the console recorded at start
+    assert (await browser.login("rita", "rita's first passphrase")).status_code == 303
+
+    reset = harness.cli(
+        "reset-password", "--username", "rita", "--password-stdin", stdin="rita's new passphrase\n"
+    )
+
+    assert reset.returncode == 0, reset.stderr
+    assert "their sessions ended" in reset.stdout
+    assert (await browser.page("/dashboard")).status_code == 303  # signed out
+    assert (await browser.login("rita", "rita's new passphrase")).status_code == 303
+    unknown = harness.cli(
+        "reset-password", "--username", "nobody", "--password-stdin", stdin="long enough pass\n"
+    )
+    assert unknown.returncode == 1
+    assert "no user 'nobody'" in unknown.stderr
+    admin = Browser(harness)
+    try:
+        await admin.login("ada")
+        audit = (await admin.page("/audit?action=password_reset&actor=cli:" + getpass.getuser())).text
+        assert audit.count("<code>password_reset</code>") == 1
+        assert "rita" in audit
+    finally:
+        await admin.close()
+
+
+async def test_pending_requests_and_audit_filters_on_the_real_store(stack: EmbeddedStack) -> None:
+    client: AsyncMongoClient[dict[str, Any]] = AsyncMongoClient(stack.mongo_uri, tz_aware=True)
+    try:
+        db = client[f"console_duties_{uuid.uuid4().hex[:8]}"]
+        pending = MongoPendingActions(db["pending_actions"])
+        action = PendingAction("user:sock", "user_grant", "sock", "ada", "admin", 1_000, {"role": "operator"})
+        assert await pending.open(action)
+        assert not await pending.open(replace(action, requested_by="ben", requested_ms=2_000))
+        assert await pending.get("user:sock") == action
+        closes = await asyncio.gather(*(pending.close(action) for _ in range(3)))
+        assert sorted(closes) == [False, False, True]  # exactly one confirmer acts
+        assert await pending.all() == []
+
+        site = MongoSite(db["site"])
+        for url in ("http://127.0.0.1:8000/", "https://console.example.org/"):
+            await site.record_url(url)
+        assert await site.url() == "https://console.example.org/"
+        assert await db["site"].count_documents({}) == 1
+
+        users = MongoUsers(db["users"])
+        sock = User(
+            "sock", "operator", "h", True, 1, "ada", role_by="ada", password_set_by="ada", confirmed_by="ben"
+        )
+        assert await users.add(sock)
+        assert await users.get("sock") == replace(sock, version=1)
+
+        log = MongoAuditLog(AggregateStore(db["audit"]))
+        await log.ensure_indexes()
+        t0 = datetime(2026, 11, 22, 9, 0, tzinfo=UTC)
+        for minutes, action_name, actor in (
+            (0, "login_failed", None),
+            (10, "user_created", "ada"),
+            (20, "user_created", "ben"),
+        ):
+            who = Actor(actor, "admin") if actor else None
+            await log.record(
+                AuditEntry(action_name, who, t0 + timedelta(minutes=minutes), "10.0.0.1", "x", {"k": None})
+            )
+
+        def actions(rows: list[dict[str, Any]]) -> list[tuple[str, Any]]:
+            return [(r["action"], (r["actor"] or {}).get("username")) for r in rows]
+
+        assert actions(await log.search(AuditQuery(actor="ada"), 10)) == [("user_created", "ada")]
+        assert actions(await log.search(AuditQuery(action="user_created"), 10)) == [
+            ("user_created", "ben"),
+            ("user_created", "ada"),
+        ]
+        window = AuditQuery(
+            since_ms=int((t0 + timedelta(minutes=5)).timestamp() * 1000),
+            until_ms=int((t0 + timedelta(minutes=15)).timestamp() * 1000),
+        )
+        assert actions(await log.search(window, 10)) == [("user_created", "ada")]
+        assert len(await log.search(AuditQuery(), 2, skip=2)) == 1
+    finally:
+        await client.close()

@@ -23,12 +23,14 @@ from services.console.domain.projection import CONSENT_STATUSES
 from services.console.ports import (
     Actor,
     AuditEntry,
+    AuditQuery,
     ConsentPage,
     ConsentQuery,
     DashboardCounts,
     LibraryCounts,
     LibraryQuery,
     Page,
+    PendingAction,
     ReviewCounts,
     ReviewQuery,
     Session,
@@ -49,6 +51,8 @@ USERS = "users"
 SESSIONS = "sessions"
 LOGIN_FAILURES = "login_failures"
 AUDIT = "audit"
+PENDING = "pending_actions"  # requests waiting for a second person (separation of duties)
+SITE = "site"  # facts about the running console (its URL), read by the command line
 PROJECTIONS = "projections"  # the engine's aggregates: consents, identities, library, review queue, stats
 
 # Extra indexes on the projections collection, declared in the ServiceDefinition.
@@ -141,6 +145,10 @@ def _user_doc(user: User, version: int) -> Doc:
         "active": user.active,
         "created_ms": user.created_ms,
         "created_by": user.created_by,
+        "role_by": user.role_by,
+        "enabled_by": user.enabled_by,
+        "password_set_by": user.password_set_by,
+        "confirmed_by": user.confirmed_by,
         "version": version,
     }
 
@@ -154,7 +162,90 @@ def _user(doc: Doc) -> User:
         created_ms=int(doc.get("created_ms", 0)),
         created_by=str(doc.get("created_by", "")),
         version=int(doc.get("version", 1)),
+        role_by=str(doc.get("role_by", "")),
+        enabled_by=str(doc.get("enabled_by", "")),
+        password_set_by=str(doc.get("password_set_by", "")),
+        confirmed_by=str(doc.get("confirmed_by", "")),
     )
+
+
+class MongoPendingActions:
+    """Open requests for a second person, one document per key (the unique `_id`).
+
+    Closing deletes the document at the version that was read: of two admins confirming at once,
+    exactly one deletes it and acts; the history is in the audit log.
+    """
+
+    def __init__(self, collection: AsyncCollection[Doc]) -> None:
+        """Use `collection`."""
+        self.collection = collection
+
+    async def open(self, action: PendingAction) -> bool:
+        """Insert; False when a request for the key is open."""
+        try:
+            await self.collection.insert_one(
+                {
+                    "_id": action.key,
+                    "kind": action.kind,
+                    "target": action.target,
+                    "requested_by": action.requested_by,
+                    "requested_role": action.requested_role,
+                    "requested_ms": action.requested_ms,
+                    "details": dict(action.details),
+                }
+            )
+        except DuplicateKeyError:
+            return False
+        return True
+
+    async def get(self, key: str) -> PendingAction | None:
+        """The open request for `key`."""
+        doc = await self.collection.find_one({"_id": key})
+        return _pending(doc) if doc else None
+
+    async def all(self) -> list[PendingAction]:
+        """Every open request, oldest first."""
+        found = [_pending(d) async for d in self.collection.find({})]
+        return sorted(found, key=lambda a: (a.requested_ms, a.key))
+
+    async def close(self, action: PendingAction) -> bool:
+        """Delete the request as it was read; True only for the caller that deleted it."""
+        flt = {"_id": action.key, "requested_ms": action.requested_ms, "requested_by": action.requested_by}
+        result = await self.collection.delete_one(flt)
+        return result.deleted_count == 1
+
+
+def _pending(doc: Doc) -> PendingAction:
+    return PendingAction(
+        key=str(doc["_id"]),
+        kind=doc["kind"],
+        target=str(doc["target"]),
+        requested_by=str(doc["requested_by"]),
+        requested_role=str(doc.get("requested_role", "")),
+        requested_ms=int(doc["requested_ms"]),
+        details=dict(doc.get("details") or {}),
+    )
+
+
+class MongoSite:
+    """One document `web` with the console's URL, for `create-user` to print."""
+
+    def __init__(self, collection: AsyncCollection[Doc]) -> None:
+        """Use `collection`."""
+        self.collection = collection
+
+    async def record_url(self, url: str) -> None:
+        """Store or replace the URL.
+
+        `update_one` upsert: the embedded store's `replace_one` upsert ignores the filter's `_id`
+        (stack-notes §8).
+        """
+        await self.collection.update_one({"_id": "web"}, {"$set": {"url": url}}, upsert=True)
+
+    async def url(self) -> str | None:
+        """The URL the console last started with."""
+        doc = await self.collection.find_one({"_id": "web"})
+        return str(doc["url"]) if doc and doc.get("url") else None
 
 
 class MongoSessions:
@@ -260,8 +351,10 @@ class MongoAuditLog:
         self.store = store
 
     async def ensure_indexes(self) -> None:
-        """The relay's index plus time and target lookups."""
-        await self.store.ensure_indexes([("state.at_ms",), ("state.action", "state.target")])
+        """The relay's index plus time, target and actor lookups."""
+        await self.store.ensure_indexes(
+            [("state.at_ms",), ("state.action", "state.target"), ("state.actor.username", "state.at_ms")]
+        )
 
     async def record(self, entry: AuditEntry) -> None:
         """Append one entry (no command)."""
@@ -272,6 +365,23 @@ class MongoAuditLog:
     async def recent(self, limit: int, skip: int = 0) -> list[Doc]:
         """Newest first."""
         cursor = self.store.collection.find({}).sort("state.at_ms", DESCENDING).skip(skip).limit(limit)
+        return [_audit_row(d) async for d in cursor]
+
+    async def search(self, query: AuditQuery, limit: int, skip: int = 0) -> list[Doc]:
+        """Entries by actor (exact username), action (exact) and time, newest first."""
+        flt: Doc = {}
+        if query.actor:
+            flt["state.actor.username"] = query.actor
+        if query.action:
+            flt["state.action"] = query.action
+        at: Doc = {}
+        if query.since_ms is not None:
+            at["$gte"] = query.since_ms
+        if query.until_ms is not None:
+            at["$lte"] = query.until_ms
+        if at:
+            flt["state.at_ms"] = at
+        cursor = self.store.collection.find(flt).sort("state.at_ms", DESCENDING).skip(skip).limit(limit)
         return [_audit_row(d) async for d in cursor]
 
     async def withdrawals_for(self, consent_id: str) -> list[Doc]:
@@ -544,4 +654,5 @@ def take_aggregate_id(item_id: str, seq: int) -> str:
 
 def collections(db: AsyncDatabase[Doc]) -> dict[str, AsyncCollection[Doc]]:
     """The console's own collections."""
-    return {name: db[name] for name in (USERS, SESSIONS, LOGIN_FAILURES, AUDIT, PROJECTIONS)}
+    names = (USERS, SESSIONS, LOGIN_FAILURES, AUDIT, PENDING, SITE, PROJECTIONS)
+    return {name: db[name] for name in names}

@@ -1,22 +1,39 @@
-"""Login throttling: at most N failed logins per username and client address in a sliding window.
+"""Login throttling: failed logins counted in a sliding window per username + address, per address, globally.
 
-Once the limit is reached, further attempts are refused with 429, even with the right password,
-until the oldest failure in the window ages out. A successful login clears the counter.
+- per username and client address (guessing one password): 5 failures in 15 minutes;
+- per client address (password spraying: a few guesses over many usernames): 10 in 15 minutes;
+- over all addresses (spraying from many addresses): 100 in 15 minutes.
+
+Once a limit is reached, further attempts it covers are refused with 429, even with the right
+password, until the oldest failure in the window ages out. A successful login clears only the
+username + address count: one valid account must not reset an address's or the global count.
 """
 
 from __future__ import annotations
 
 import hashlib
 from dataclasses import dataclass
-from typing import Protocol
+from typing import Literal, Protocol
+
+Scope = Literal["user", "address", "global"]
 
 
 @dataclass(frozen=True)
 class RateLimitPolicy:
-    """How many failures are allowed in what window."""
+    """How many failures are allowed in what window, per scope."""
 
-    max_failures: int = 5
+    max_failures: int = 5  # per username + address
     window_s: int = 15 * 60
+    max_failures_per_address: int = 10
+    max_failures_global: int = 100
+
+    def limit(self, scope: Scope) -> int:
+        """The number of failures a scope allows in the window."""
+        return {
+            "user": self.max_failures,
+            "address": self.max_failures_per_address,
+            "global": self.max_failures_global,
+        }[scope]
 
 
 class FailureLog(Protocol):
@@ -40,12 +57,21 @@ def limiter_key(username: str, client: str) -> str:
     return hashlib.sha256(f"{username.strip().lower()}\x1f{client}".encode()).hexdigest()
 
 
+def address_key(client: str) -> str:
+    """The key of every failure from one client address."""
+    return "address:" + hashlib.sha256(client.encode()).hexdigest()
+
+
+GLOBAL_KEY = "global"
+
+
 @dataclass(frozen=True)
 class Verdict:
-    """Whether an attempt may go ahead, and if not, for how long to wait."""
+    """Whether an attempt may go ahead, and if not, for how long to wait and which limit refused it."""
 
     allowed: bool
     retry_after_s: int = 0
+    scope: Scope | None = None
 
 
 class LoginRateLimiter:
@@ -56,20 +82,37 @@ class LoginRateLimiter:
         self.log = log
         self.policy = policy or RateLimitPolicy()
 
+    def _keys(self, username: str, client: str) -> list[tuple[Scope, str]]:
+        return [
+            ("user", limiter_key(username, client)),
+            ("address", address_key(client)),
+            ("global", GLOBAL_KEY),
+        ]
+
     async def check(self, username: str, client: str, now_ms: int) -> Verdict:
-        """Whether `username` may try to log in from `client` now."""
+        """Whether `username` may try to log in from `client` now (the longest wait of any limit)."""
+        refused = Verdict(True)
+        for scope, key in self._keys(username, client):
+            verdict = await self._check(key, self.policy.limit(scope), now_ms)
+            if verdict is not None and verdict > refused.retry_after_s:
+                refused = Verdict(False, verdict, scope)
+        return refused
+
+    async def _check(self, key: str, limit: int, now_ms: int) -> int | None:
+        """Seconds to wait when `key` has reached `limit`, else None."""
         window_ms = self.policy.window_s * 1000
-        failures = sorted(await self.log.since(limiter_key(username, client), now_ms - window_ms))
-        if len(failures) < self.policy.max_failures:
-            return Verdict(True)
+        failures = sorted(await self.log.since(key, now_ms - window_ms))
+        if len(failures) < limit:
+            return None
         # Allowed again once enough failures left the window to be below the limit.
-        unblock_at = failures[len(failures) - self.policy.max_failures] + window_ms
-        return Verdict(False, max(1, -(-(unblock_at - now_ms) // 1000)))
+        unblock_at = failures[len(failures) - limit] + window_ms
+        return max(1, -(-(unblock_at - now_ms) // 1000))
 
     async def failed(self, username: str, client: str, now_ms: int) -> None:
-        """Count a failed attempt."""
-        await self.log.add(limiter_key(username, client), now_ms)
+        """Count a failed attempt in every scope."""
+        for _, key in self._keys(username, client):
+            await self.log.add(key, now_ms)
 
     async def succeeded(self, username: str, client: str) -> None:
-        """A successful login starts the count afresh."""
+        """A successful login starts this username + address count afresh (not the others)."""
         await self.log.clear(limiter_key(username, client))

@@ -43,3 +43,8 @@ def allows(role: str, permission: Permission) -> bool:
     """True when `role` may do what `permission` stands for; unknown roles may do nothing."""
     rank = _RANK.get(role)  # type: ignore[call-overload]
     return rank is not None and rank >= _RANK[MINIMUM_ROLE[permission]]
+
+
+def rank(role: str) -> int:
+    """How much a role may do (viewer 1 < operator 2 < admin 3); 0 for an unknown role."""
+    return next((value for name, value in _RANK.items() if name == role), 0)

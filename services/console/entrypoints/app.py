@@ -11,7 +11,6 @@ import asyncio
 import contextlib
 import ipaddress
 import os
-import re
 import signal
 from collections.abc import Callable, Coroutine, Generator
 from datetime import UTC, datetime
@@ -24,25 +23,29 @@ from services.console.adapters.commands import CommandSender
 from services.console.adapters.mongo import (
     AUDIT,
     LOGIN_FAILURES,
+    PENDING,
     PROJECTION_INDEXES,
     PROJECTIONS,
     SESSIONS,
+    SITE,
     USERS,
     MongoAuditLog,
     MongoFailureLog,
     MongoLibraryView,
+    MongoPendingActions,
     MongoReadModel,
     MongoReviewDesk,
     MongoReviewView,
     MongoSessions,
+    MongoSite,
     MongoUsers,
 )
-from services.console.config import ConsoleSettings
+from services.console.config import ConsoleSettings, login_limiter, web_config
+from services.console.config import create_admin_command as first_admin_command
 from services.console.domain.commands import LIBRARY_CHANGE, REVIEW_DECISION, SOURCE, WITHDRAWAL
 from services.console.domain.library_view import LibraryEntryView
 from services.console.domain.passwords import Passwords
 from services.console.domain.projection import CONSENT_STATUS, IDENTITY_STATUS, ConsentView, IdentityView
-from services.console.domain.ratelimit import LoginRateLimiter, RateLimitPolicy
 from services.console.domain.review_view import ITEM_TYPES, STATS_TYPES, ReviewItemView, ReviewStats
 from services.console.projections import (
     Projections,
@@ -52,9 +55,8 @@ from services.console.projections import (
     review_item_key,
     review_stats_key,
 )
-from services.console.web.app import create_app
+from services.console.web.app import create_app, prepare_store
 from services.console.web.base import ConsoleDeps
-from services.console.web.security import WebConfig
 from shared.contracts import topics
 from shared.contracts import types as T
 from shared.messaging.relay import OutboxRelay
@@ -131,20 +133,14 @@ def build_deps(
         commands=CommandSender(
             audit_store, runtime.publisher, publish_timeout_s=settings.publish_timeout_s, provider_id=provider
         ),
-        limiter=LoginRateLimiter(
-            MongoFailureLog(db[LOGIN_FAILURES], settings.login_window_s),
-            RateLimitPolicy(settings.login_max_failures, settings.login_window_s),
-        ),
+        limiter=login_limiter(MongoFailureLog(db[LOGIN_FAILURES], settings.login_window_s), settings),
         passwords=Passwords(),
-        config=WebConfig(
-            session_secret=settings.session_secret.get_secret_value().encode("utf-8"),
-            secure_cookies=not settings.insecure_cookies,
-            session_ttl_s=settings.session_ttl_s,
-            anonymous_session_ttl_s=settings.anonymous_session_ttl_s,
-        ),
+        config=web_config(settings, runtime.settings),
         library=MongoLibraryView(projections, provider),
         reviews=MongoReviewView(projections, provider),
         desk=MongoReviewDesk(audit_store),
+        pending=MongoPendingActions(db[PENDING]),
+        site=MongoSite(db[SITE]),
         clock=clock,
     )
     return deps, audit_store
@@ -152,19 +148,12 @@ def build_deps(
 
 def create_admin_command(common: CommonSettings) -> str:
     """The exact command that creates the first admin in this console's store (credentials masked)."""
-    uri = re.sub(r"//[^/@]+@", "//<user>:<password>@", common.mongo_uri)
-    env = f"DSGOV_MONGO_URI='{uri}' "
-    if common.mongo_database:
-        env += f"DSGOV_MONGO_DATABASE='{common.mongo_database}' "
-    return env + ".venv/bin/" + CREATE_ADMIN_HINT
+    return first_admin_command(common)
 
 
 async def prepare(deps: ConsoleDeps, settings: ConsoleSettings, common: CommonSettings) -> None:
     """Indexes of the console's own collections; say how to create the first admin when there is none."""
-    for repo in (deps.sessions, deps.limiter.log, deps.audit):
-        ensure = getattr(repo, "ensure_indexes", None)
-        if ensure is not None:
-            await ensure()
+    await prepare_store(deps)
     if await deps.users.count() == 0:
         log.warning(
             "console.no_users",

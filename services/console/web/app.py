@@ -8,6 +8,7 @@ from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import RedirectResponse, Response
 from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.middleware.trustedhost import TrustedHostMiddleware
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from services.console.web import (
@@ -36,7 +37,9 @@ class SecurityHeaders:
             (b"content-security-policy", CONTENT_SECURITY_POLICY.encode()),
             (b"x-content-type-options", b"nosniff"),
             (b"x-frame-options", b"DENY"),
-            (b"referrer-policy", b"no-referrer"),
+            # same-origin: the console's own form posts carry Origin/Referer (checked on every POST;
+            # with no-referrer Chromium sends `Origin: null`); other sites still get nothing.
+            (b"referrer-policy", b"same-origin"),
             (b"cache-control", b"no-store"),
             (b"cross-origin-opener-policy", b"same-origin"),
         ]
@@ -67,8 +70,21 @@ def create_app(deps: ConsoleDeps) -> FastAPI:
         pages.register(guarded)
     app.state.route_permissions = guarded.permissions
     _add_error_handlers(app)
-    app.add_middleware(SecurityHeaders, hsts=deps.config.secure_cookies)
+    # Unknown Host headers get 400 before any route runs (DNS rebinding, poisoned absolute URLs).
+    app.add_middleware(
+        TrustedHostMiddleware, allowed_hosts=list(deps.config.allowed_hosts), www_redirect=False
+    )
+    app.add_middleware(SecurityHeaders, hsts=deps.config.secure_cookies)  # outermost: on the 400 too
     return app
+
+
+async def prepare_store(deps: ConsoleDeps) -> None:
+    """Indexes of the console's own collections, and the console's URL for the command line."""
+    for repo in (deps.sessions, deps.limiter.log, deps.audit, deps.pending, deps.users):
+        ensure = getattr(repo, "ensure_indexes", None)
+        if ensure is not None:
+            await ensure()
+    await deps.site.record_url(deps.config.public_url)
 
 
 def _add_error_handlers(app: FastAPI) -> None:
@@ -85,8 +101,11 @@ def _add_error_handlers(app: FastAPI) -> None:
         return await render(request, "error.html", 403, title="Not allowed", message=message)
 
     async def csrf_rejected(request: Request, exc: Exception) -> Response:
-        log.warning("console.csrf_rejected", path=request.url.path)
-        await audit(request, "csrf_rejected", target=f"{request.method} {request.url.path}")
+        assert isinstance(exc, CsrfRejected)
+        origin = (request.headers.get("origin") or request.headers.get("referer") or "")[:200]
+        log.warning("console.csrf_rejected", path=request.url.path, why=exc.why, origin=origin)
+        details: dict[str, Any] = {"why": exc.why} | ({"origin": origin} if origin else {})
+        await audit(request, "csrf_rejected", target=f"{request.method} {request.url.path}", **details)
         return await render(request, "error.html", 403, title="Request refused", message=_STALE)
 
     async def http_error(request: Request, exc: Exception) -> Response:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -15,6 +16,7 @@ from fastapi.templating import Jinja2Templates
 from markupsafe import Markup
 
 from services.console.domain.csrf import tokens_match
+from services.console.domain.duties import tie
 from services.console.domain.passwords import Passwords
 from services.console.domain.ratelimit import LoginRateLimiter
 from services.console.domain.roles import Permission, allows
@@ -23,11 +25,13 @@ from services.console.ports import (
     AuditLog,
     Commands,
     LibraryView,
+    PendingActions,
     ReadModel,
     ReviewDesk,
     ReviewView,
     Session,
     Sessions,
+    Site,
     Users,
 )
 from services.console.web.security import (
@@ -36,6 +40,7 @@ from services.console.web.security import (
     LoginRequired,
     Principal,
     WebConfig,
+    foreign_origin,
     session_digest,
 )
 from services.console.web.style import CSS
@@ -59,6 +64,8 @@ class ConsoleDeps:
     library: LibraryView
     reviews: ReviewView
     desk: ReviewDesk
+    pending: PendingActions  # requests waiting for a second person (separation of duties)
+    site: Site
     clock: Callable[[], datetime] = field(default=lambda: datetime.now(UTC))
 
     def now_ms(self) -> int:
@@ -128,7 +135,16 @@ def require(permission: Permission) -> Callable[[Request], Awaitable[None]]:
 
 
 async def check_csrf(request: Request, csrf_token: Annotated[str, Form()] = "") -> None:
-    """Dependency of every POST: the form must carry the session's synchronizer token."""
+    """Dependency of every POST (the one place each passes through, see `Guarded`).
+
+    The form must come from the console's own pages (`Origin`, else `Referer`, defence in depth)
+    and carry the session's synchronizer token. Unknown `Host` headers never get this far
+    (`TrustedHostMiddleware`).
+    """
+    headers, public = request.headers, deps_of(request).config.public_url
+    why = foreign_origin(headers.get("origin"), headers.get("referer"), str(request.base_url), public)
+    if why is not None:
+        raise CsrfRejected(why)
     session = await load_session(request)
     if session is None or not tokens_match(session.csrf_token, csrf_token):
         raise CsrfRejected
@@ -181,6 +197,22 @@ def _when(value: Any) -> str:
     return moment.strftime("%Y-%m-%d %H:%M UTC")
 
 
+def _when_ms(value: Any) -> str:
+    """Milliseconds since the epoch as `YYYY-MM-DD HH:MM UTC`."""
+    if not isinstance(value, int) or value <= 0:
+        return "—"
+    return _when(datetime.fromtimestamp(value / 1000, UTC).isoformat())
+
+
+def _shown(value: Any) -> str:
+    """A stored value as text: empty ones as "—" (never `None`), structures as compact JSON."""
+    if value is None or value == "" or value == [] or value == {}:
+        return "—"
+    if isinstance(value, dict | list | tuple):
+        return json.dumps(value, ensure_ascii=False, sort_keys=True, default=str)
+    return str(value)
+
+
 def build_templates() -> Jinja2Templates:
     """Jinja2 with autoescaping on for every template: user-supplied text is always escaped."""
     env = jinja2.Environment(
@@ -191,6 +223,8 @@ def build_templates() -> Jinja2Templates:
         lstrip_blocks=True,
     )
     env.filters["when"] = _when
+    env.filters["shown"] = _shown
+    env.filters["when_ms"] = _when_ms
     env.globals["css"] = Markup(CSS)  # noqa: S704 - our own constant, allowed by its CSP hash
     return Jinja2Templates(env=env)
 
@@ -221,6 +255,20 @@ async def render(
     return templates.TemplateResponse(
         request, template, base | context, status_code=status_code, headers=headers
     )
+
+
+async def not_a_second_person(request: Request, *others: str) -> str | None:
+    """Why the request's user may not act as the second person for `others`, or None (issue 16).
+
+    Every four-eyes check of every page goes through here: the same account, or accounts tied by
+    creating, enabling, promoting or setting the password of one another (domain/duties.py).
+    """
+    me = principal_of(request).user
+    for other in others:
+        why = tie(me, me.username, await deps_of(request).users.get(other), other)
+        if why is not None:
+            return why
+    return None
 
 
 async def audit(

@@ -87,16 +87,18 @@ async def login(
     shown = name if USERNAME.fullmatch(name) else "<not a valid username>"
     verdict = await deps.limiter.check(name, client, now_ms)
     if not verdict.allowed:
-        await audit(request, "login_rate_limited", target=shown)
+        await audit(request, "login_rate_limited", target=shown, scope=verdict.scope)
         headers = {"Retry-After": str(verdict.retry_after_s)}
-        return await _login_page(request, next, 429, "Too many failed attempts. Try again later.", headers)
+        return await _login_page(
+            request, next, 429, "Too many failed attempts. Try again later.", headers, username=shown
+        )
     user = await deps.users.get(name)
     usable = user if user is not None and user.active else None
     ok = await asyncio.to_thread(deps.passwords.verify, usable.password_hash if usable else None, password)
     if not ok or usable is None:
         await deps.limiter.failed(name, client, now_ms)
         await audit(request, "login_failed", target=shown)
-        return await _login_page(request, next, 401, "Wrong username or password.")
+        return await _login_page(request, next, 401, "Wrong username or password.", username=shown)
     await deps.limiter.succeeded(name, client)
     if deps.passwords.needs_rehash(usable.password_hash):
         new_hash = await asyncio.to_thread(deps.passwords.hash, password)
@@ -150,7 +152,9 @@ async def change_password(
     except PolicyViolation as exc:
         return await render(request, "account.html", 400, error=str(exc).capitalize() + ".")
     new_hash = await asyncio.to_thread(deps.passwords.hash, new_password)
-    if not await deps.users.replace(replace(user, password_hash=new_hash)):
+    # The user set it: whoever set the previous one (an admin's reset) no longer knows it.
+    changed = replace(user, password_hash=new_hash, password_set_by=user.username)
+    if not await deps.users.replace(changed):
         return await render(request, "account.html", 409, error="Your account changed meanwhile; try again.")
     await deps.sessions.delete_for_user(user.username)
     session, token = await start_session(request, user.username)
@@ -175,8 +179,18 @@ async def _login_page(
     status_code: int = 200,
     error: str | None = None,
     headers: dict[str, str] | None = None,
+    username: str = "",
 ) -> Response:
-    no_users = await deps_of(request).users.count() == 0
+    deps = deps_of(request)
+    no_users = await deps.users.count() == 0
     return await render(
-        request, "login.html", status_code, headers, next=safe_next(next), error=error, no_users=no_users
+        request,
+        "login.html",
+        status_code,
+        headers,
+        next=safe_next(next),
+        error=error,
+        no_users=no_users,
+        first_run_command=deps.config.first_run_command,
+        username=username if USERNAME.fullmatch(username) else "",  # kept after a failed login
     )

@@ -12,8 +12,9 @@ from fastapi.responses import RedirectResponse, Response
 from services.console.domain.library_view import ENTRY_STATUSES
 from services.console.domain.projection import CONSENT_STATUSES
 from services.console.domain.review_view import DECISION_TYPES, SANCTION_LEVELS, stats_key
-from services.console.domain.roles import Permission
-from services.console.web.base import Guarded, deps_of, render
+from services.console.domain.roles import Permission, allows
+from services.console.web.base import Guarded, deps_of, principal_of, render
+from services.console.web.pages_library import library_url
 
 
 async def home(request: Request) -> Response:
@@ -23,6 +24,9 @@ async def home(request: Request) -> Response:
 async def dashboard(request: Request) -> Response:
     deps = deps_of(request)
     now = deps.clock()
+    admin = allows(principal_of(request).user.role, Permission.ADMINISTER)
+    # Requests waiting for a second person, as alerts (user changes only for admins, who act on them).
+    pending = [a for a in await deps.pending.all() if a.kind == "library_disable" or admin]
     return await render(
         request,
         "dashboard.html",
@@ -33,6 +37,8 @@ async def dashboard(request: Request) -> Response:
         review=await deps.reviews.counts(now),
         decision_keys=[stats_key(t) for t in DECISION_TYPES],
         sanction_levels=SANCTION_LEVELS,
+        pending=pending,
+        library_url=library_url,
     )
 
 

@@ -2,8 +2,11 @@
 
 The pages read the library as the review service published it (`dsgov.library.updated`) and act
 only by sending `dsgov.library.change-submitted`; an entry changes when the service says so.
-Four-eyes: the approve action is not offered to the entry's proposer (and refused if forged);
-the service enforces it anyway, and a refused change is shown on the entry's page.
+Four-eyes: the approve action is not offered to the entry's proposer nor to an account tied to
+the proposer (one created, enabled, given its role or its password by the other, domain/duties.py),
+and refused if forged; the service enforces proposer != approver anyway, and a refused change is
+shown on the entry's page. Disabling an active `block` entry waits for a second, independent
+person to confirm (it lets through what the entry stopped); the dashboard shows it meanwhile.
 """
 
 from __future__ import annotations
@@ -18,6 +21,7 @@ from fastapi.responses import RedirectResponse, Response
 
 from services.console.adapters.commands import LIBRARY_ACTION
 from services.console.domain.commands import library_change_command_id
+from services.console.domain.duties import console_username, disabling_needs_second_person
 from services.console.domain.library_form import (
     ACTIONS,
     DEFAULT_PHASH_DISTANCE,
@@ -29,14 +33,27 @@ from services.console.domain.library_form import (
 )
 from services.console.domain.library_view import ENTRY_STATUSES, answered_commands
 from services.console.domain.roles import Permission
-from services.console.ports import LibraryQuery
-from services.console.web.base import Guarded, client_of, deps_of, principal_of, render
+from services.console.ports import LibraryQuery, PendingAction
+from services.console.web.base import (
+    Guarded,
+    audit,
+    client_of,
+    deps_of,
+    not_a_second_person,
+    principal_of,
+    render,
+)
+from shared.observability import get_logger
+
+log = get_logger(__name__)
 
 WAIT_FOR_ANSWER_MS = 120_000  # the entry page refreshes itself this long after a change was sent
 NOTICES = {
     "change_submitted": "Change sent. The entry changes when the review service applies it.",
     "change_deferred": "Change recorded. The broker did not confirm in time; it will be sent automatically.",
     "change_duplicate": "This form was already submitted; nothing was sent twice.",
+    "disable_requested": "Disabling requested. A second person must confirm it; until then the entry stays.",
+    "disable_cancelled": "The request to disable this entry was cancelled; nothing changed.",
 }
 CHANGE_LABELS = {"propose": "proposed", "approve": "approved", "disable": "disabled", "seed": "seeded"}
 
@@ -44,6 +61,11 @@ CHANGE_LABELS = {"propose": "proposed", "approve": "approved", "disable": "disab
 def library_url(entry_id: str, action: str = "entry") -> str:
     """The URL of an entry's page or action (ids may hold any character, so they are percent-encoded)."""
     return f"/library/{action}/{quote(entry_id, safe='')}"
+
+
+def disable_key(entry_id: str) -> str:
+    """The key of a pending request to disable an entry (one open request per entry)."""
+    return f"library_disable:{entry_id}"
 
 
 def proposer_name(username: str) -> str:
@@ -180,6 +202,8 @@ def register(r: Guarded) -> None:
     r.get("/library/entry/{entry_id:path}", Permission.READ)(entry)
     r.post("/library/approve/{entry_id:path}", Permission.CURATE)(approve)
     r.post("/library/disable/{entry_id:path}", Permission.CURATE)(disable)
+    r.post("/library/disable-confirm/{entry_id:path}", Permission.CURATE)(confirm_disable)
+    r.post("/library/disable-cancel/{entry_id:path}", Permission.CURATE)(cancel_disable)
 
 
 async def _change(
@@ -191,9 +215,13 @@ async def _change(
         return await _not_found(request, entry_id)
     reason = reason.strip()
     problem = _change_problem(state, change, reason, request_id, principal_of(request).user.username)
+    if problem is None and change == "approve":
+        problem = await _approval_tie(request, state)
     if problem is not None:
         code, message = problem
         return await _entry_page(request, entry_id, code, error=message, reason=reason, failed=change)
+    if change == "disable" and disabling_needs_second_person(state):
+        return await _request_disable(request, entry_id, reason, str(uuid.UUID(request_id)))
     result = await deps.commands.library_change(
         change=change,
         entry_id=entry_id,
@@ -226,6 +254,90 @@ def _change_problem(
     if change == "disable" and status not in ("proposed", "active"):
         return 409, f"Only a proposed or active entry can be disabled; this one is {status}."
     return None
+
+
+async def _approval_tie(request: Request, state: dict[str, Any]) -> tuple[int, str] | None:
+    """A refusal when the approver's and the proposer's accounts are tied (separation of duties)."""
+    proposer = console_username(state.get("proposed_by"))
+    if proposer is None:
+        return None
+    why = await not_a_second_person(request, proposer)
+    if why is None:
+        return None
+    entry_id = str(state.get("entry_id", ""))
+    await audit(request, "library_approval_refused", target=entry_id, proposed_by=proposer, why=why)
+    return 409, f"You cannot approve this entry: {why}. An independent operator must (four-eyes, DS-10.2)."
+
+
+async def _request_disable(request: Request, entry_id: str, reason: str, request_id: str) -> Response:
+    """Open a request to disable an active block entry; a second person confirms it."""
+    deps = deps_of(request)
+    actor = principal_of(request).actor
+    action = PendingAction(
+        key=disable_key(entry_id),
+        kind="library_disable",
+        target=entry_id,
+        requested_by=actor.username,
+        requested_role=actor.role,
+        requested_ms=deps.now_ms(),
+        details={"reason": reason, "request_id": request_id},
+    )
+    if not await deps.pending.open(action):
+        message = "Disabling this entry was already requested; it waits for a second person."
+        return await _entry_page(request, entry_id, 409, error=message)
+    log.warning("console.block_entry_disable_requested", entry_id=entry_id, requested_by=actor.username)
+    await audit(request, "library_disable_requested", target=entry_id, reason=reason, entry_action="block")
+    return RedirectResponse(f"{library_url(entry_id)}?notice=disable_requested", status_code=303)
+
+
+async def confirm_disable(request: Request, entry_id: str) -> Response:
+    """A second, independent person confirms disabling a block entry: only now is the command sent."""
+    deps = deps_of(request)
+    action = await deps.pending.get(disable_key(entry_id))
+    state = await deps.library.entry(entry_id)
+    if action is None or state is None:
+        return await _entry_page(request, entry_id, 404, error="No request to disable this entry is waiting.")
+    me = principal_of(request).user
+    why = await not_a_second_person(request, action.requested_by)
+    if why is not None:
+        await audit(
+            request, "library_disable_refused", target=entry_id, requested_by=action.requested_by, why=why
+        )
+        message = f"You cannot confirm this: {why}. Another person must (separation of duties)."
+        return await _entry_page(request, entry_id, 409, error=message)
+    if state.get("status") not in ("proposed", "active"):
+        await deps.pending.close(action)
+        return await _entry_page(request, entry_id, 409, error=f"The entry is {state.get('status')} now.")
+    if not await deps.pending.close(action):
+        return await _entry_page(request, entry_id, 409, error="Someone else handled this request meanwhile.")
+    suffix = f" [asked by {action.requested_by}, confirmed by {me.username}]"
+    reason = str(action.details.get("reason", ""))
+    reason = (
+        reason if len(reason) + len(suffix) <= MAX_REASON else reason[: MAX_REASON - len(suffix) - 1] + "…"
+    )
+    await audit(request, "library_disable_confirmed", target=entry_id, requested_by=action.requested_by)
+    result = await deps.commands.library_change(
+        change="disable",
+        entry_id=entry_id,
+        entry=None,
+        current=state,
+        reason=reason + suffix,
+        actor=principal_of(request).actor,
+        request_id=str(action.details["request_id"]),  # the requester's form: sent at most once
+        client=client_of(request),
+        now=deps.clock(),
+    )
+    return _after(entry_id, result.duplicate, result.published)
+
+
+async def cancel_disable(request: Request, entry_id: str) -> Response:
+    """The requester withdraws the request, or a second person refuses it."""
+    deps = deps_of(request)
+    action = await deps.pending.get(disable_key(entry_id))
+    if action is None or not await deps.pending.close(action):
+        return await _entry_page(request, entry_id, 404, error="No request to disable this entry is waiting.")
+    await audit(request, "library_disable_cancelled", target=entry_id, requested_by=action.requested_by)
+    return RedirectResponse(f"{library_url(entry_id)}?notice=disable_cancelled", status_code=303)
 
 
 def _after(entry_id: str, duplicate: bool, published: bool) -> Response:
@@ -267,6 +379,14 @@ async def _entry_page(request: Request, entry_id: str, status_code: int = 200, *
         return await _not_found(request, entry_id)
     principal = principal_of(request)
     own = bool(state and state.get("proposed_by") == proposer_name(principal.user.username))
+    proposer = console_username((state or {}).get("proposed_by"))
+    tied = None
+    if proposer is not None and not own:
+        tied = await not_a_second_person(request, proposer)
+    pending = await deps.pending.get(disable_key(entry_id))
+    pending_tie = None
+    if pending is not None:
+        pending_tie = await not_a_second_person(request, pending.requested_by)
     return await render(
         request,
         "library_entry.html",
@@ -278,6 +398,10 @@ async def _entry_page(request: Request, entry_id: str, status_code: int = 200, *
         sent=sent,
         waiting=waiting,
         own_proposal=own,
+        tied_to_proposer=tied,
+        pending_disable=pending,
+        pending_tie=pending_tie,
+        needs_second_person=disabling_needs_second_person(state),
         approve_request_id=uuid.uuid4().hex,
         disable_request_id=uuid.uuid4().hex,
         library_url=library_url,

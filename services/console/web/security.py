@@ -7,6 +7,7 @@ import hmac
 import secrets
 from dataclasses import dataclass
 from typing import Final
+from urllib.parse import urlsplit
 
 from services.console.domain.roles import Permission
 from services.console.ports import Actor, Session, User
@@ -23,6 +24,10 @@ class WebConfig:
     secure_cookies: bool = True
     session_ttl_s: int = 8 * 3600
     anonymous_session_ttl_s: int = 3600
+    # `Host` values the app answers (without port; `*.example.org` allows subdomains); others get 400.
+    allowed_hosts: tuple[str, ...] = ("127.0.0.1", "localhost")
+    public_url: str = "http://127.0.0.1:8000/"  # where people reach the console (shown by the CLI)
+    first_run_command: str = ""  # the exact command that creates the first admin (login page)
 
     @property
     def cookie_name(self) -> str:
@@ -68,7 +73,43 @@ class Forbidden(Exception):
 
 
 class CsrfRejected(Exception):
-    """A POST without the session's CSRF token."""
+    """A POST without the session's CSRF token, or sent from another origin."""
+
+    def __init__(self, why: str = "token") -> None:
+        """`why`: `token` (missing or wrong) or what was wrong with the request's origin."""
+        super().__init__(why)
+        self.why = why
+
+
+def origin_of(url: str) -> str | None:
+    """`scheme://host[:port]` of a URL, lower case, default ports dropped; None when it has none."""
+    try:
+        parts = urlsplit(url.strip())
+        port = parts.port
+    except ValueError:
+        return None
+    if parts.scheme not in ("http", "https") or not parts.hostname:
+        return None
+    default = {"http": 80, "https": 443}[parts.scheme]
+    host = f"[{parts.hostname}]" if ":" in parts.hostname else parts.hostname
+    return f"{parts.scheme}://{host}" + (f":{port}" if port and port != default else "")
+
+
+def foreign_origin(origin: str | None, referer: str | None, *own: str) -> str | None:
+    """Why a form submission did not come from the console's own pages, or None when it did.
+
+    `own`: the console's URLs (the request's own, and the public one a TLS proxy serves).
+    `Origin` decides when present (browsers send it with every POST; `null` from sandboxed or
+    privacy-stripped contexts is refused); else the `Referer`; a POST with neither is refused
+    (OWASP's recommendation: a browser always sends one of them to the console, whose
+    `Referrer-Policy: same-origin` keeps the referrer for its own pages).
+    """
+    expected = {origin_of(url) for url in own} - {None}
+    if origin is not None:
+        return None if origin_of(origin) in expected else "foreign_origin"
+    if referer is not None:
+        return None if origin_of(referer) in expected else "foreign_referer"
+    return "no_origin"
 
 
 def safe_next(target: str | None) -> str:

@@ -25,10 +25,14 @@ def fakes() -> Fakes:
     return make_fakes()
 
 
-def client_for(fakes: Fakes, base_url: str = "https://testserver") -> httpx.AsyncClient:
+def client_for(
+    fakes: Fakes, base_url: str = "https://testserver", client: str = "203.0.113.7", origin: bool = True
+) -> httpx.AsyncClient:
+    """A client that behaves like a browser on the console's pages: its form posts carry `Origin`."""
     return httpx.AsyncClient(
-        transport=httpx.ASGITransport(app=create_app(fakes.deps), client=("203.0.113.7", 50000)),
+        transport=httpx.ASGITransport(app=create_app(fakes.deps), client=(client, 50000)),
         base_url=base_url,
+        headers={"Origin": base_url} if origin else {},
         follow_redirects=False,
     )
 

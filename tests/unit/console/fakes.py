@@ -21,6 +21,7 @@ from services.console.entrypoints.app import DEFINITION
 from services.console.ports import (
     Actor,
     AuditEntry,
+    AuditQuery,
     CommandResult,
     ConsentPage,
     ConsentQuery,
@@ -28,6 +29,7 @@ from services.console.ports import (
     LibraryCounts,
     LibraryQuery,
     Page,
+    PendingAction,
     ReviewCounts,
     ReviewQuery,
     Session,
@@ -140,11 +142,53 @@ class FakeAudit:
         ]
         return rows[skip : skip + limit]
 
+    async def search(self, query: AuditQuery, limit: int, skip: int = 0) -> list[dict[str, Any]]:
+        rows = [
+            r
+            for r, e in zip(await self.recent(len(self.entries)), reversed(self.entries), strict=True)
+            if (not query.actor or (e.actor is not None and e.actor.username == query.actor))
+            and (not query.action or e.action == query.action)
+            and (query.since_ms is None or e.at.timestamp() * 1000 >= query.since_ms)
+            and (query.until_ms is None or e.at.timestamp() * 1000 <= query.until_ms)
+        ]
+        return rows[skip : skip + limit]
+
     async def withdrawals_for(self, consent_id: str) -> list[dict[str, Any]]:
         return [w for w in self.withdrawals if w["target"] == consent_id]
 
     async def submitted(self, action: str, target: str) -> list[dict[str, Any]]:
         return [c for c in reversed(self.commands) if c["action"] == action and c["target"] == target]
+
+
+class FakePending:
+    def __init__(self) -> None:
+        self.actions: dict[str, PendingAction] = {}
+
+    async def open(self, action: PendingAction) -> bool:
+        if action.key in self.actions:
+            return False
+        self.actions[action.key] = action
+        return True
+
+    async def get(self, key: str) -> PendingAction | None:
+        return self.actions.get(key)
+
+    async def all(self) -> list[PendingAction]:
+        return sorted(self.actions.values(), key=lambda a: (a.requested_ms, a.key))
+
+    async def close(self, action: PendingAction) -> bool:
+        if self.actions.get(action.key) != action:
+            return False
+        del self.actions[action.key]
+        return True
+
+
+class FakeSite:
+    def __init__(self) -> None:
+        self.url: str | None = None
+
+    async def record_url(self, url: str) -> None:
+        self.url = url
 
 
 class FakeReadModel:
@@ -353,13 +397,22 @@ class Fakes:
     library: FakeLibrary
     reviews: FakeReviews
     desk: FakeDesk
+    pending: FakePending
 
 
-def make_fakes(*, secure_cookies: bool = True) -> Fakes:
+FIRST_RUN = (
+    "DSGOV_MONGO_URI='mongodb://127.0.0.1:27017/?directConnection=true' "
+    "/venv/bin/python -m services.console create-user --username NAME --role admin"
+)
+
+
+def make_fakes(
+    *, secure_cookies: bool = True, allowed_hosts: tuple[str, ...] = ("testserver", "127.0.0.1")
+) -> Fakes:
     users, sessions, failures = FakeUsers(), FakeSessions(), FakeFailureLog()
     audit, read_model, desk = FakeAudit(), FakeReadModel(), FakeDesk()
     commands = FakeCommands(desk=desk)
-    library, reviews = FakeLibrary(), FakeReviews()
+    library, reviews, pending = FakeLibrary(), FakeReviews(), FakePending()
     clock = [NOW]
     deps = ConsoleDeps(
         users=users,
@@ -369,13 +422,23 @@ def make_fakes(*, secure_cookies: bool = True) -> Fakes:
         commands=commands,
         limiter=LoginRateLimiter(failures),
         passwords=cheap_passwords(),
-        config=WebConfig(session_secret=SECRET, secure_cookies=secure_cookies),
+        config=WebConfig(
+            session_secret=SECRET,
+            secure_cookies=secure_cookies,
+            allowed_hosts=allowed_hosts,
+            public_url="https://testserver/",
+            first_run_command=FIRST_RUN,
+        ),
         library=library,
         reviews=reviews,
         desk=desk,
+        pending=pending,
+        site=FakeSite(),
         clock=lambda: clock[0],
     )
-    return Fakes(users, sessions, failures, audit, read_model, commands, deps, clock, library, reviews, desk)
+    return Fakes(
+        users, sessions, failures, audit, read_model, commands, deps, clock, library, reviews, desk, pending
+    )
 
 
 def consent_event(

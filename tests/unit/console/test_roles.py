@@ -13,6 +13,7 @@ from fastapi.routing import APIRoute
 
 from services.console.domain.claims import Take
 from services.console.domain.roles import ROLES, Permission, allows
+from services.console.ports import PendingAction
 from services.console.web.app import create_app
 from tests.unit.console.conftest import PASSWORD, add_user, client_for, csrf_of, sign_in_as
 from tests.unit.console.fakes import NOW, granted_consent, make_fakes, pending_item, proposed_entry
@@ -49,7 +50,13 @@ SAMPLES: dict[tuple[str, str], tuple[str, dict[str, str]]] = {
     ),
     ("POST", "/users/role/{username}"): ("/users/role/target", {"role": "operator"}),
     ("POST", "/users/status/{username}"): ("/users/status/target", {"active": "false"}),
-    ("GET", "/audit"): ("/audit", {}),
+    ("POST", "/users/password/{username}"): (
+        "/users/password/target",
+        {"password": "a long enough password"},
+    ),
+    ("POST", "/users/confirm/{username}"): ("/users/confirm/pending-op", {}),
+    ("POST", "/users/cancel/{username}"): ("/users/cancel/pending-op", {}),
+    ("GET", "/audit"): ("/audit?actor=ada&action=login_failed&since=2026-11-01&until=2026-11-30", {}),
     ("GET", "/library"): ("/library?status=proposed&q=kw", {}),
     ("GET", "/library/new"): ("/library/new", {}),
     ("POST", "/library/propose"): (
@@ -73,6 +80,8 @@ SAMPLES: dict[tuple[str, str], tuple[str, dict[str, str]]] = {
         "/library/disable/kw%2F1",
         {"reason": "over-blocks", "request_id": RID},
     ),
+    ("POST", "/library/disable-confirm/{entry_id:path}"): ("/library/disable-confirm/kw%2F1", {}),
+    ("POST", "/library/disable-cancel/{entry_id:path}"): ("/library/disable-cancel/kw%2F1", {}),
     ("GET", "/review"): ("/review?status=all", {}),
     ("GET", "/review/item/{item_id:path}"): ("/review/item/item%2F1", {}),
     ("POST", "/review/take/{item_id:path}"): ("/review/take/item%2F1", {"expected_seq": "0"}),
@@ -97,6 +106,9 @@ EXPECTED: dict[tuple[str, str], Permission | None] = {
     ("POST", "/users"): Permission.ADMINISTER,
     ("POST", "/users/role/{username}"): Permission.ADMINISTER,
     ("POST", "/users/status/{username}"): Permission.ADMINISTER,
+    ("POST", "/users/password/{username}"): Permission.ADMINISTER,
+    ("POST", "/users/confirm/{username}"): Permission.ADMINISTER,
+    ("POST", "/users/cancel/{username}"): Permission.ADMINISTER,
     ("GET", "/audit"): Permission.ADMINISTER,
     ("GET", "/library"): Permission.READ,
     ("GET", "/library/new"): Permission.CURATE,
@@ -104,6 +116,8 @@ EXPECTED: dict[tuple[str, str], Permission | None] = {
     ("GET", "/library/entry/{entry_id:path}"): Permission.READ,
     ("POST", "/library/approve/{entry_id:path}"): Permission.CURATE,
     ("POST", "/library/disable/{entry_id:path}"): Permission.CURATE,
+    ("POST", "/library/disable-confirm/{entry_id:path}"): Permission.CURATE,
+    ("POST", "/library/disable-cancel/{entry_id:path}"): Permission.CURATE,
     ("GET", "/review"): Permission.READ,
     ("GET", "/review/item/{item_id:path}"): Permission.READ,
     ("POST", "/review/take/{item_id:path}"): Permission.REVIEW,
@@ -156,6 +170,24 @@ async def _request(role: str, method: str, route: str) -> tuple[Any, Any]:
     fakes.desk.all_takes.append(Take("item/2", 1, f"{role}-user", role, NOW.isoformat()))  # held by them
     add_user(fakes, "target", "viewer")
     add_user(fakes, "second-admin", "admin")
+    # Requests waiting for a second person, by people no test signs in as.
+    grant = {
+        "change": "create",
+        "role": "operator",
+        "password_hash": fakes.users.users["target"].password_hash,
+    }
+    fakes.pending.actions["user:pending-op"] = PendingAction(
+        "user:pending-op", "user_grant", "pending-op", "second-admin", "admin", 1, grant
+    )
+    fakes.pending.actions["library_disable:kw/1"] = PendingAction(
+        "library_disable:kw/1",
+        "library_disable",
+        "kw/1",
+        "alice",
+        "operator",
+        1,
+        {"reason": "r", "request_id": RID},
+    )
     path, form = SAMPLES[(method, route)]
     async with client_for(fakes) as client:
         if role == "anonymous":
@@ -199,13 +231,20 @@ async def test_route_by_role(who: str, method: str, route: str) -> None:
     withdrew = bool(fakes.commands.calls)
     assert withdrew == (route.startswith("/consents/withdraw") and acts)
     changed_library = bool(fakes.commands.library_calls)
-    assert changed_library == (route.startswith("/library/") and method == "POST" and acts)
+    sends = route.startswith("/library/") and method == "POST" and "disable-cancel" not in route
+    assert changed_library == (sends and acts)
+    disable_requests = {k for k in fakes.pending.actions if k.startswith("library_disable:")}
+    assert disable_requests == (
+        set() if route.startswith("/library/disable-") and acts else {"library_disable:kw/1"}
+    )
     decided = bool(fakes.commands.review_calls)
     assert decided == (route.startswith("/review/decide") and acts)
     took = any(t.item_id == "item/1" for t in fakes.desk.all_takes)
     assert took == (route.startswith("/review/take") and acts)
-    users_changed = "newbie" in fakes.users.users or fakes.users.users["target"].role != "viewer"
-    users_changed |= not fakes.users.users["target"].active
+    target = fakes.users.users["target"]
+    users_changed = "newbie" in fakes.users.users or target.role != "viewer" or not target.active
+    users_changed |= target.password_set_by != "" or "pending-op" in fakes.users.users
+    users_changed |= {k for k in fakes.pending.actions if k.startswith("user:")} != {"user:pending-op"}
     assert users_changed == (route.startswith("/users") and method == "POST" and who == "admin")
 
 
