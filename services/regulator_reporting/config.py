@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-from typing import Literal
+from typing import Self
 
-from pydantic import Field, SecretStr, field_validator
+from pydantic import Field, SecretStr, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from services.regulator_reporting.chain import Signer, parse_seed
@@ -37,10 +37,7 @@ class ReportingSettings(BaseSettings):
     reports_partition: int = Field(
         default=0,
         ge=0,
-        description="the partition of dsgov.regulator.reports carrying this provider's stream",
-    )
-    fault_inject: Literal["crash_after_report_insert"] | None = Field(
-        default=None, description="crash tests only: exit hard at the named point"
+        description="the partition of dsgov.regulator.reports carrying the served providers' streams",
     )
 
     @field_validator("signing_key")
@@ -59,13 +56,34 @@ class ReportingSettings(BaseSettings):
 
 
 class StoreSettings(BaseSettings):
-    """What the admin commands (`export-keys`, `reports`) need: where the service keeps its ledger."""
+    """What the admin commands (`export-keys`, `reports`) need: where the ledger is, whom it serves.
+
+    Tenancy as in `CommonSettings`: `DSGOV_PROVIDER_IDS` (comma-separated) or `DSGOV_PROVIDER_ID`;
+    neither set is refused (never fail open).
+    """
 
     model_config = SettingsConfigDict(env_prefix="DSGOV_", extra="ignore")
 
     mongo_uri: str = Field(default="mongodb://127.0.0.1:27017/?directConnection=true")
     mongo_database: str | None = Field(default=None, description="defaults to dsgov_regulator_reporting")
-    provider_id: str = Field(min_length=1, max_length=128)
+    provider_ids: str = Field(
+        default="", max_length=4096, description="the served providers, comma-separated"
+    )
+    provider_id: str = Field(default="", max_length=128, description="a single served provider")
+
+    @model_validator(mode="after")
+    def _some_provider(self) -> Self:
+        if not self.served_providers:
+            raise ValueError(
+                "set DSGOV_PROVIDER_IDS (or DSGOV_PROVIDER_ID): the providers this deployment serves"
+            )
+        return self
+
+    @property
+    def served_providers(self) -> tuple[str, ...]:
+        """Every served provider id, sorted."""
+        listed = self.provider_ids or self.provider_id
+        return tuple(sorted({p.strip() for p in listed.split(",") if p.strip()}))
 
     def database(self) -> str:
         """The service's database (same rule as `CommonSettings.database_for`)."""

@@ -25,15 +25,15 @@ import pytest_asyncio
 from aiokafka import AIOKafkaProducer
 from pymongo import AsyncMongoClient
 
+from devtools.testing.embedded import EmbeddedStack
+from devtools.testing.events import cloud_event, to_bytes, unique
+from devtools.testing.harness import ServiceHarness
+from devtools.testing.kafka import Recorder, Seen
 from services.regulator_reporting import regulator_cli
 from services.regulator_reporting.chain import KeyRing, PublicKey, Signer, parse_seed, seal
 from services.regulator_reporting.domain.incidents import NEVER
 from services.regulator_reporting.verification import StreamRecord, verify_stream
 from shared.messaging.provisioning import provision_topics
-from devtools.testing.embedded import EmbeddedStack
-from devtools.testing.events import cloud_event, to_bytes, unique
-from devtools.testing.harness import ServiceHarness
-from devtools.testing.kafka import Recorder, Seen
 
 pytestmark = pytest.mark.integration
 
@@ -599,7 +599,7 @@ async def test_a_kill_in_the_middle_of_a_burst_leaves_no_gap_no_duplicate_and_an
 async def test_a_crash_between_the_report_insert_and_the_incident_mark_is_repaired(
     stack: EmbeddedStack, tmp_path: Path, producer: AIOKafkaProducer
 ) -> None:
-    h = ReportingHarness(stack, tmp_path, DSGOV_REPORTING_FAULT_INJECT="crash_after_report_insert")
+    h = ReportingHarness(stack, tmp_path, DSGOV_TEST_FAULT="crash_after_report_insert")
     rec = await start(h)
     try:
         await send(producer, h, *(rejected(unique("crash"), "prohibited_content") for _ in range(3)))
@@ -607,7 +607,7 @@ async def test_a_crash_between_the_report_insert_and_the_incident_mark_is_repair
         inserted = len(await h.reports_in_store())
         assert inserted >= 1
 
-        h.restart_with(DSGOV_REPORTING_FAULT_INJECT="").start()
+        h.restart_with(DSGOV_TEST_FAULT="").start()
         await send(producer, h, rejected(unique("after"), "prohibited_content"))
 
         async def four() -> bool:

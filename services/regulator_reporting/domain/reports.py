@@ -9,17 +9,13 @@ had to be rebuilt (it never is once stored) would carry the same id.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import datetime
 from typing import Any
 
-from services.regulator_reporting.chain import Signer, seal
-from services.regulator_reporting.domain.incidents import PartRef, draft_of, part_key
-from shared.contracts.envelope import CloudEvent, new_event
+from services.regulator_reporting.domain.incidents import Draft, Incident, PartRef, draft_of, part_key
 from shared.contracts.reporting import ReportSubmitted
 from shared.messaging.ids import derived_id
 
 SOURCE = "dsgov/regulator-reporting"
-REPORT_TYPE = "dsgov.report.submitted"
 
 
 @dataclass(frozen=True)
@@ -40,7 +36,7 @@ class Pending:
     report_id: str
     part: int  # 1 for the first report of the incident
     previous_report_id: str | None
-    draft: dict[str, Any]
+    draft: Draft
     draft_digest: str
     correlation_id: str
     causation_id: str
@@ -51,21 +47,21 @@ def report_id_for(provider: str, incident_key: str) -> str:
     return derived_id(SOURCE, "report", provider, incident_key)
 
 
-def pending_of(aggregate_id: str, state: dict[str, Any]) -> Pending:
+def pending_of(aggregate_id: str, state: Incident) -> Pending:
     """The next report an incident owes."""
     key = part_key(state)
-    parts = state["parts"]
+    parts = state.parts
     return Pending(
         aggregate_id=aggregate_id,
-        provider=state["provider"],
+        provider=state.provider,
         incident_key=key,
-        report_id=report_id_for(state["provider"], key),
+        report_id=report_id_for(state.provider, key),
         part=len(parts) + 1,
-        previous_report_id=parts[-1]["report_id"] if parts else None,
+        previous_report_id=parts[-1].report_id if parts else None,
         draft=draft_of(state),
-        draft_digest=state["draft_digest"],
-        correlation_id=state["correlation_id"],
-        causation_id=state["cause_event_id"],
+        draft_digest=state.draft_digest,
+        correlation_id=state.correlation_id,
+        causation_id=state.cause_event_id,
     )
 
 
@@ -92,25 +88,6 @@ def unsigned_report(pending: Pending, head: Head) -> dict[str, Any]:
     for name in ("hash", "signature", "key_id"):
         del data[name]
     return data
-
-
-def build_report(pending: Pending, head: Head, signer: Signer, now: datetime) -> CloudEvent:
-    """The signed, chained report event that follows `head`."""
-    sealed = seal(unsigned_report(pending, head), signer)
-    event = new_event(
-        type=REPORT_TYPE,
-        source=SOURCE,
-        subject=pending.report_id,
-        providerid=pending.provider,
-        data=ReportSubmitted.model_validate(sealed),
-        id=derived_id(SOURCE, "event", pending.report_id),
-        time=now,
-        correlationid=pending.correlation_id,
-        causationid=pending.causation_id,
-    )
-    if event.data != sealed:  # the hash covers exactly what travels; a difference is a bug, not input
-        raise AssertionError(f"report {pending.report_id} changed when serialised")
-    return event
 
 
 def part_ref(pending: Pending, sequence: int) -> PartRef:
