@@ -13,6 +13,7 @@ from collections.abc import Callable
 from datetime import datetime
 from typing import Any
 
+from services.regulator_reporting.domain import cyber
 from services.regulator_reporting.domain import incidents as inc
 from services.regulator_reporting.domain.acks import AckEntry, AckLog, bounded_errors, with_answer
 from services.regulator_reporting.domain.articles import is_reportable, safe_article, safe_code
@@ -20,6 +21,7 @@ from services.regulator_reporting.ports import Ack, ReportLedger
 from shared.contracts import types as T
 from shared.contracts.base import Reason
 from shared.contracts.generation import ReviewDecision, UserSanctioned
+from shared.contracts.incidents import IncidentClosed, IncidentDetected, IncidentUpdated
 from shared.contracts.reporting import ReportAcknowledged
 from shared.contracts.rumour import ContentTakedownRequired, RefutationNotice, RumourRecorded, TakedownOrdered
 from shared.messaging.codec import Inbound
@@ -115,6 +117,54 @@ def _takedown_ordered(event: Inbound[TakedownOrdered]) -> inc.TakedownOrder:
     )
 
 
+def _text_sha256(text: str | None) -> str | None:
+    # Free text never goes into a report (rule 6): a description travels as its SHA-256.
+    return inc.sha256_text(text) if text else None
+
+
+def _systems(names: list[str]) -> tuple[str, ...]:
+    return tuple(safe_code(n) for n in names)
+
+
+def _incident_detected(event: Inbound[IncidentDetected]) -> cyber.CyberDetected:
+    d = event.data
+    return cyber.CyberDetected(
+        incident_id=d.incident_id,
+        kind=safe_code(d.kind),
+        cii=d.cii,
+        occurred_ms=_ms(d.occurred_at),
+        detected_ms=_ms(d.detected_at),
+        at_ms=_ms(event.event.time),
+        affected_people=d.affected_people,
+        direct_loss_cny=d.direct_loss_cny,
+        systems=_systems(d.systems),
+        description_sha256=_text_sha256(d.description),
+    )
+
+
+def _incident_updated(event: Inbound[IncidentUpdated]) -> cyber.CyberUpdated:
+    d = event.data
+    return cyber.CyberUpdated(
+        incident_id=d.incident_id,
+        at_ms=_ms(event.event.time),
+        kind=safe_code(d.kind) if d.kind else None,
+        affected_people=d.affected_people,
+        direct_loss_cny=d.direct_loss_cny,
+        systems=_systems(d.systems),
+        description_sha256=_text_sha256(d.description),
+    )
+
+
+def _incident_closed(event: Inbound[IncidentClosed]) -> cyber.CyberClosed:
+    d = event.data
+    return cyber.CyberClosed(
+        incident_id=d.incident_id,
+        closed_ms=_ms(d.closed_at or event.event.time),
+        at_ms=_ms(event.event.time),
+        description_sha256=_text_sha256(d.description),
+    )
+
+
 _OBSERVERS: dict[str, Callable[[Inbound[Any]], inc.Observation | None]] = {
     T.GENERATION_REJECTED: _blocked,
     T.OUTPUT_BLOCKED: _blocked,
@@ -123,6 +173,9 @@ _OBSERVERS: dict[str, Callable[[Inbound[Any]], inc.Observation | None]] = {
     T.CONTENT_TAKEDOWN_REQUIRED: _takedown_required,
     T.REFUTATION_NOTICE: _refutation,
     T.TAKEDOWN_ORDERED: _takedown_ordered,
+    T.INCIDENT_DETECTED: _incident_detected,
+    T.INCIDENT_UPDATED: _incident_updated,
+    T.INCIDENT_CLOSED: _incident_closed,
 }
 INCIDENT_TYPES = tuple(_OBSERVERS)
 
@@ -165,6 +218,13 @@ class ReportingHandlers:
             return Outcome(inc.fold(state, event.event.providerid, obs, ref, now_ms, self.policy))
         except inc.InvalidIncident as exc:
             raise Unprocessable(str(exc)) from None
+
+    def on_timer(self, state: inc.Incident | None, operation_id: str, now: datetime) -> Outcome[inc.Incident]:
+        """A cybersecurity incident's timer fired: the summary reminder or the 30-day summary is due."""
+        if state is None:
+            return Outcome(state=None)
+        ref = inc.EventRef(operation_id, state.correlation_id)
+        return Outcome(inc.fire_timer(state, _ms(now), ref, self.policy))
 
     async def on_acknowledged(
         self, state: AckLog | None, event: Inbound[ReportAcknowledged]

@@ -25,7 +25,7 @@ def build_report(pending: Pending, head: Head, signer: Signer, now: datetime) ->
 
     It answers the event that last changed the incident, in that event's correlation.
     """
-    sealed = seal(unsigned_report(pending, head), signer)
+    sealed = seal(unsigned_report(pending, head, int(now.timestamp() * 1000)), signer)
     event = reply(
         Cause(pending.causation_id, pending.provider, pending.correlation_id),
         type=T.REPORT_SUBMITTED,

@@ -19,11 +19,12 @@ bools and lists so the store keeps it exactly; the draft is the report's JSON pa
 from __future__ import annotations
 
 import hashlib
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any, Literal
 
 from services.regulator_reporting.chain import CanonicalizationError, canonical
+from services.regulator_reporting.domain import cyber
 from services.regulator_reporting.domain.articles import (
     BLOCK_ACTIONS,
     CATEGORY_ARTICLES,
@@ -31,6 +32,7 @@ from services.regulator_reporting.domain.articles import (
     SANCTION_ACTIONS,
     safe_code,
 )
+from services.regulator_reporting.domain.cyber import CyberFacts, CyberObservation, IncidentPolicy
 from shared.storage.aggregates import AggregateState
 
 NEVER = 2**62  # due_ms of an incident with nothing left to report (an int: the store keeps it exactly)
@@ -38,8 +40,8 @@ LISTED_IDS = 200  # ids listed in a report; the count and a SHA-256 over all of 
 CONTENT_CAP = 20_000  # content ids tracked per incident (a report says `truncated` beyond)
 RECIPIENT_CAP = 50_000  # recipient references tracked per rumour case
 
-Category = Literal["illegal_content", "user_sanction", "rumour", "takedown"]
-IMMEDIATE: frozenset[str] = frozenset({"illegal_content", "user_sanction"})
+Category = Literal["illegal_content", "user_sanction", "rumour", "takedown", "incident"]
+IMMEDIATE: frozenset[str] = frozenset({"illegal_content", "user_sanction", "incident"})
 
 
 class InvalidIncident(ValueError):
@@ -52,6 +54,7 @@ class Policy:
 
     settle_ms: int = 30_000
     max_delay_ms: int = 300_000
+    incidents: IncidentPolicy = field(default_factory=IncidentPolicy)  # cybersecurity incidents
 
 
 @dataclass(frozen=True)
@@ -131,7 +134,9 @@ class TakedownOrder:
     at_ms: int
 
 
-Observation = Blocked | Sanction | RumourCase | Refutation | TakedownRequired | TakedownOrder
+Observation = (
+    Blocked | Sanction | RumourCase | Refutation | TakedownRequired | TakedownOrder | CyberObservation
+)
 
 
 @dataclass(frozen=True)
@@ -156,6 +161,8 @@ def incident_key(obs: Observation) -> str:
         return f"user_sanction/{obs.user_id}/{step}"
     if isinstance(obs, RumourCase | Refutation):
         return f"rumour/{obs.notice_id}"
+    if isinstance(obs, CyberObservation):
+        return f"incident/{obs.incident_id}"
     return f"takedown/{obs.notice_id}"
 
 
@@ -167,6 +174,8 @@ def category_of(obs: Observation) -> Category:
         return "user_sanction"
     if isinstance(obs, RumourCase | Refutation):
         return "rumour"
+    if isinstance(obs, CyberObservation):
+        return "incident"
     return "takedown"
 
 
@@ -219,6 +228,8 @@ class Facts(AggregateState):
     ordered_content_truncated: bool = False
     required_content_ids: tuple[str, ...] = ()
     required_content_truncated: bool = False
+    # cybersecurity incidents
+    cyber: CyberFacts | None = None
 
 
 class PartEntry(AggregateState):
@@ -246,6 +257,7 @@ class Incident(AggregateState):
     parts: tuple[PartEntry, ...] = ()
     pending_since_ms: int | None = None
     due_ms: int = NEVER
+    timer_ms: int = NEVER  # cybersecurity incidents: when the reminder or summary is next due
 
 
 # --------------------------------------------------------------------------- accumulating facts
@@ -347,8 +359,22 @@ def _takedown(acc: Facts, obs: TakedownRequired | TakedownOrder) -> dict[str, An
     }
 
 
-def accumulate(acc: Facts, obs: Observation) -> Facts:
+def _cyber(acc: Facts, obs: CyberObservation, policy: IncidentPolicy) -> Facts:
+    try:
+        facts = cyber.observe(acc.cyber, obs, policy)
+    except cyber.UnknownIncident as exc:
+        raise InvalidIncident(str(exc)) from None
+    if isinstance(obs, cyber.CyberDetected):  # the incident's own times, not the event's
+        occurred = obs.occurred_ms if acc.occurred_ms is None else min(acc.occurred_ms, obs.occurred_ms)
+        detected = obs.detected_ms if acc.detected_ms is None else min(acc.detected_ms, obs.detected_ms)
+        return acc.model_copy(update={"cyber": facts, "occurred_ms": occurred, "detected_ms": detected})
+    return acc.model_copy(update={"cyber": facts})
+
+
+def accumulate(acc: Facts, obs: Observation, policy: Policy = Policy()) -> Facts:
     """The facts with `obs` folded in."""
+    if isinstance(obs, CyberObservation):
+        return _cyber(acc, obs, policy.incidents)
     if isinstance(obs, Blocked):
         changes = _blocked(acc, obs)
     elif isinstance(obs, Sanction):
@@ -475,11 +501,42 @@ def _takedown_draft(acc: Facts) -> tuple[Draft, list[str], set[str]]:
     return facts, actions, articles
 
 
+def _incident_draft(acc: Facts) -> tuple[Draft, list[str], set[str]]:
+    c = acc.cyber
+    assert c is not None  # an `incident` incident starts with its detection
+    facts: Draft = {
+        "incident_id": c.incident_id,
+        "kind": c.kind,
+        "cii": c.cii,
+        "severity": c.severity,
+        "severity_basis": list(c.severity_basis),
+        "systems": list(c.systems),
+        "report_due_at": iso(c.report_due_ms),
+        **_present(
+            affected_people=c.affected_people,
+            direct_loss_cny=c.direct_loss_cny,
+            description_sha256=c.description_sha256 or None,
+            closed_at=iso(c.closed_ms) if c.closed_ms is not None else None,
+            summary_due_at=iso(c.summary_due_ms) if c.summary_due_ms is not None else None,
+            summary_reminder_at=iso(c.reminder_sent_ms) if c.reminder_sent_ms is not None else None,
+            summary_at=iso(c.summary_sent_ms) if c.summary_sent_ms is not None else None,
+        ),
+    }
+    actions = ["incident_reported"]
+    if c.closed_ms is not None:
+        actions.append("handling_ended")
+    if c.summary_sent_ms is not None:
+        actions.append("summary_submitted")
+    # PI-57: a leak of personal information is also notified to the authority.
+    return facts, actions, {"PI-57"} if c.affected_people else set()
+
+
 _DRAFTERS = {
     "illegal_content": _blocked_draft,
     "user_sanction": _sanction_draft,
     "rumour": _rumour_draft,
     "takedown": _takedown_draft,
+    "incident": _incident_draft,
 }
 
 
@@ -488,7 +545,7 @@ def draft(category: str, acc: Facts) -> Draft:
     facts, actions, extra_articles = _DRAFTERS[category](acc)
     assert acc.occurred_ms is not None  # every observation sets both times
     assert acc.detected_ms is not None
-    return {
+    out: Draft = {
         "category": category,
         "articles": sorted({*CATEGORY_ARTICLES[category], *extra_articles}),
         "occurred_at": iso(acc.occurred_ms),
@@ -496,6 +553,9 @@ def draft(category: str, acc: Facts) -> Draft:
         "facts": facts,
         "actions_taken": actions,
     }
+    if acc.cyber is not None:
+        out["severity"] = acc.cyber.severity
+    return out
 
 
 def draft_of(state: Incident) -> Draft:
@@ -528,7 +588,9 @@ def scheduled(state: Incident, changed_at_ms: int, policy: Policy) -> Incident:
 
 def new_incident(provider: str, obs: Observation, ref: EventRef) -> Incident:
     """The state of an incident nothing was known about."""
-    notice = obs.notice_id if not isinstance(obs, Blocked | Sanction) else None
+    notice = (
+        obs.notice_id if isinstance(obs, RumourCase | Refutation | TakedownRequired | TakedownOrder) else None
+    )
     return Incident(
         provider=provider,
         key=incident_key(obs),
@@ -547,13 +609,30 @@ def fold(
     Only the draft's digest is kept (documents stay small); `draft_of` rebuilds the draft.
     """
     current = state or new_incident(provider, obs, ref)
-    acc = accumulate(current.acc, obs)
+    return _changed(current, accumulate(current.acc, obs, policy), ref, now_ms, policy)
+
+
+def _changed(current: Incident, acc: Facts, ref: EventRef, now_ms: int, policy: Policy) -> Incident:
     new_digest = digest(draft(current.category, acc))
     out = current.model_copy(update={"acc": acc})
+    if acc.cyber is not None:
+        timer = cyber.timer_ms(acc.cyber, policy.incidents)
+        out = out.model_copy(update={"timer_ms": NEVER if timer is None else timer})
     if new_digest == current.draft_digest:
         return out
     changed = out.model_copy(update={"draft_digest": new_digest, "cause_event_id": ref.event_id})
     return scheduled(changed, now_ms, policy)
+
+
+def fire_timer(state: Incident, now_ms: int, ref: EventRef, policy: Policy) -> Incident:
+    """The incident after its timer fired at `now_ms` (unchanged when it is not due yet).
+
+    The reminder or the summary changes the facts, so the incident is due for its next report.
+    """
+    if state.acc.cyber is None or state.timer_ms > now_ms:
+        return state
+    facts = cyber.fire(state.acc.cyber, now_ms, policy.incidents)
+    return _changed(state, state.acc.model_copy(update={"cyber": facts}), ref, now_ms, policy)
 
 
 @dataclass(frozen=True)

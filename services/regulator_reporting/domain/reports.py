@@ -11,7 +11,9 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from services.regulator_reporting.domain.incidents import Draft, Incident, PartRef, draft_of, part_key
+from services.regulator_reporting.domain import cyber
+from services.regulator_reporting.domain.cyber import Stage
+from services.regulator_reporting.domain.incidents import Draft, Incident, PartRef, draft_of, iso, part_key
 from shared.contracts.reporting import ReportSubmitted
 from shared.messaging.ids import derived_id
 
@@ -40,6 +42,8 @@ class Pending:
     draft_digest: str
     correlation_id: str
     causation_id: str
+    stage: Stage | None = None  # cybersecurity incidents: what this part is
+    due_ms: int | None = None  # ... and the deadline it answers
 
 
 def report_id_for(provider: str, incident_key: str) -> str:
@@ -51,6 +55,8 @@ def pending_of(aggregate_id: str, state: Incident) -> Pending:
     """The next report an incident owes."""
     key = part_key(state)
     parts = state.parts
+    c = state.acc.cyber
+    stage = cyber.stage_of(c, len(parts) + 1) if c else None
     return Pending(
         aggregate_id=aggregate_id,
         provider=state.provider,
@@ -62,14 +68,21 @@ def pending_of(aggregate_id: str, state: Incident) -> Pending:
         draft_digest=state.draft_digest,
         correlation_id=state.correlation_id,
         causation_id=state.cause_event_id,
+        stage=stage,
+        due_ms=cyber.due_of(c, stage) if c and stage else None,
     )
 
 
-def unsigned_report(pending: Pending, head: Head) -> dict[str, Any]:
-    """The report's payload in its wire (JSON) form, without `hash`, `signature`, `key_id`."""
+def unsigned_report(pending: Pending, head: Head, now_ms: int) -> dict[str, Any]:
+    """The report's payload in its wire (JSON) form, without `hash`, `signature`, `key_id`.
+
+    A report that answers a deadline says whether it is late, as numbered at `now_ms`.
+    """
     facts = {**pending.draft["facts"], "incident_key": pending.incident_key, "part": pending.part}
     if pending.previous_report_id:
         facts["previous_report_id"] = pending.previous_report_id
+    if pending.stage:
+        facts["stage"] = pending.stage
     model = ReportSubmitted(
         report_id=pending.report_id,
         sequence=head.sequence + 1,
@@ -79,6 +92,9 @@ def unsigned_report(pending: Pending, head: Head) -> dict[str, Any]:
         detected_at=pending.draft["detected_at"],
         facts=facts,
         actions_taken=pending.draft["actions_taken"],
+        severity=pending.draft.get("severity"),
+        due_at=iso(pending.due_ms) if pending.due_ms is not None else None,
+        late=now_ms > pending.due_ms if pending.due_ms is not None else None,
         prev_hash=head.hash,
         hash="",
         signature="",

@@ -15,6 +15,7 @@ from services.regulator_reporting.outbound import SOURCE
 from services.regulator_reporting.ports import KeyConflict
 from services.regulator_reporting.publisher import ReportPublisher
 from services.regulator_reporting.sequencer import Sequencer
+from services.regulator_reporting.timers import IncidentTimers
 from shared.contracts import topics
 from shared.contracts import types as T
 from shared.messaging.routing import Worker, every, on
@@ -28,8 +29,9 @@ DEFINITION = ServiceDefinition[ReportingHandlers](
     name="regulator_reporting",
     source=SOURCE,
     description=(
-        "Reports illegal content, user sanctions, rumours and takedowns to the regulator as a signed, "
-        "hash-chained, gap-free stream, re-sent until acknowledged (DS-10.3, DS-11, GA-14)."
+        "Reports illegal content, user sanctions, rumours, takedowns and cybersecurity incidents to the "
+        "regulator as a signed, hash-chained, gap-free stream, re-sent until acknowledged "
+        "(DS-10.3, DS-11, GA-14, CIR-4)."
     ),
     routes=(
         *(on(t, ReportingHandlers.on_incident_event, Incident, key=by_incident) for t in INCIDENT_TYPES),
@@ -37,7 +39,8 @@ DEFINITION = ServiceDefinition[ReportingHandlers](
     ),
     publishes=(T.REPORT_SUBMITTED,),
     collection="incidents",
-    indexes=(("state.due_ms",),),  # the sequencer's query: due incidents, earliest first
+    # The sequencer's query (due incidents, earliest first) and the incident timers' query.
+    indexes=(("state.due_ms",), ("state.timer_ms",)),
 )
 
 
@@ -82,11 +85,14 @@ def compose_with(
             ack_timeout_s=settings.ack_timeout_s,
             on_numbered=publisher.numbered,
         )
+        handlers = ReportingHandlers(ledger, policy, clock)
+        timers = IncidentTimers(IncidentQueue(runtime.store), runtime.operations.apply, handlers, clock)
         return Composition(
-            ReportingHandlers(ledger, policy, clock),
+            handlers,
             workers=[
                 every("report-sequencer", settings.interval_s, sequencer.drain),
                 Worker("report-publisher", publisher.run),
+                every("incident-timers", settings.timer_interval_s, timers.tick),
             ],
         )
 

@@ -11,6 +11,7 @@ from services.regulator_reporting.domain.incidents import NEVER, Incident
 from services.regulator_reporting.domain.reports import Head
 from services.regulator_reporting.ports import Ack, NewReport, Outgoing, StoredReport
 from shared.storage.aggregates import Aggregate, encode_state
+from shared.storage.memory import InMemoryAggregateStore
 
 
 class MemoryLedger:
@@ -156,3 +157,27 @@ class MemoryIncidents:
 
 def _incident(a: Aggregate) -> Incident | None:
     return Incident.model_validate(a.state) if a.state else None
+
+
+class StoreQueue:
+    """The sequencer's and the timers' queries over the in-memory twin of the engine's store."""
+
+    def __init__(self, store: InMemoryAggregateStore) -> None:
+        self.store = store
+
+    def _states(self) -> list[tuple[str, dict[str, Any]]]:
+        return [(i, d["state"]) for i, d in self.store.docs.items() if d.get("state")]
+
+    async def due(self, now_ms: int, limit: int) -> list[Aggregate]:
+        due = sorted((s["due_ms"], i) for i, s in self._states() if s.get("due_ms", NEVER) <= now_ms)
+        return [Aggregate.from_doc(copy.deepcopy(self.store.docs[i])) for _, i in due[:limit]]
+
+    async def due_timers(self, now_ms: int, limit: int) -> list[tuple[str, int]]:
+        due = sorted((s["timer_ms"], i) for i, s in self._states() if s.get("timer_ms", NEVER) <= now_ms)
+        return [(i, t) for t, i in due[:limit]]
+
+    async def save(self, aggregates: Sequence[Aggregate]) -> list[str]:
+        return await self.store.save_many(aggregates)
+
+    async def load(self, ids: Sequence[str]) -> dict[str, Aggregate]:
+        return await self.store.load_many(ids)
