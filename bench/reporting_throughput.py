@@ -37,7 +37,8 @@ from devtools.testing.embedded import EmbeddedStack, ServiceProcess, service_env
 from devtools.testing.events import cloud_event, to_bytes
 from services.regulator_reporting.chain import GENESIS_HASH, KeyRing, PublicKey, Signer
 from services.regulator_reporting.domain import incidents as inc
-from services.regulator_reporting.domain.reports import Head, build_report, pending_of
+from services.regulator_reporting.domain.reports import Head, pending_of
+from services.regulator_reporting.outbound import build_report
 from services.regulator_reporting.regulator_cli import read_topic
 from services.regulator_reporting.verification import StreamRecord, verify_stream
 from shared.messaging.codec import encode

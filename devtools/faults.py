@@ -40,7 +40,30 @@ def crash_after_store_write() -> None:
     AggregateStore.save_many = save_many  # type: ignore[method-assign]
 
 
-FAULTS: dict[str, Callable[[], None]] = {"crash_after_store_write": crash_after_store_write}
+def crash_after_report_insert() -> None:
+    """Exit hard right after reports were inserted in the ledger, before their incidents are marked.
+
+    The regulator_reporting sequencer must find them by incident key on restart and never number
+    an incident twice (DS-10.3: a gap-free, duplicate-free report stream).
+    """
+    from services.regulator_reporting.adapters.mongo import MongoReportLedger
+
+    original = MongoReportLedger.append
+
+    @functools.wraps(original)
+    async def append(self: MongoReportLedger, reports: Any, now_ms: int, resend_at_ms: int) -> int:
+        inserted = await original(self, reports, now_ms, resend_at_ms)
+        if inserted:
+            _crash("crash_after_report_insert")
+        return inserted
+
+    MongoReportLedger.append = append  # type: ignore[method-assign]
+
+
+FAULTS: dict[str, Callable[[], None]] = {
+    "crash_after_store_write": crash_after_store_write,
+    "crash_after_report_insert": crash_after_report_insert,
+}
 
 
 def shift_clock(module: str, seconds: float) -> None:

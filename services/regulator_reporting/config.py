@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
-from typing import Literal
+from typing import Self
 
-from pydantic import Field, SecretStr, field_validator
+from pydantic import Field, SecretStr, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from services.regulator_reporting.chain import Signer, parse_seed
+from services.regulator_reporting.domain.cyber import DAY_MS, HOUR_MS, IncidentPolicy, Thresholds
 from services.regulator_reporting.domain.incidents import Policy
 
 
@@ -37,11 +38,52 @@ class ReportingSettings(BaseSettings):
     reports_partition: int = Field(
         default=0,
         ge=0,
-        description="the partition of dsgov.regulator.reports carrying this provider's stream",
+        description="the partition of dsgov.regulator.reports carrying the served providers' streams",
     )
-    fault_inject: Literal["crash_after_report_insert"] | None = Field(
-        default=None, description="crash tests only: exit hard at the named point"
+
+    # Cybersecurity incidents (CIR: CAC Measures for Reporting Cybersecurity Incidents, 2025-11-01).
+    # Figures may be lowered (graded stricter) and deadlines shortened, never relaxed past the Measures.
+    incident_people: tuple[int, int, int] = Field(
+        default=(1_000_000, 10_000_000, 100_000_000),
+        description="people whose personal information is involved: lowest figure of 较大, 重大, 特别重大",
     )
+    incident_loss_cny: tuple[int, int, int] = Field(
+        default=(5_000_000, 20_000_000, 100_000_000),
+        description="direct economic loss in yuan: lowest figure of 较大, 重大, 特别重大",
+    )
+    incident_report_within_h: float = Field(
+        default=4.0, gt=0, le=4.0, description="CIR Art. 4: other operators"
+    )
+    incident_report_within_cii_h: float = Field(
+        default=1.0, gt=0, le=1.0, description="CIR Art. 4: CII operators"
+    )
+    incident_summary_within_days: float = Field(
+        default=30.0, gt=0, le=30.0, description="after handling ended"
+    )
+    incident_reminder_before_days: float = Field(default=7.0, gt=0, description="reminder report before that")
+    incident_summary_before_days: float = Field(default=1.0, ge=0, description="summary report before that")
+    timer_interval_s: float = Field(default=5.0, gt=0, description="how often incident timers are looked at")
+
+    @model_validator(mode="after")
+    def _incident_rules(self) -> Self:
+        for name, published in (
+            ("incident_people", (1_000_000, 10_000_000, 100_000_000)),
+            ("incident_loss_cny", (5_000_000, 20_000_000, 100_000_000)),
+        ):
+            figures: tuple[int, int, int] = getattr(self, name)
+            if not 0 < figures[0] < figures[1] < figures[2]:
+                raise ValueError(f"DSGOV_REPORTING_{name.upper()} must be three increasing positive figures")
+            if any(f > p for f, p in zip(figures, published, strict=True)):
+                raise ValueError(
+                    f"DSGOV_REPORTING_{name.upper()} may not exceed the published figures {published}"
+                )
+        if (
+            not self.incident_summary_before_days
+            < self.incident_reminder_before_days
+            < self.incident_summary_within_days
+        ):
+            raise ValueError("incident summary lead < reminder lead < summary deadline is required")
+        return self
 
     @field_validator("signing_key")
     @classmethod
@@ -55,17 +97,49 @@ class ReportingSettings(BaseSettings):
 
     def policy(self) -> Policy:
         """The incident windows."""
-        return Policy(settle_ms=int(self.settle_s * 1000), max_delay_ms=int(self.max_delay_s * 1000))
+        return Policy(
+            settle_ms=int(self.settle_s * 1000),
+            max_delay_ms=int(self.max_delay_s * 1000),
+            incidents=IncidentPolicy(
+                thresholds=Thresholds(people=self.incident_people, loss_cny=self.incident_loss_cny),
+                report_within_ms=int(self.incident_report_within_h * HOUR_MS),
+                report_within_cii_ms=int(self.incident_report_within_cii_h * HOUR_MS),
+                summary_within_ms=int(self.incident_summary_within_days * DAY_MS),
+                reminder_before_ms=int(self.incident_reminder_before_days * DAY_MS),
+                summary_before_ms=int(self.incident_summary_before_days * DAY_MS),
+            ),
+        )
 
 
 class StoreSettings(BaseSettings):
-    """What the admin commands (`export-keys`, `reports`) need: where the service keeps its ledger."""
+    """What the admin commands (`export-keys`, `reports`) need: where the ledger is, whom it serves.
+
+    Tenancy as in `CommonSettings`: `DSGOV_PROVIDER_IDS` (comma-separated) or `DSGOV_PROVIDER_ID`;
+    neither set is refused (never fail open).
+    """
 
     model_config = SettingsConfigDict(env_prefix="DSGOV_", extra="ignore")
 
     mongo_uri: str = Field(default="mongodb://127.0.0.1:27017/?directConnection=true")
     mongo_database: str | None = Field(default=None, description="defaults to dsgov_regulator_reporting")
-    provider_id: str = Field(min_length=1, max_length=128)
+    provider_ids: str = Field(
+        default="", max_length=4096, description="the served providers, comma-separated"
+    )
+    provider_id: str = Field(default="", max_length=128, description="a single served provider")
+
+    @model_validator(mode="after")
+    def _some_provider(self) -> Self:
+        if not self.served_providers:
+            raise ValueError(
+                "set DSGOV_PROVIDER_IDS (or DSGOV_PROVIDER_ID): the providers this deployment serves"
+            )
+        return self
+
+    @property
+    def served_providers(self) -> tuple[str, ...]:
+        """Every served provider id, sorted."""
+        listed = self.provider_ids or self.provider_id
+        return tuple(sorted({p.strip() for p in listed.split(",") if p.strip()}))
 
     def database(self) -> str:
         """The service's database (same rule as `CommonSettings.database_for`)."""

@@ -13,30 +13,23 @@ from collections.abc import Callable
 from datetime import datetime
 from typing import Any
 
+from services.regulator_reporting.domain import cyber
 from services.regulator_reporting.domain import incidents as inc
+from services.regulator_reporting.domain.acks import AckEntry, AckLog, bounded_errors, with_answer
 from services.regulator_reporting.domain.articles import is_reportable, safe_article, safe_code
 from services.regulator_reporting.ports import Ack, ReportLedger
+from shared.contracts import types as T
 from shared.contracts.base import Reason
 from shared.contracts.generation import ReviewDecision, UserSanctioned
+from shared.contracts.incidents import IncidentClosed, IncidentDetected, IncidentUpdated
 from shared.contracts.reporting import ReportAcknowledged
 from shared.contracts.rumour import ContentTakedownRequired, RefutationNotice, RumourRecorded, TakedownOrdered
 from shared.messaging.codec import Inbound
-from shared.messaging.engine import Outcome, Unprocessable
+from shared.messaging.engine import Unprocessable
+from shared.messaging.routing import Outcome
 from shared.observability import get_logger
 
 log = get_logger(__name__)
-
-GENERATION_REJECTED = "dsgov.generation.rejected"
-OUTPUT_BLOCKED = "dsgov.output.blocked"
-USER_SANCTIONED = "dsgov.user.sanctioned"
-RUMOUR_RECORDED = "dsgov.rumour.recorded"
-TAKEDOWN_REQUIRED = "dsgov.content.takedown-required"
-REFUTATION_NOTICE = "dsgov.refutation.notice"
-TAKEDOWN_ORDERED = "dsgov.takedown.ordered"
-REPORT_ACKNOWLEDGED = "dsgov.report.acknowledged"
-
-ACK_HISTORY = 20
-MAX_ERRORS, MAX_ERROR_CHARS = 50, 2000
 
 
 def _ms(when: datetime) -> int:
@@ -53,7 +46,7 @@ def _blocked(event: Inbound[ReviewDecision]) -> inc.Blocked | None:
     if not is_reportable([r.code for r in d.reasons]):
         return None  # e.g. identity_unverified: a refusal, not illegal content (DS-10.3 is about the latter)
     return inc.Blocked(
-        stage="output" if event.type == OUTPUT_BLOCKED else "input",
+        stage="output" if event.type == T.OUTPUT_BLOCKED else "input",
         request_id=d.request_id,
         user_id=d.user_id,
         decision_id=d.decision_id,
@@ -124,14 +117,65 @@ def _takedown_ordered(event: Inbound[TakedownOrdered]) -> inc.TakedownOrder:
     )
 
 
+def _text_sha256(text: str | None) -> str | None:
+    # Free text never goes into a report (rule 6): a description travels as its SHA-256.
+    return inc.sha256_text(text) if text else None
+
+
+def _systems(names: list[str]) -> tuple[str, ...]:
+    return tuple(safe_code(n) for n in names)
+
+
+def _incident_detected(event: Inbound[IncidentDetected]) -> cyber.CyberDetected:
+    d = event.data
+    return cyber.CyberDetected(
+        incident_id=d.incident_id,
+        kind=safe_code(d.kind),
+        cii=d.cii,
+        occurred_ms=_ms(d.occurred_at),
+        detected_ms=_ms(d.detected_at),
+        at_ms=_ms(event.event.time),
+        affected_people=d.affected_people,
+        direct_loss_cny=d.direct_loss_cny,
+        systems=_systems(d.systems),
+        description_sha256=_text_sha256(d.description),
+    )
+
+
+def _incident_updated(event: Inbound[IncidentUpdated]) -> cyber.CyberUpdated:
+    d = event.data
+    return cyber.CyberUpdated(
+        incident_id=d.incident_id,
+        at_ms=_ms(event.event.time),
+        kind=safe_code(d.kind) if d.kind else None,
+        affected_people=d.affected_people,
+        direct_loss_cny=d.direct_loss_cny,
+        systems=_systems(d.systems),
+        description_sha256=_text_sha256(d.description),
+    )
+
+
+def _incident_closed(event: Inbound[IncidentClosed]) -> cyber.CyberClosed:
+    d = event.data
+    return cyber.CyberClosed(
+        incident_id=d.incident_id,
+        closed_ms=_ms(d.closed_at or event.event.time),
+        at_ms=_ms(event.event.time),
+        description_sha256=_text_sha256(d.description),
+    )
+
+
 _OBSERVERS: dict[str, Callable[[Inbound[Any]], inc.Observation | None]] = {
-    GENERATION_REJECTED: _blocked,
-    OUTPUT_BLOCKED: _blocked,
-    USER_SANCTIONED: _sanction,
-    RUMOUR_RECORDED: _rumour,
-    REFUTATION_NOTICE: _refutation,
-    TAKEDOWN_REQUIRED: _takedown_required,
-    TAKEDOWN_ORDERED: _takedown_ordered,
+    T.GENERATION_REJECTED: _blocked,
+    T.OUTPUT_BLOCKED: _blocked,
+    T.USER_SANCTIONED: _sanction,
+    T.RUMOUR_RECORDED: _rumour,
+    T.CONTENT_TAKEDOWN_REQUIRED: _takedown_required,
+    T.REFUTATION_NOTICE: _refutation,
+    T.TAKEDOWN_ORDERED: _takedown_ordered,
+    T.INCIDENT_DETECTED: _incident_detected,
+    T.INCIDENT_UPDATED: _incident_updated,
+    T.INCIDENT_CLOSED: _incident_closed,
 }
 INCIDENT_TYPES = tuple(_OBSERVERS)
 
@@ -141,15 +185,15 @@ def observe(event: Inbound[Any]) -> inc.Observation | None:
     return _OBSERVERS[event.type](event)
 
 
-def aggregate_id(event: Inbound[Any]) -> str:
-    """Incidents by incident key; acknowledgements by report; unreportable events in one sink."""
-    provider = event.event.providerid
-    if event.type == REPORT_ACKNOWLEDGED:
-        return f"{provider}/ack/{event.data.report_id}"
+def by_incident(event: Inbound[Any]) -> str:
+    """The aggregate key of a reportable event: its incident; unreportable events share one sink."""
     obs = observe(event)
-    if obs is None:
-        return f"{provider}/not-reportable"
-    return f"{provider}/{inc.incident_key(obs)}"
+    return f"{event.event.providerid}/{inc.incident_key(obs) if obs else 'not-reportable'}"
+
+
+def by_report(event: Inbound[ReportAcknowledged]) -> str:
+    """The aggregate key of an acknowledgement: the report it answers."""
+    return f"{event.event.providerid}/ack/{event.data.report_id}"
 
 
 class ReportingHandlers:
@@ -161,7 +205,9 @@ class ReportingHandlers:
         self.policy = policy
         self.clock = clock
 
-    async def on_incident_event(self, state: dict[str, Any] | None, event: Inbound[Any]) -> Outcome:
+    async def on_incident_event(
+        self, state: inc.Incident | None, event: Inbound[Any]
+    ) -> Outcome[inc.Incident]:
         """Fold a reportable event into its incident (a not reportable one changes nothing)."""
         obs = observe(event)
         if obs is None:
@@ -169,35 +215,46 @@ class ReportingHandlers:
         ref = inc.EventRef(event.id, event.event.correlation)
         now_ms = _ms(self.clock())
         try:
-            new_state = inc.fold(state, event.event.providerid, obs, ref, now_ms, self.policy)
+            return Outcome(inc.fold(state, event.event.providerid, obs, ref, now_ms, self.policy))
         except inc.InvalidIncident as exc:
             raise Unprocessable(str(exc)) from None
-        return Outcome(state=new_state)
+
+    def on_timer(self, state: inc.Incident | None, operation_id: str, now: datetime) -> Outcome[inc.Incident]:
+        """A cybersecurity incident's timer fired: the summary reminder or the 30-day summary is due."""
+        if state is None:
+            return Outcome(state=None)
+        ref = inc.EventRef(operation_id, state.correlation_id)
+        return Outcome(inc.fire_timer(state, _ms(now), ref, self.policy))
 
     async def on_acknowledged(
-        self, state: dict[str, Any] | None, event: Inbound[ReportAcknowledged]
-    ) -> Outcome:
+        self, state: AckLog | None, event: Inbound[ReportAcknowledged]
+    ) -> Outcome[AckLog]:
         """Keep the regulator's answer; the latest answer (by event time) is the effective one."""
         ack, provider = event.data, event.event.providerid
-        errors = [e[:MAX_ERROR_CHARS] for e in ack.errors[:MAX_ERRORS]]
         report = await self.ledger.find(provider, ack.sequence)
         if report is None or report.report_id != ack.report_id:
             raise Unprocessable(
                 f"provider {provider} has no report {ack.report_id} with sequence {ack.sequence}"
             )
-        entry = {"event_id": event.id, "status": ack.status, "errors": errors, "at_ms": _ms(event.event.time)}
-        history = [*(state or {}).get("acks", []), entry][-ACK_HISTORY:]
-        latest = max(history, key=lambda a: (a["at_ms"], a["event_id"]))
+        entry = AckEntry(
+            event_id=event.id,
+            status=ack.status,
+            errors=bounded_errors(ack.errors),
+            at_ms=_ms(event.event.time),
+        )
+        answers = with_answer(state, ack.report_id, ack.sequence, entry)
+        latest = answers.effective()
         await self.ledger.record_ack(
-            provider,
-            ack.sequence,
-            Ack(latest["status"], tuple(latest["errors"]), latest["at_ms"], latest["event_id"]),
+            provider, ack.sequence, Ack(latest.status, latest.errors, latest.at_ms, latest.event_id)
         )
         if ack.status == "rejected":
             # Never silently dropped: kept in the ledger (`reports --status rejected`) and logged.
             log.warning(
-                "report.rejected_by_regulator", report_id=ack.report_id, sequence=ack.sequence, errors=errors
+                "report.rejected_by_regulator",
+                report_id=ack.report_id,
+                sequence=ack.sequence,
+                errors=list(entry.errors),
             )
         else:
             log.info("report.accepted_by_regulator", report_id=ack.report_id, sequence=ack.sequence)
-        return Outcome(state={"report_id": ack.report_id, "sequence": ack.sequence, "acks": history})
+        return Outcome(answers)

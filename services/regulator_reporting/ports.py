@@ -140,6 +140,14 @@ class KeyStore(Protocol):
         ...
 
 
+class TimerSource(Protocol):
+    """Cybersecurity incidents whose reminder or summary timer is due (kept in the store)."""
+
+    async def due_timers(self, now_ms: int, limit: int) -> list[tuple[str, int]]:
+        """(aggregate id, timer time) of the timers due by `now_ms`, earliest first."""
+        ...
+
+
 class IncidentSource(Protocol):
     """The incidents the engine stores, as the sequencer reads and marks them."""
 

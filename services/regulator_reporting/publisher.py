@@ -23,8 +23,8 @@ from datetime import datetime
 
 from faststream.kafka import KafkaBroker
 
-from services.regulator_reporting.domain.reports import REPORT_TYPE
 from services.regulator_reporting.ports import NewReport, Outgoing, ReportLedger
+from shared.contracts import types as T
 from shared.contracts.envelope import CONTENT_TYPE
 from shared.observability import get_logger
 
@@ -170,7 +170,7 @@ class ReportPublisher:
                 topic=self.topic,
                 key=r.report_id.encode("utf-8"),
                 partition=self.partition,
-                headers={"content-type": CONTENT_TYPE, "ce_id": r.event_id, "ce_type": REPORT_TYPE},
+                headers={"content-type": CONTENT_TYPE, "ce_id": r.event_id, "ce_type": T.REPORT_SUBMITTED},
                 correlation_id=r.correlation_id,
                 no_confirm=True,
             )

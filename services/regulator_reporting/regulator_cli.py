@@ -44,12 +44,14 @@ from services.regulator_reporting.verification import (
     check_record,
     verify_stream,
 )
+from shared.contracts import topics
+from shared.contracts import types as T
 from shared.contracts.envelope import CloudEvent
 from shared.contracts.reporting import ReportAcknowledged
 
-REPORTS_TOPIC = "dsgov.regulator.reports"
-ACKS_TOPIC = "dsgov.regulator.acks"
-ACK_TYPE = "dsgov.report.acknowledged"
+REPORTS_TOPIC = topics.REGULATOR_REPORTS
+ACKS_TOPIC = topics.REGULATOR_ACKS
+ACK_TYPE = T.REPORT_ACKNOWLEDGED
 EXIT_OK, EXIT_FAILED, EXIT_ERROR = 0, 1, 2
 
 

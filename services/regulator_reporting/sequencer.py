@@ -11,14 +11,14 @@ sequencer got there first) drops the cached head; the next round starts from the
 from __future__ import annotations
 
 import asyncio
-import contextlib
 from collections import defaultdict
 from collections.abc import Callable, Sequence
 from datetime import datetime
 
 from services.regulator_reporting.chain import Signer
-from services.regulator_reporting.domain.incidents import PartRef, Policy, mark_reported
-from services.regulator_reporting.domain.reports import Head, Pending, build_report, part_ref, pending_of
+from services.regulator_reporting.domain.incidents import Incident, PartRef, Policy, mark_reported
+from services.regulator_reporting.domain.reports import Head, Pending, part_ref, pending_of
+from services.regulator_reporting.outbound import build_report
 from services.regulator_reporting.ports import IncidentSource, NewReport, ReportLedger
 from shared.messaging.codec import encode
 from shared.observability import get_logger
@@ -41,10 +41,8 @@ class Sequencer:
         clock: Callable[[], datetime],
         *,
         batch: int = 500,
-        interval_s: float = 0.1,
         ack_timeout_s: float = 900.0,
         on_numbered: Callable[[str, Sequence[NewReport]], None] | None = None,
-        after_insert: Callable[[], None] | None = None,
     ) -> None:
         """`on_numbered(provider, reports)` gets the reports just stored (the publisher sends them)."""
         self.queue = queue
@@ -53,51 +51,53 @@ class Sequencer:
         self.policy = policy
         self.clock = clock
         self.batch = batch
-        self.interval_s = interval_s
         self.ack_timeout_ms = int(ack_timeout_s * 1000)
         self.on_numbered = on_numbered
-        self.after_insert = after_insert  # crash tests only
         self._heads: dict[str, Head] = {}
         # Look for reports already stored for due incidents only when one may exist: at start, and
         # after a clash or an unfinished mark. Otherwise the ledger's unique keys are the check.
         self._repair = True
 
-    async def run(self, stop: asyncio.Event) -> None:
-        """Number due incidents until stopped; errors are logged and the next round tries again."""
-        while not stop.is_set():
-            count = 0
+    async def drain(self) -> int:
+        """Rounds until one is not full (a backlog is worked off without pausing); return the count.
+
+        After a failure the cached heads are dropped and the next call starts from the stored ones.
+        """
+        total = 0
+        while True:
             try:
                 count = await self.round()
             except Exception:
-                log.exception("sequencer.round_failed")
                 self._heads.clear()
                 self._repair = True
+                raise
+            total += count
             if count < self.batch:
-                with contextlib.suppress(TimeoutError):
-                    await asyncio.wait_for(stop.wait(), timeout=self.interval_s)
+                return total
 
     async def round(self) -> int:
         """One round over up to `batch` due incidents; return how many reports were stored."""
         now = self.clock()
         now_ms = int(now.timestamp() * 1000)
         due = await self.queue.due(now_ms, self.batch)
-        by_provider: dict[str, list[Aggregate]] = defaultdict(list)
+        by_provider: dict[str, list[tuple[Aggregate, Incident]]] = defaultdict(list)
         for agg in due:
-            if agg.state and agg.state.get("draft_digest"):
-                by_provider[agg.state["provider"]].append(agg)
+            state = agg.typed(Incident)
+            if state is not None and state.draft_digest:
+                by_provider[state.provider].append((agg, state))
         repair, self._repair = self._repair, False
         stored = 0
-        for provider, aggregates in by_provider.items():
-            inserted, refs = await self._number(provider, aggregates, now, repair)
+        for provider, incidents in by_provider.items():
+            inserted, refs = await self._number(provider, incidents, now, repair)
             stored += inserted
-            await self._mark([a for a in aggregates if a.id in refs], refs, now_ms)
+            await self._mark([a for a, _ in incidents if a.id in refs], refs, now_ms)
         return stored
 
     async def _number(
-        self, provider: str, aggregates: list[Aggregate], now: datetime, repair: bool
+        self, provider: str, incidents: list[tuple[Aggregate, Incident]], now: datetime, repair: bool
     ) -> tuple[int, dict[str, PartRef]]:
         now_ms = int(now.timestamp() * 1000)
-        pendings = [pending_of(a.id, a.state or {}) for a in aggregates]
+        pendings = [pending_of(a.id, state) for a, state in incidents]
         keys = [p.incident_key for p in pendings]
         existing = await self.ledger.by_incident_keys(provider, keys) if repair else {}
         refs: dict[str, PartRef] = {}
@@ -119,8 +119,6 @@ class Sequencer:
         for p, r in zip(fresh[:inserted], reports[:inserted], strict=True):
             refs[p.aggregate_id] = part_ref(p, r.sequence)
         if inserted:
-            if self.after_insert:
-                self.after_insert()
             if self.on_numbered:
                 self.on_numbered(provider, reports[:inserted])
             log.info(
@@ -158,7 +156,9 @@ class Sequencer:
         todo = aggregates
         for _ in range(MARK_ROUNDS):
             for agg in todo:
-                agg.state = mark_reported(agg.state or {}, refs[agg.id], now_ms, self.policy)
+                state = agg.typed(Incident)
+                assert state is not None  # only incidents with a draft are numbered
+                agg.state = mark_reported(state, refs[agg.id], now_ms, self.policy)
                 agg.dirty = True
             lost = await self.queue.save(todo)
             if not lost:

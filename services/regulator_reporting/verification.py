@@ -20,10 +20,11 @@ from typing import Any, Literal
 from pydantic import ValidationError
 
 from services.regulator_reporting.chain import GENESIS_HASH, CanonicalizationError, KeyRing, report_hash
+from shared.contracts import types as T
 from shared.contracts.envelope import CloudEvent
 from shared.contracts.reporting import ReportSubmitted
 
-REPORT_TYPE = "dsgov.report.submitted"
+REPORT_TYPE = T.REPORT_SUBMITTED
 
 FailureKind = Literal[
     "malformed",  # not a report event at all

@@ -13,6 +13,7 @@ from shared.contracts import (
     distribution,
     generation,
     identity,
+    incidents,
     labeling,
     reporting,
     review,
@@ -55,6 +56,9 @@ EVENTS: tuple[EventSpec, ...] = (
         distribution.ContentDistributed,
         "content_id",
     ),
+    _spec(T.INCIDENT_DETECTED, t.PLATFORM_INCIDENTS, incidents.IncidentDetected, "incident_id"),
+    _spec(T.INCIDENT_UPDATED, t.PLATFORM_INCIDENTS, incidents.IncidentUpdated, "incident_id"),
+    _spec(T.INCIDENT_CLOSED, t.PLATFORM_INCIDENTS, incidents.IncidentClosed, "incident_id"),
     # regulator -> dsgov
     _spec(T.RUMOUR_DETERMINED, t.REGULATOR_NOTICES, rumour.RumourDetermined, "notice_id"),
     _spec(T.TAKEDOWN_ORDERED, t.REGULATOR_NOTICES, rumour.TakedownOrdered, "notice_id"),

@@ -8,7 +8,9 @@ from pydantic import AwareDatetime, Field
 
 from shared.contracts.base import Payload
 
-ReportCategory = Literal["illegal_content", "user_sanction", "rumour", "takedown", "filing"]
+ReportCategory = Literal["illegal_content", "user_sanction", "rumour", "takedown", "filing", "incident"]
+# Grades of the CAC Measures for Reporting Cybersecurity Incidents: 一般 / 较大 / 重大 / 特别重大.
+IncidentSeverity = Literal["general", "relatively_major", "major", "especially_major"]
 
 
 class ReportSubmitted(Payload):
@@ -22,6 +24,13 @@ class ReportSubmitted(Payload):
     detected_at: AwareDatetime
     facts: dict[str, Any] = Field(description="references and hashes, never plaintext identity")
     actions_taken: list[str] = Field(default_factory=list)
+    severity: IncidentSeverity | None = Field(default=None, description="`incident` reports: the grade")
+    due_at: AwareDatetime | None = Field(
+        default=None, description="`incident` reports: the deadline this report answers"
+    )
+    late: bool | None = Field(
+        default=None, description="`incident` reports: numbered after `due_at` (the report says so itself)"
+    )
     prev_hash: str = Field(description="hash of the previous report, or 64 zeros for the first")
     hash: str = Field(description="SHA-256 over the RFC 8785 canonical JSON of the report")
     signature: str = Field(description="Ed25519 signature over `hash`, base64")

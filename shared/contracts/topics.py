@@ -8,6 +8,7 @@ PLATFORM_IDENTITY: Final = "dsgov.platform.identity"
 PLATFORM_CONSENT: Final = "dsgov.platform.consent"
 PLATFORM_GENERATION: Final = "dsgov.platform.generation"
 PLATFORM_DISTRIBUTION: Final = "dsgov.platform.distribution"
+PLATFORM_INCIDENTS: Final = "dsgov.platform.incidents"
 REGULATOR_NOTICES: Final = "dsgov.regulator.notices"
 REGULATOR_ACKS: Final = "dsgov.regulator.acks"
 CONSOLE_COMMANDS: Final = "dsgov.console.commands"
@@ -27,6 +28,7 @@ ALL_TOPICS: Final = (
     PLATFORM_CONSENT,
     PLATFORM_GENERATION,
     PLATFORM_DISTRIBUTION,
+    PLATFORM_INCIDENTS,
     REGULATOR_NOTICES,
     REGULATOR_ACKS,
     CONSOLE_COMMANDS,

@@ -17,6 +17,7 @@ import sys
 import time
 import uuid
 from collections.abc import AsyncIterator, Callable
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -599,7 +600,7 @@ async def test_a_kill_in_the_middle_of_a_burst_leaves_no_gap_no_duplicate_and_an
 async def test_a_crash_between_the_report_insert_and_the_incident_mark_is_repaired(
     stack: EmbeddedStack, tmp_path: Path, producer: AIOKafkaProducer
 ) -> None:
-    h = ReportingHarness(stack, tmp_path, DSGOV_REPORTING_FAULT_INJECT="crash_after_report_insert")
+    h = ReportingHarness(stack, tmp_path, DSGOV_TEST_FAULT="crash_after_report_insert")
     rec = await start(h)
     try:
         await send(producer, h, *(rejected(unique("crash"), "prohibited_content") for _ in range(3)))
@@ -607,7 +608,7 @@ async def test_a_crash_between_the_report_insert_and_the_incident_mark_is_repair
         inserted = len(await h.reports_in_store())
         assert inserted >= 1
 
-        h.restart_with(DSGOV_REPORTING_FAULT_INJECT="").start()
+        h.restart_with(DSGOV_TEST_FAULT="").start()
         await send(producer, h, rejected(unique("after"), "prohibited_content"))
 
         async def four() -> bool:
@@ -662,6 +663,68 @@ async def test_keys_rotate_without_breaking_verification_of_older_reports(
         assert "unknown_key" in out
         assert "report 1 " in out
         await assert_gap_free(h, rec, 4, old, new)
+    finally:
+        h.service.stop()
+        await rec.stop()
+
+
+# --------------------------------------------------------------------------- cybersecurity incidents
+
+
+def incident_event(type_: str, incident_id: str, **data: Any) -> dict[str, Any]:
+    return cloud_event(
+        type_, {"incident_id": incident_id, **data}, subject=incident_id, source="platform/soc"
+    )
+
+
+TOPIC_OF.update(
+    dict.fromkeys(("dsgov.incident.detected", "dsgov.incident.closed"), "dsgov.platform.incidents")
+)
+
+
+async def test_an_incident_is_reported_at_once_and_its_summary_timer_fires_after_a_restart(
+    stack: EmbeddedStack, tmp_path: Path, producer: AIOKafkaProducer
+) -> None:
+    # CIR-4: a CII operator reports within 1 hour; the summary is due 30 days after handling ended.
+    h = ReportingHarness(stack, tmp_path, DSGOV_REPORTING_TIMER_INTERVAL_S="3600")  # timers idle
+    rec = await start(h)
+    try:
+        incident, now = unique("inc"), datetime.now(UTC).replace(microsecond=0)
+        detected_at = now - timedelta(minutes=5)
+        await send(
+            producer,
+            h,
+            incident_event(
+                "dsgov.incident.detected",
+                incident,
+                kind="data_leak",
+                occurred_at=(detected_at - timedelta(hours=1)).isoformat(),
+                detected_at=detected_at.isoformat(),
+                cii=True,
+                affected_people=12_000_000,
+                description="用户表泄露",
+            ),
+        )
+        initial = await one_report(rec, f"incident/{incident}")
+        assert (initial["category"], initial["severity"], initial["late"]) == ("incident", "major", False)
+        assert datetime.fromisoformat(initial["due_at"]) == detected_at + timedelta(hours=1)
+
+        closed_at = now - timedelta(days=29, hours=12)  # the summary is due in 12 hours
+        await send(
+            producer, h, incident_event("dsgov.incident.closed", incident, closed_at=closed_at.isoformat())
+        )
+        closure = await one_report(rec, f"incident/{incident}#2")
+        assert closure["facts"]["stage"] == "closure"
+
+        h.service.stop()  # the timer is in the store only
+        h.restart_with(DSGOV_REPORTING_TIMER_INTERVAL_S="0.1").start()
+
+        summary = await one_report(rec, f"incident/{incident}#3")
+        assert summary["facts"]["stage"] == "summary"
+        assert datetime.fromisoformat(summary["due_at"]) == closed_at + timedelta(days=30)
+        assert summary["late"] is False
+        result = verify_stream(stream(rec), keyring(h.signer()))
+        assert result.ok, result.failure
     finally:
         h.service.stop()
         await rec.stop()

@@ -259,6 +259,13 @@ class IncidentQueue:
         docs = await cursor.sort("state.due_ms", ASCENDING).limit(limit).to_list(None)
         return [Aggregate.from_doc(d) for d in docs]
 
+    async def due_timers(self, now_ms: int, limit: int) -> list[tuple[str, int]]:
+        """Cybersecurity incidents whose timer is due (index `state.timer_ms`), earliest first."""
+        # No dotted projection: the embedded store drops the nested document for `{"state.timer_ms": 1}`.
+        cursor = self.store.collection.find({"state.timer_ms": {"$lte": now_ms}}, {"state": 1})
+        docs = await cursor.sort("state.timer_ms", ASCENDING).limit(limit).to_list(None)
+        return [(d["_id"], int(d["state"]["timer_ms"])) for d in docs]
+
     async def save(self, aggregates: Sequence[Aggregate]) -> list[str]:
         """Whole-document writes guarded by version; return the ids that lost a race."""
         return await self.store.save_many(aggregates)

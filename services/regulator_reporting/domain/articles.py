@@ -26,6 +26,9 @@ CATEGORY_ARTICLES: Final[dict[str, tuple[str, ...]]] = {
     "rumour": ("DS-11",),
     # GA-14.1: remove the content and report; DS-10.3: handling measures on illegal information.
     "takedown": ("DS-10.3", "GA-14.1"),
+    # CIR-4: the CAC Measures for Reporting Cybersecurity Incidents, Art. 4 (grades, 1 h / 4 h);
+    # not yet in regulations.md (proposed id).
+    "incident": ("CIR-4",),
 }
 
 # The enforcement ladder of DS-10.3 / GA-14.2, as the action each level took.

@@ -9,17 +9,15 @@ had to be rebuilt (it never is once stored) would carry the same id.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import datetime
 from typing import Any
 
-from services.regulator_reporting.chain import Signer, seal
-from services.regulator_reporting.domain.incidents import PartRef, draft_of, part_key
-from shared.contracts.envelope import CloudEvent, new_event
+from services.regulator_reporting.domain import cyber
+from services.regulator_reporting.domain.cyber import Stage
+from services.regulator_reporting.domain.incidents import Draft, Incident, PartRef, draft_of, iso, part_key
 from shared.contracts.reporting import ReportSubmitted
 from shared.messaging.ids import derived_id
 
 SOURCE = "dsgov/regulator-reporting"
-REPORT_TYPE = "dsgov.report.submitted"
 
 
 @dataclass(frozen=True)
@@ -40,10 +38,12 @@ class Pending:
     report_id: str
     part: int  # 1 for the first report of the incident
     previous_report_id: str | None
-    draft: dict[str, Any]
+    draft: Draft
     draft_digest: str
     correlation_id: str
     causation_id: str
+    stage: Stage | None = None  # cybersecurity incidents: what this part is
+    due_ms: int | None = None  # ... and the deadline it answers
 
 
 def report_id_for(provider: str, incident_key: str) -> str:
@@ -51,29 +51,38 @@ def report_id_for(provider: str, incident_key: str) -> str:
     return derived_id(SOURCE, "report", provider, incident_key)
 
 
-def pending_of(aggregate_id: str, state: dict[str, Any]) -> Pending:
+def pending_of(aggregate_id: str, state: Incident) -> Pending:
     """The next report an incident owes."""
     key = part_key(state)
-    parts = state["parts"]
+    parts = state.parts
+    c = state.acc.cyber
+    stage = cyber.stage_of(c, len(parts) + 1) if c else None
     return Pending(
         aggregate_id=aggregate_id,
-        provider=state["provider"],
+        provider=state.provider,
         incident_key=key,
-        report_id=report_id_for(state["provider"], key),
+        report_id=report_id_for(state.provider, key),
         part=len(parts) + 1,
-        previous_report_id=parts[-1]["report_id"] if parts else None,
+        previous_report_id=parts[-1].report_id if parts else None,
         draft=draft_of(state),
-        draft_digest=state["draft_digest"],
-        correlation_id=state["correlation_id"],
-        causation_id=state["cause_event_id"],
+        draft_digest=state.draft_digest,
+        correlation_id=state.correlation_id,
+        causation_id=state.cause_event_id,
+        stage=stage,
+        due_ms=cyber.due_of(c, stage) if c and stage else None,
     )
 
 
-def unsigned_report(pending: Pending, head: Head) -> dict[str, Any]:
-    """The report's payload in its wire (JSON) form, without `hash`, `signature`, `key_id`."""
+def unsigned_report(pending: Pending, head: Head, now_ms: int) -> dict[str, Any]:
+    """The report's payload in its wire (JSON) form, without `hash`, `signature`, `key_id`.
+
+    A report that answers a deadline says whether it is late, as numbered at `now_ms`.
+    """
     facts = {**pending.draft["facts"], "incident_key": pending.incident_key, "part": pending.part}
     if pending.previous_report_id:
         facts["previous_report_id"] = pending.previous_report_id
+    if pending.stage:
+        facts["stage"] = pending.stage
     model = ReportSubmitted(
         report_id=pending.report_id,
         sequence=head.sequence + 1,
@@ -83,6 +92,9 @@ def unsigned_report(pending: Pending, head: Head) -> dict[str, Any]:
         detected_at=pending.draft["detected_at"],
         facts=facts,
         actions_taken=pending.draft["actions_taken"],
+        severity=pending.draft.get("severity"),
+        due_at=iso(pending.due_ms) if pending.due_ms is not None else None,
+        late=now_ms > pending.due_ms if pending.due_ms is not None else None,
         prev_hash=head.hash,
         hash="",
         signature="",
@@ -92,25 +104,6 @@ def unsigned_report(pending: Pending, head: Head) -> dict[str, Any]:
     for name in ("hash", "signature", "key_id"):
         del data[name]
     return data
-
-
-def build_report(pending: Pending, head: Head, signer: Signer, now: datetime) -> CloudEvent:
-    """The signed, chained report event that follows `head`."""
-    sealed = seal(unsigned_report(pending, head), signer)
-    event = new_event(
-        type=REPORT_TYPE,
-        source=SOURCE,
-        subject=pending.report_id,
-        providerid=pending.provider,
-        data=ReportSubmitted.model_validate(sealed),
-        id=derived_id(SOURCE, "event", pending.report_id),
-        time=now,
-        correlationid=pending.correlation_id,
-        causationid=pending.causation_id,
-    )
-    if event.data != sealed:  # the hash covers exactly what travels; a difference is a bug, not input
-        raise AssertionError(f"report {pending.report_id} changed when serialised")
-    return event
 
 
 def part_ref(pending: Pending, sequence: int) -> PartRef:

@@ -42,9 +42,11 @@ async def export_keys(out: TextIO) -> int:
     current = _current_key()
     if current and all(k.key_id != current.key_id for k in keys):
         keys.append(current)
+    providers = settings.served_providers
     document: dict[str, Any] = {
         **keys_document(keys),
-        "provider_id": settings.provider_id,
+        "provider_id": providers[0],  # the keys sign every served provider's stream
+        "provider_ids": list(providers),
         "exported_at": datetime.now(UTC).isoformat(timespec="seconds"),
     }
     json.dump(document, out, indent=2)
@@ -61,18 +63,23 @@ def _row(doc: dict[str, Any]) -> str:
     )
 
 
-async def list_reports(status: str | None, limit: int, as_json: bool, out: TextIO) -> int:
-    """Print the newest reports (optionally only those with one acknowledgement status)."""
+async def list_reports(
+    status: str | None, limit: int, as_json: bool, out: TextIO, provider: str | None = None
+) -> int:
+    """Print each served provider's newest reports (optionally of one acknowledgement status)."""
     settings = StoreSettings()
+    if provider is not None and provider not in settings.served_providers:
+        out.write(f"provider {provider!r} is not served here (DSGOV_PROVIDER_IDS)\n")
+        return 2
     client = create_client(settings.mongo_uri, app_name="dsgov-regulator-reporting-admin")
+    ledger = MongoReportLedger(client[settings.database()])
     try:
-        docs = await MongoReportLedger(client[settings.database()]).listing(
-            settings.provider_id, status, limit
-        )
+        for served in [provider] if provider else settings.served_providers:
+            for doc in await ledger.listing(served, status, limit):
+                line = json.dumps({"provider": served, **doc}, ensure_ascii=False) if as_json else _row(doc)
+                out.write(line + "\n")
     finally:
         await client.close()
-    for doc in docs:
-        out.write((json.dumps(doc, ensure_ascii=False) if as_json else _row(doc)) + "\n")
     return 0
 
 
@@ -86,6 +93,7 @@ def parser() -> argparse.ArgumentParser:
     listing.add_argument("--status", choices=("pending", "accepted", "rejected"))
     listing.add_argument("--limit", type=int, default=100)
     listing.add_argument("--json", action="store_true", help="one JSON object per line")
+    listing.add_argument("--provider", help="only this served provider (default: every served provider)")
     return p
 
 
@@ -93,4 +101,4 @@ async def run_command(args: argparse.Namespace, out: TextIO = sys.stdout) -> int
     """Run an admin command; return the exit code."""
     if args.command == "export-keys":
         return await export_keys(out)
-    return await list_reports(args.status, args.limit, args.json, out)
+    return await list_reports(args.status, args.limit, args.json, out, args.provider)

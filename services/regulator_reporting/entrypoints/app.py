@@ -2,112 +2,68 @@
 
 from __future__ import annotations
 
-import asyncio
-import os
-from collections.abc import Awaitable, Callable, Mapping
+from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime
 
 from services.regulator_reporting.adapters.mongo import IncidentQueue, MongoKeyStore, MongoReportLedger
 from services.regulator_reporting.chain import PublicKey
 from services.regulator_reporting.config import ReportingSettings
-from services.regulator_reporting.domain.reports import REPORT_TYPE, SOURCE
-from services.regulator_reporting.handlers import (
-    GENERATION_REJECTED,
-    OUTPUT_BLOCKED,
-    REFUTATION_NOTICE,
-    REPORT_ACKNOWLEDGED,
-    RUMOUR_RECORDED,
-    TAKEDOWN_ORDERED,
-    TAKEDOWN_REQUIRED,
-    USER_SANCTIONED,
-    ReportingHandlers,
-    aggregate_id,
-)
+from services.regulator_reporting.domain.acks import AckLog
+from services.regulator_reporting.domain.incidents import Incident
+from services.regulator_reporting.handlers import INCIDENT_TYPES, ReportingHandlers, by_incident, by_report
+from services.regulator_reporting.outbound import SOURCE
 from services.regulator_reporting.ports import KeyConflict
 from services.regulator_reporting.publisher import ReportPublisher
 from services.regulator_reporting.sequencer import Sequencer
+from services.regulator_reporting.timers import IncidentTimers
 from shared.contracts import topics
-from shared.messaging.engine import Handler
+from shared.contracts import types as T
+from shared.messaging.routing import Worker, every, on
 from shared.observability import get_logger
-from shared.runtime.host import Runtime, ServiceDefinition, run_service
+from shared.runtime.host import Composition, Runtime, ServiceDefinition, run_service
 from shared.runtime.settings import CommonSettings
-from shared.storage.mongo import ping
 
 log = get_logger(__name__)
 
-DEFINITION = ServiceDefinition(
+DEFINITION = ServiceDefinition[ReportingHandlers](
     name="regulator_reporting",
     source=SOURCE,
     description=(
-        "Reports illegal content, user sanctions, rumours and takedowns to the regulator as a signed, "
-        "hash-chained, gap-free stream, re-sent until acknowledged (DS-10.3, DS-11, GA-14)."
+        "Reports illegal content, user sanctions, rumours, takedowns and cybersecurity incidents to the "
+        "regulator as a signed, hash-chained, gap-free stream, re-sent until acknowledged "
+        "(DS-10.3, DS-11, GA-14, CIR-4)."
     ),
-    consumes={
-        topics.REVIEW: (GENERATION_REJECTED, OUTPUT_BLOCKED, USER_SANCTIONED),
-        topics.RUMOUR: (RUMOUR_RECORDED, TAKEDOWN_REQUIRED, REFUTATION_NOTICE),
-        topics.REGULATOR_NOTICES: (TAKEDOWN_ORDERED,),
-        topics.REGULATOR_ACKS: (REPORT_ACKNOWLEDGED,),
-    },
-    publishes=(REPORT_TYPE,),
+    routes=(
+        *(on(t, ReportingHandlers.on_incident_event, Incident, key=by_incident) for t in INCIDENT_TYPES),
+        on(T.REPORT_ACKNOWLEDGED, ReportingHandlers.on_acknowledged, AckLog, key=by_report),
+    ),
+    publishes=(T.REPORT_SUBMITTED,),
     collection="incidents",
-    indexes=(("state.due_ms",),),  # the sequencer's query: due incidents, earliest first
+    # The sequencer's query (due incidents, earliest first) and the incident timers' query.
+    indexes=(("state.due_ms",), ("state.timer_ms",)),
 )
 
 
-def routes(handlers: ReportingHandlers) -> Mapping[str, Handler]:
-    """Event type -> handler."""
-    incident_types = (
-        GENERATION_REJECTED,
-        OUTPUT_BLOCKED,
-        USER_SANCTIONED,
-        RUMOUR_RECORDED,
-        TAKEDOWN_REQUIRED,
-        REFUTATION_NOTICE,
-        TAKEDOWN_ORDERED,
-    )
-    return {
-        **dict.fromkeys(incident_types, handlers.on_incident_event),
-        REPORT_ACKNOWLEDGED: handlers.on_acknowledged,
-    }
-
-
-async def _wait_for_store(runtime: Runtime, attempts: int = 60) -> None:
-    # The ledger's indexes and the key registry are set up before anything is consumed.
-    for _ in range(attempts):
-        if await ping(runtime.client):
-            return
-        log.warning("mongo.unreachable_retrying")
-        await asyncio.sleep(1.0)
-    raise RuntimeError(f"MongoDB at {runtime.settings.mongo_uri} did not answer")
-
-
-def _crash_hook(settings: ReportingSettings) -> Callable[[], None] | None:
-    if settings.fault_inject != "crash_after_report_insert":
-        return None
-
-    def crash() -> None:
-        log.warning("fault_injected.crash_after_report_insert")
-        os._exit(86)
-
-    return crash
+async def _register_key(runtime: Runtime, settings: ReportingSettings) -> None:
+    # Every key ever used stays verifiable; a reused key id with another key is refused at start.
+    signer = settings.signer()
+    try:
+        await MongoKeyStore(runtime.db).register(PublicKey(signer.key_id, signer.public_key))
+    except KeyConflict as exc:
+        log.error("reporting.signing_key_refused", key_id=signer.key_id, error=str(exc))
+        raise
+    log.info("reporting.signing_with", key_id=signer.key_id, public_key=signer.public_key)
 
 
 def compose_with(
     settings: ReportingSettings, clock: Callable[[], datetime] = lambda: datetime.now(UTC)
-) -> Callable[[Runtime], Awaitable[Mapping[str, Handler]]]:
-    """The composition step `run_service` calls once the runtime's clients exist."""
+) -> Callable[[Runtime], Awaitable[Composition[ReportingHandlers]]]:
+    """The composition step `run_service` calls once the store answers."""
 
-    async def compose(runtime: Runtime) -> Mapping[str, Handler]:
-        runtime.aggregate_id = aggregate_id
-        await _wait_for_store(runtime)
+    async def compose(runtime: Runtime) -> Composition[ReportingHandlers]:
         ledger = MongoReportLedger(runtime.db)
         await ledger.ensure_indexes()
-        signer = settings.signer()
-        try:
-            await MongoKeyStore(runtime.db).register(PublicKey(signer.key_id, signer.public_key))
-        except KeyConflict as exc:
-            log.error("reporting.signing_key_refused", key_id=signer.key_id, error=str(exc))
-            raise
+        await _register_key(runtime, settings)
         policy = settings.policy()
         publisher = ReportPublisher(
             ledger,
@@ -122,18 +78,23 @@ def compose_with(
         sequencer = Sequencer(
             IncidentQueue(runtime.store),
             ledger,
-            signer,
+            settings.signer(),
             policy,
             clock,
             batch=settings.batch,
-            interval_s=settings.interval_s,
             ack_timeout_s=settings.ack_timeout_s,
             on_numbered=publisher.numbered,
-            after_insert=_crash_hook(settings),
         )
-        runtime.workers += [sequencer.run, publisher.run]
-        log.info("reporting.signing_with", key_id=signer.key_id, public_key=signer.public_key)
-        return routes(ReportingHandlers(ledger, policy, clock))
+        handlers = ReportingHandlers(ledger, policy, clock)
+        timers = IncidentTimers(IncidentQueue(runtime.store), runtime.operations.apply, handlers, clock)
+        return Composition(
+            handlers,
+            workers=[
+                every("report-sequencer", settings.interval_s, sequencer.drain),
+                Worker("report-publisher", publisher.run),
+                every("incident-timers", settings.timer_interval_s, timers.tick),
+            ],
+        )
 
     return compose
 

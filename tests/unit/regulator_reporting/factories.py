@@ -7,7 +7,8 @@ from datetime import UTC, datetime
 
 from services.regulator_reporting.chain import GENESIS_HASH, KeyRing, PublicKey, Signer, seal
 from services.regulator_reporting.domain import incidents as inc
-from services.regulator_reporting.domain.reports import Head, Pending, build_report, pending_of
+from services.regulator_reporting.domain.reports import Head, Pending, pending_of
+from services.regulator_reporting.outbound import build_report
 from services.regulator_reporting.verification import StreamRecord
 from shared.contracts.envelope import CloudEvent
 from shared.messaging.codec import encode
@@ -42,13 +43,13 @@ def ref(event_id: str = "evt-1") -> inc.EventRef:
     return inc.EventRef(event_id, f"corr-{event_id}")
 
 
-def incident(obs: inc.Observation, provider: str = "prov-1") -> dict[str, object]:
+def incident(obs: inc.Observation, provider: str = "prov-1") -> inc.Incident:
     return inc.fold(None, provider, obs, ref(), NOW_MS, POLICY)
 
 
 def pending_for(request_id: str, provider: str = "prov-1") -> Pending:
     state = incident(blocked(request_id), provider)
-    return pending_of(f"{provider}/{state['key']}", state)  # type: ignore[arg-type]
+    return pending_of(f"{provider}/{state.key}", state)
 
 
 def stream(n: int, key: Signer | None = None, provider: str = "prov-1") -> list[CloudEvent]:

@@ -7,10 +7,11 @@ from collections.abc import Sequence
 from typing import Any
 
 from services.regulator_reporting.chain import GENESIS_HASH
-from services.regulator_reporting.domain.incidents import NEVER
+from services.regulator_reporting.domain.incidents import NEVER, Incident
 from services.regulator_reporting.domain.reports import Head
 from services.regulator_reporting.ports import Ack, NewReport, Outgoing, StoredReport
-from shared.storage.aggregates import Aggregate
+from shared.storage.aggregates import Aggregate, encode_state
+from shared.storage.memory import InMemoryAggregateStore
 
 
 class MemoryLedger:
@@ -119,22 +120,20 @@ class MemoryLedger:
 
 
 class MemoryIncidents:
-    """Aggregates with optimistic versions, like AggregateStore."""
+    """Aggregates with optimistic versions, like AggregateStore: states kept in their stored form."""
 
     def __init__(self) -> None:
         self.docs: dict[str, Aggregate] = {}
-        self.race: dict[str, dict[str, Any]] = {}  # an engine write that lands just before the next save
+        self.race: dict[str, Incident] = {}  # an engine write that lands just before the next save
 
-    def put(self, agg_id: str, state: dict[str, Any]) -> None:
+    def put(self, agg_id: str, state: Incident) -> None:
         version = self.docs[agg_id].version + 1 if agg_id in self.docs else 1
-        self.docs[agg_id] = Aggregate(id=agg_id, version=version, state=copy.deepcopy(state))
+        self.docs[agg_id] = Aggregate(id=agg_id, version=version, state=encode_state(state))
 
     async def due(self, now_ms: int, limit: int) -> list[Aggregate]:
-        due = sorted(
-            (a for a in self.docs.values() if a.state and a.state["due_ms"] <= now_ms),
-            key=lambda a: (a.state["due_ms"], a.id),
-        )  # type: ignore[index]
-        return [copy.deepcopy(a) for a in due[:limit]]
+        stored = [(s, a) for a in self.docs.values() if (s := _incident(a)) is not None]
+        due = sorted(((s.due_ms, a.id, a) for s, a in stored if s.due_ms <= now_ms), key=lambda t: t[:2])
+        return [self._copy(a) for _, _, a in due[:limit]]
 
     async def save(self, aggregates: Sequence[Aggregate]) -> list[str]:
         lost = []
@@ -145,8 +144,40 @@ class MemoryIncidents:
                 lost.append(a.id)
                 continue
             a.version += 1
-            self.docs[a.id] = copy.deepcopy(a)
+            self.docs[a.id] = self._copy(a)
         return lost
 
     async def load(self, ids: Sequence[str]) -> dict[str, Aggregate]:
-        return {i: copy.deepcopy(self.docs[i]) for i in ids}
+        return {i: self._copy(self.docs[i]) for i in ids}
+
+    @staticmethod
+    def _copy(a: Aggregate) -> Aggregate:
+        return Aggregate(id=a.id, version=a.version, state=copy.deepcopy(encode_state(a.state)))
+
+
+def _incident(a: Aggregate) -> Incident | None:
+    return Incident.model_validate(a.state) if a.state else None
+
+
+class StoreQueue:
+    """The sequencer's and the timers' queries over the in-memory twin of the engine's store."""
+
+    def __init__(self, store: InMemoryAggregateStore) -> None:
+        self.store = store
+
+    def _states(self) -> list[tuple[str, dict[str, Any]]]:
+        return [(i, d["state"]) for i, d in self.store.docs.items() if d.get("state")]
+
+    async def due(self, now_ms: int, limit: int) -> list[Aggregate]:
+        due = sorted((s["due_ms"], i) for i, s in self._states() if s.get("due_ms", NEVER) <= now_ms)
+        return [Aggregate.from_doc(copy.deepcopy(self.store.docs[i])) for _, i in due[:limit]]
+
+    async def due_timers(self, now_ms: int, limit: int) -> list[tuple[str, int]]:
+        due = sorted((s["timer_ms"], i) for i, s in self._states() if s.get("timer_ms", NEVER) <= now_ms)
+        return [(i, t) for t, i in due[:limit]]
+
+    async def save(self, aggregates: Sequence[Aggregate]) -> list[str]:
+        return await self.store.save_many(aggregates)
+
+    async def load(self, ids: Sequence[str]) -> dict[str, Aggregate]:
+        return await self.store.load_many(ids)

@@ -10,7 +10,7 @@ import pytest
 
 from devtools.testing.events import cloud_event
 from services.regulator_reporting.domain import incidents as inc
-from services.regulator_reporting.handlers import ReportingHandlers, aggregate_id, recipient_ref
+from services.regulator_reporting.handlers import ReportingHandlers, by_incident, by_report, recipient_ref
 from services.regulator_reporting.ports import NewReport
 from shared.messaging.codec import Inbound, RawRecord, decode
 from shared.messaging.engine import Unprocessable
@@ -52,7 +52,7 @@ def handlers(ledger: MemoryLedger | None = None) -> ReportingHandlers:
 async def test_a_refusal_for_other_reasons_is_not_reported() -> None:
     event = rejected("r1", "identity_unverified")
 
-    assert aggregate_id(event) == "provider-test/not-reportable"
+    assert by_incident(event) == "provider-test/not-reportable"
     assert (await handlers().on_incident_event(None, event)).state is None
 
 
@@ -61,11 +61,11 @@ async def test_a_prohibited_input_becomes_a_due_incident_without_free_text() -> 
 
     state = (await handlers().on_incident_event(None, event)).state
 
-    assert aggregate_id(event) == "provider-test/illegal_content/input/r2"
+    assert by_incident(event) == "provider-test/illegal_content/input/r2"
     assert state is not None
-    assert state["due_ms"] == int(NOW.timestamp() * 1000)
-    assert state["correlation_id"] == event.id
-    assert "张三" not in json.dumps(state, ensure_ascii=False)  # `detail` never leaves
+    assert state.due_ms == int(NOW.timestamp() * 1000)
+    assert state.correlation_id == event.id
+    assert "张三" not in state.model_dump_json()  # `detail` never leaves (checked in the stored form)
 
 
 async def test_rumour_texts_and_recipients_are_kept_only_as_digests() -> None:
@@ -92,12 +92,12 @@ async def test_rumour_texts_and_recipients_are_kept_only_as_digests() -> None:
     state = (await h.on_incident_event(None, recorded)).state
     state = (await h.on_incident_event(state, notice)).state
 
-    assert aggregate_id(recorded) == aggregate_id(notice) == "provider-test/rumour/n-1"
-    stored = json.dumps(state, ensure_ascii=False)
+    assert by_incident(recorded) == by_incident(notice) == "provider-test/rumour/n-1"
+    assert state is not None
+    stored = state.model_dump_json()  # the stored form (model_dump_json keeps non-ASCII as is)
     for plaintext in ("秘密的谣言", "辟谣", "viewer-42"):
         assert plaintext not in stored
-    assert state is not None
-    assert state["acc"]["recipient_refs"] == [recipient_ref("viewer-42")]
+    assert state.acc.recipient_refs == (recipient_ref("viewer-42"),)
     assert inc.draft_of(state)["facts"]["claim_text_sha256"] == inc.sha256_text("秘密的谣言")
 
 
@@ -137,11 +137,11 @@ async def test_an_acknowledgement_is_recorded_and_stops_resending() -> None:
 
     outcome = await handlers(ledger).on_acknowledged(None, ack("rep-1", 1))
 
-    assert aggregate_id(ack("rep-1", 1)) == "provider-test/ack/rep-1"
+    assert by_report(ack("rep-1", 1)) == "provider-test/ack/rep-1"
     assert ledger.docs[("provider-test", 1)]["ack_status"] == "accepted"
     assert ledger.docs[("provider-test", 1)]["next_send_ms"] == inc.NEVER
     assert outcome.state is not None
-    assert len(outcome.state["acks"]) == 1
+    assert len(outcome.state.acks) == 1
 
 
 async def test_a_rejection_is_kept_with_its_errors_and_logged(capsys: pytest.CaptureFixture[str]) -> None:

@@ -8,12 +8,14 @@ from services.regulator_reporting.domain import incidents as inc
 from tests.unit.regulator_reporting.factories import NOW_MS, POLICY, blocked, ref
 
 
-def fold(state: dict[str, object] | None, obs: inc.Observation, event: str = "e", at: int = NOW_MS) -> dict:
-    return inc.fold(state, "prov-1", obs, ref(event), at, POLICY)  # type: ignore[arg-type]
+def fold(
+    state: inc.Incident | None, obs: inc.Observation, event: str = "e", at: int = NOW_MS
+) -> inc.Incident:
+    return inc.fold(state, "prov-1", obs, ref(event), at, POLICY)
 
 
-def mark(state: dict, sequence: int, at: int = NOW_MS) -> dict:
-    part = inc.PartRef(f"rep-{sequence}", sequence, inc.part_key(state), state["draft_digest"])
+def mark(state: inc.Incident, sequence: int, at: int = NOW_MS) -> inc.Incident:
+    part = inc.PartRef(f"rep-{sequence}", sequence, inc.part_key(state), state.draft_digest)
     return inc.mark_reported(state, part, at, POLICY)
 
 
@@ -41,7 +43,7 @@ def test_incident_keys_depend_on_facts_not_on_event_ids() -> None:
 def test_blocked_content_is_due_at_once_with_its_articles_and_action() -> None:
     state = fold(None, blocked("r1"))
 
-    assert state["due_ms"] == NOW_MS
+    assert state.due_ms == NOW_MS
     d = inc.draft_of(state)
     assert d["category"] == "illegal_content"
     assert d["articles"] == ["DS-10.2", "DS-10.3", "GA-14.1"]  # DS-10.2 from prohibited_content
@@ -59,42 +61,42 @@ def test_a_known_rumour_block_is_reported_under_ds_11() -> None:
 def test_the_same_facts_again_change_nothing_before_or_after_reporting() -> None:
     first = fold(None, blocked("r1"), "e1")
     again = fold(first, blocked("r1"), "e2", at=NOW_MS + 5_000)  # re-emitted with a new event id
-    assert again["draft_digest"] == first["draft_digest"]
-    assert again["due_ms"] == first["due_ms"]
+    assert again.draft_digest == first.draft_digest
+    assert again.due_ms == first.due_ms
 
     reported = mark(again, 1)
-    assert reported["due_ms"] == inc.NEVER
-    assert fold(reported, blocked("r1"), "e3")["due_ms"] == inc.NEVER
+    assert reported.due_ms == inc.NEVER
+    assert fold(reported, blocked("r1"), "e3").due_ms == inc.NEVER
 
 
 def test_new_facts_after_a_report_make_a_second_part_due() -> None:
     reported = mark(fold(None, blocked("r1")), 1)
     later = fold(reported, blocked("r1", decision_id="dec-2"), "e2", at=NOW_MS + 7_000)
 
-    assert later["due_ms"] == NOW_MS + 7_000
+    assert later.due_ms == NOW_MS + 7_000
     assert inc.part_key(later) == "illegal_content/input/r1#2"
     assert inc.draft_of(later)["facts"]["decision_ids"] == ["dec-2", "dec-r1"]
 
 
 def test_marking_is_idempotent_and_keeps_changes_made_after_the_snapshot() -> None:
     state = fold(None, blocked("r1"))
-    snapshot = inc.PartRef("rep-1", 1, inc.part_key(state), state["draft_digest"])
+    snapshot = inc.PartRef("rep-1", 1, inc.part_key(state), state.draft_digest)
     changed = fold(state, blocked("r1", decision_id="dec-2"), "e2", at=NOW_MS + 1)
 
     marked = inc.mark_reported(changed, snapshot, NOW_MS + 2, POLICY)
 
-    assert [p["sequence"] for p in marked["parts"]] == [1]
-    assert marked["due_ms"] == NOW_MS + 2  # the later decision still has to be reported
+    assert [p.sequence for p in marked.parts] == [1]
+    assert marked.due_ms == NOW_MS + 2  # the later decision still has to be reported
     assert inc.mark_reported(marked, snapshot, NOW_MS + 3, POLICY) == marked
 
 
 def test_rumour_cases_wait_until_quiet_but_not_longer_than_the_maximum_delay() -> None:
     state = fold(None, rumour())
-    assert state["due_ms"] == NOW_MS + POLICY.settle_ms
+    assert state.due_ms == NOW_MS + POLICY.settle_ms
 
     for i in range(1, 30):  # a notice every 500 ms keeps it from settling...
         state = fold(state, refutation(f"rcp-{i}"), f"e{i}", at=NOW_MS + 500 * i)
-    assert state["due_ms"] == NOW_MS + POLICY.max_delay_ms  # ...until the maximum delay
+    assert state.due_ms == NOW_MS + POLICY.max_delay_ms  # ...until the maximum delay
 
 
 def test_a_rumour_report_counts_distinct_recipients_and_hashes_texts() -> None:

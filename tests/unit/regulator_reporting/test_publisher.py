@@ -50,7 +50,7 @@ async def stored_reports(n: int, ack_timeout_s: float = 60) -> MemoryLedger:
     incidents, ledger = MemoryIncidents(), MemoryLedger()
     for i in range(n):
         state = inc.fold(None, "prov-1", blocked(f"r{i}"), ref(f"e{i}"), NOW_MS, POLICY)
-        incidents.put(f"prov-1/{state['key']}", state)
+        incidents.put(f"prov-1/{state.key}", state)
     seq = Sequencer(incidents, ledger, signer(), POLICY, lambda: LATER, ack_timeout_s=ack_timeout_s)
     while await seq.round():
         pass
@@ -153,7 +153,7 @@ async def test_reports_handed_over_by_the_sequencer_go_out_without_reading_them_
     seq = Sequencer(incidents, ledger, signer(), POLICY, lambda: LATER, batch=2, on_numbered=pub.numbered)
     for i in range(5):
         state = inc.fold(None, "prov-1", blocked(f"r{i}"), ref(f"e{i}"), NOW_MS, POLICY)
-        incidents.put(f"prov-1/{state['key']}", state)
+        incidents.put(f"prov-1/{state.key}", state)
     reads_before = ledger.reads
 
     while await seq.round():

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 from services.regulator_reporting.chain import GENESIS_HASH, PublicKey, report_hash
 from services.regulator_reporting.domain import incidents as inc
-from services.regulator_reporting.domain.reports import Head, build_report, pending_of, report_id_for
+from services.regulator_reporting.domain.reports import Head, pending_of, report_id_for
+from services.regulator_reporting.outbound import build_report
 from shared.contracts.reporting import ReportSubmitted
 from tests.unit.regulator_reporting.factories import (
     NOW,

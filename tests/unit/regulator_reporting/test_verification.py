@@ -5,7 +5,8 @@ from __future__ import annotations
 import json
 
 from services.regulator_reporting.chain import GENESIS_HASH
-from services.regulator_reporting.domain.reports import Head, build_report
+from services.regulator_reporting.domain.reports import Head
+from services.regulator_reporting.outbound import build_report
 from services.regulator_reporting.verification import StreamRecord, verify_stream
 from shared.messaging.codec import encode
 from tests.unit.regulator_reporting.factories import (
