@@ -10,7 +10,7 @@ from typing import Any
 from services.console.adapters.rumours import CASE_ACTION, CLOSE_ACTION
 from services.console.domain.rumour_commands import CaseForm, case_command_id, close_command_id
 from services.console.domain.rumour_view import RumourCaseView, fold_case
-from services.console.ports import Actor, CommandResult, Page, RumourQuery
+from services.console.ports import Actor, AuditEntry, CommandResult, Page, RumourQuery
 from shared.contracts import types as T
 from shared.contracts.envelope import CloudEvent
 from shared.contracts.rumour import RumourCaseClosed, RumourRecorded
@@ -88,6 +88,8 @@ class FakeRumourCommands:
         return CommandResult(command_id, duplicate=False, published=True)
 
     def _row(self, action: str, target: str, actor: Actor, now: datetime, details: dict[str, Any]) -> None:
+        # The real sender's audit record lives in the audit collection: `search` and `submitted` see it.
+        self.audit.entries.append(AuditEntry(action, actor, now, None, target=target, details=details))
         self.audit.commands.append(
             {
                 "action": action,
