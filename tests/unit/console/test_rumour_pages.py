@@ -262,3 +262,16 @@ async def test_ds11_the_claim_is_shown_escaped(fakes: Fakes, client: httpx.Async
         html = (await client.get(path)).text
         assert "<script>alert(1)" not in html
         assert "&lt;script&gt;alert(1)" in html
+
+
+async def test_every_form_on_the_rumour_pages_carries_the_sessions_token(
+    fakes: Fakes, client: httpx.AsyncClient
+) -> None:
+    fakes.rumours.put(open_case_state("notice-1"))
+    token = sign_in_as(fakes, client, "ada", "admin")
+    for path in ("/rumours", "/rumours/new", "/rumours/case/notice-1"):
+        html = (await client.get(path)).text
+        posts = html.count('method="post"')
+        assert posts >= 1, path
+        assert html.count(f'name="csrf_token" value="{token}"') == posts, path
+    assert 'id="close-form"' in html  # the case page's close form is among them
