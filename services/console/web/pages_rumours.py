@@ -215,6 +215,7 @@ async def _case_page(request: Request, notice_id: str, status_code: int = 200, *
         sent=sent,
         waiting=waiting,
         from_console=bool(submitted),
+        close_sent=bool(closes),  # one close per case: no second form while the first is on its way
         close_request_id=uuid.uuid4().hex,
         case_url=case_url,
         reason=context.pop("reason", ""),

@@ -216,6 +216,9 @@ async def test_ds11_an_operator_closes_an_open_case_once(fakes: Fakes, client: h
     )
     # A second operator's close of the same case is refused, naming who closed it.
     other = sign_in_as(fakes, client, "bob", "operator")
+    waiting = (await client.get("/rumours/case/notice-1")).text
+    assert 'id="close-form"' not in waiting  # the close is on its way: no second form
+    assert "sent, waiting for the service" in waiting
     second = "5f1a3c7e-0000-4000-8000-00000000000b"
     refused = await client.post(
         "/rumours/close/notice-1", data={"reason": "also", "request_id": second, "csrf_token": other}
