@@ -9,6 +9,7 @@ from typing import Any, Literal, Protocol
 
 from services.console.domain.claims import Take
 from services.console.domain.roles import Role
+from services.console.domain.rumour_commands import CaseForm
 
 
 @dataclass(frozen=True)
@@ -155,6 +156,15 @@ class ReviewQuery:
 
     status: str = "pending"
     stage: str = ""
+    page: int = 1
+    page_size: int = 50
+
+
+@dataclass(frozen=True)
+class RumourQuery:
+    """Criteria of the rumour cases list (DS-11): `status` open, closed, or empty for all."""
+
+    status: str = ""
     page: int = 1
     page_size: int = 50
 
@@ -358,6 +368,48 @@ class ReviewDesk(Protocol):
 
     async def decisions(self, item_ids: list[str]) -> dict[str, dict[str, Any]]:
         """The decision sent from the console for each of the items that has one."""
+        ...
+
+
+class RumourView(Protocol):
+    """Rumour cases (DS-11) as built from `dsgov.rumour.recorded` and `dsgov.rumour.case-closed`."""
+
+    async def cases(self, query: RumourQuery) -> Page:
+        """Cases matching `query`: open first, then the latest change first (without their history)."""
+        ...
+
+    async def case(self, notice_id: str) -> dict[str, Any] | None:
+        """One case with its history."""
+        ...
+
+
+class RumourCommands(Protocol):
+    """Opening and closing rumour cases, sent as commands on `dsgov.console.commands` (DS-11)."""
+
+    async def open_case(
+        self,
+        form: CaseForm,
+        *,
+        notice_id: str,
+        actor: Actor,
+        request_id: str,
+        client: str | None,
+        now: datetime,
+    ) -> CommandResult:
+        """Record and send `dsgov.rumour.case-submitted`; the same form again sends nothing."""
+        ...
+
+    async def close_case(
+        self,
+        case: Mapping[str, Any],
+        *,
+        reason: str,
+        actor: Actor,
+        request_id: str,
+        client: str | None,
+        now: datetime,
+    ) -> CommandResult:
+        """Record and send `dsgov.rumour.case-close-submitted`; at most one close per case."""
         ...
 
 

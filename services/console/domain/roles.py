@@ -1,7 +1,8 @@
 """Console roles and what each may do.
 
 viewer: read; operator: read, withdraw consents on the subject's behalf (DS-14.2, PI-15), propose,
-approve and disable feature-library entries (DS-10.2) and decide human-review items (DS-10.1);
+approve and disable feature-library entries (DS-10.2), decide human-review items (DS-10.1) and
+open and close rumour cases (DS-11);
 admin: everything, including user management and the audit log.
 """
 
@@ -21,6 +22,7 @@ class Permission(StrEnum):
     WITHDRAW = "withdraw"  # send a withdrawal command on the subject's behalf
     CURATE = "curate"  # propose, approve and disable feature-library entries (DS-10.2)
     REVIEW = "review"  # take and decide items of the human review queue (DS-10.1)
+    RUMOUR = "rumour"  # open and close rumour cases (DS-11)
     ADMINISTER = "administer"  # users and the audit log
 
 
@@ -30,6 +32,7 @@ MINIMUM_ROLE: Final[dict[Permission, Role]] = {
     Permission.WITHDRAW: "operator",
     Permission.CURATE: "operator",
     Permission.REVIEW: "operator",
+    Permission.RUMOUR: "operator",
     Permission.ADMINISTER: "admin",
 }
 

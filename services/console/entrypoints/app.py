@@ -40,6 +40,7 @@ from services.console.adapters.mongo import (
     MongoSite,
     MongoUsers,
 )
+from services.console.adapters.rumours import RUMOUR_INDEXES, MongoRumourView, RumourCommandSender
 from services.console.config import ConsoleSettings, login_limiter, web_config
 from services.console.config import create_admin_command as first_admin_command
 from services.console.domain.commands import LIBRARY_CHANGE, REVIEW_DECISION, SOURCE, WITHDRAWAL
@@ -47,6 +48,8 @@ from services.console.domain.library_view import LibraryEntryView
 from services.console.domain.passwords import Passwords
 from services.console.domain.projection import CONSENT_STATUS, IDENTITY_STATUS, ConsentView, IdentityView
 from services.console.domain.review_view import ITEM_TYPES, STATS_TYPES, ReviewItemView, ReviewStats
+from services.console.domain.rumour_commands import CASE_CLOSE_SUBMITTED, CASE_SUBMITTED
+from services.console.domain.rumour_view import CASE_TYPES, RumourCaseView
 from services.console.projections import (
     Projections,
     consent_key,
@@ -55,6 +58,7 @@ from services.console.projections import (
     review_item_key,
     review_stats_key,
 )
+from services.console.rumour_projection import on_rumour_case, rumour_case_key
 from services.console.web.app import create_app, prepare_store
 from services.console.web.base import ConsoleDeps
 from shared.contracts import topics
@@ -68,7 +72,7 @@ from shared.storage.aggregates import AggregateStore
 
 log = get_logger(__name__)
 
-COMMANDS = (WITHDRAWAL, LIBRARY_CHANGE, REVIEW_DECISION)
+COMMANDS = (WITHDRAWAL, LIBRARY_CHANGE, REVIEW_DECISION, CASE_SUBMITTED, CASE_CLOSE_SUBMITTED)
 CREATE_ADMIN_HINT = "python -m services.console create-user --username NAME --role admin"
 
 DEFINITION = ServiceDefinition[Projections](
@@ -77,7 +81,8 @@ DEFINITION = ServiceDefinition[Projections](
     description=(
         "The admins' web console: read models from dsgov.consent, dsgov.identity and dsgov.review; "
         "withdrawal of a biometric consent on the subject's behalf (DS-14.2, PI-15), feature-library "
-        "changes (DS-10.2) and human review decisions (DS-10.1) sent as commands."
+        "changes (DS-10.2) and human review decisions (DS-10.1) sent as commands. "
+        "Rumour cases (DS-11) read from dsgov.rumour, opened and closed by commands."
     ),
     routes=(
         *(
@@ -97,11 +102,16 @@ DEFINITION = ServiceDefinition[Projections](
             on(t, Projections.on_review_stats, ReviewStats, key=review_stats_key, topic=topics.REVIEW)
             for t in STATS_TYPES
         ),
+        # Rumour cases (DS-11): opened (recorded) and closed, by notice id.
+        *(
+            on(t, on_rumour_case, RumourCaseView, key=rumour_case_key, topic=topics.RUMOUR)
+            for t in CASE_TYPES
+        ),
     ),
     publishes=COMMANDS,
     publishes_on=dict.fromkeys(COMMANDS, topics.CONSOLE_COMMANDS),
     collection=PROJECTIONS,
-    indexes=PROJECTION_INDEXES,
+    indexes=(*PROJECTION_INDEXES, *RUMOUR_INDEXES),
 )
 
 
@@ -138,6 +148,10 @@ def build_deps(
         config=web_config(settings, runtime.settings),
         library=MongoLibraryView(projections, provider),
         reviews=MongoReviewView(projections, provider),
+        rumours=MongoRumourView(projections, provider),
+        rumour_commands=RumourCommandSender(
+            audit_store, runtime.publisher, publish_timeout_s=settings.publish_timeout_s, provider_id=provider
+        ),
         desk=MongoReviewDesk(audit_store),
         pending=MongoPendingActions(db[PENDING]),
         site=MongoSite(db[SITE]),

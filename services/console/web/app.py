@@ -18,6 +18,7 @@ from services.console.web import (
     pages_dashboard,
     pages_library,
     pages_review,
+    pages_rumours,
 )
 from services.console.web.base import ConsoleDeps, Guarded, audit, build_templates, render
 from services.console.web.security import CsrfRejected, Forbidden, LoginRequired
@@ -68,6 +69,7 @@ def create_app(deps: ConsoleDeps) -> FastAPI:
     guarded = Guarded(app.router)  # straight onto the app: every route is an APIRoute of `app.routes`
     for pages in (pages_auth, pages_dashboard, pages_consents, pages_review, pages_library, pages_admin):
         pages.register(guarded)
+    pages_rumours.register(guarded)
     app.state.route_permissions = guarded.permissions
     _add_error_handlers(app)
     # Unknown Host headers get 400 before any route runs (DNS rebinding, poisoned absolute URLs).

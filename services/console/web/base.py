@@ -29,6 +29,8 @@ from services.console.ports import (
     ReadModel,
     ReviewDesk,
     ReviewView,
+    RumourCommands,
+    RumourView,
     Session,
     Sessions,
     Site,
@@ -63,6 +65,8 @@ class ConsoleDeps:
     config: WebConfig
     library: LibraryView
     reviews: ReviewView
+    rumours: RumourView  # rumour cases (DS-11)
+    rumour_commands: RumourCommands
     desk: ReviewDesk
     pending: PendingActions  # requests waiting for a second person (separation of duties)
     site: Site

@@ -398,6 +398,8 @@ class Fakes:
     reviews: FakeReviews
     desk: FakeDesk
     pending: FakePending
+    rumours: Any  # rumour_fakes.FakeRumours (that module imports this one)
+    rumour_commands: Any  # rumour_fakes.FakeRumourCommands
 
 
 FIRST_RUN = (
@@ -414,6 +416,9 @@ def make_fakes(
     commands = FakeCommands(desk=desk)
     library, reviews, pending = FakeLibrary(), FakeReviews(), FakePending()
     clock = [NOW]
+    from tests.unit.console.rumour_fakes import FakeRumourCommands, FakeRumours  # it imports this module
+
+    rumours, rumour_commands = FakeRumours(), FakeRumourCommands(audit)
     deps = ConsoleDeps(
         users=users,
         sessions=sessions,
@@ -431,13 +436,28 @@ def make_fakes(
         ),
         library=library,
         reviews=reviews,
+        rumours=rumours,
+        rumour_commands=rumour_commands,
         desk=desk,
         pending=pending,
         site=FakeSite(),
         clock=lambda: clock[0],
     )
     return Fakes(
-        users, sessions, failures, audit, read_model, commands, deps, clock, library, reviews, desk, pending
+        users,
+        sessions,
+        failures,
+        audit,
+        read_model,
+        commands,
+        deps,
+        clock,
+        library,
+        reviews,
+        desk,
+        pending,
+        rumours,
+        rumour_commands,
     )
 
 

@@ -106,6 +106,8 @@ def test_the_service_definition_lists_every_command_on_the_console_topic_and_the
         "dsgov.consent.withdrawal-submitted",
         "dsgov.library.change-submitted",
         "dsgov.review.decision-submitted",
+        "dsgov.rumour.case-submitted",  # DS-11: the provider opens and closes rumour cases
+        "dsgov.rumour.case-close-submitted",
     }
     assert set(DEFINITION.publishes_on.values()) == {topics.CONSOLE_COMMANDS}
     assert set(DEFINITION.consumes[topics.REVIEW]) == {

@@ -1,6 +1,7 @@
 """Role matrix: every route by every role.
 
-viewer: read; operator: + withdraw, library changes (DS-10.2), review take and decide (DS-10.1);
+viewer: read; operator: + withdraw, library changes (DS-10.2), review take and decide (DS-10.1),
+rumour cases opened and closed (DS-11);
 admin: + users and audit.
 """
 
@@ -17,6 +18,7 @@ from services.console.ports import PendingAction
 from services.console.web.app import create_app
 from tests.unit.console.conftest import PASSWORD, add_user, client_for, csrf_of, sign_in_as
 from tests.unit.console.fakes import NOW, granted_consent, make_fakes, pending_item, proposed_entry
+from tests.unit.console.rumour_fakes import open_case_state
 
 RID = "5f1a3c7e-0000-4000-8000-000000000001"
 
@@ -89,6 +91,23 @@ SAMPLES: dict[tuple[str, str], tuple[str, dict[str, str]]] = {
         "/review/decide/item%2F2",
         {"decision": "approve", "reason": "harmless in context", "request_id": RID},
     ),
+    ("GET", "/rumours"): ("/rumours?status=open", {}),
+    ("GET", "/rumours/new"): ("/rumours/new", {}),
+    ("POST", "/rumours/open"): (
+        "/rumours/open",
+        {
+            "claim_text": "the dam has burst",
+            "refutation_text": "the dam is intact",
+            "severity": "high",
+            "reason": "seen in our outputs",
+            "request_id": RID,
+        },
+    ),
+    ("GET", "/rumours/case/{notice_id:path}"): ("/rumours/case/n%2F1", {}),
+    ("POST", "/rumours/close/{notice_id:path}"): (
+        "/rumours/close/n%2F1",
+        {"reason": "the claim no longer circulates", "request_id": RID},
+    ),
 }
 EXPECTED: dict[tuple[str, str], Permission | None] = {
     ("GET", "/login"): None,
@@ -122,6 +141,11 @@ EXPECTED: dict[tuple[str, str], Permission | None] = {
     ("GET", "/review/item/{item_id:path}"): Permission.READ,
     ("POST", "/review/take/{item_id:path}"): Permission.REVIEW,
     ("POST", "/review/decide/{item_id:path}"): Permission.REVIEW,
+    ("GET", "/rumours"): Permission.READ,
+    ("GET", "/rumours/new"): Permission.RUMOUR,
+    ("POST", "/rumours/open"): Permission.RUMOUR,
+    ("GET", "/rumours/case/{notice_id:path}"): Permission.READ,
+    ("POST", "/rumours/close/{notice_id:path}"): Permission.RUMOUR,
 }
 WHO = ("anonymous", *ROLES)
 
@@ -138,6 +162,9 @@ WHO = ("anonymous", *ROLES)
         ("operator", Permission.WITHDRAW, True),
         ("operator", Permission.CURATE, True),
         ("operator", Permission.REVIEW, True),
+        ("viewer", Permission.RUMOUR, False),
+        ("operator", Permission.RUMOUR, True),
+        ("admin", Permission.RUMOUR, True),
         ("operator", Permission.ADMINISTER, False),
         ("admin", Permission.READ, True),
         ("admin", Permission.WITHDRAW, True),
@@ -167,6 +194,7 @@ async def _request(role: str, method: str, route: str) -> tuple[Any, Any]:
     fakes.library.put(proposed_entry("kw/1"))  # proposed by console:alice, whom no test signs in as
     fakes.reviews.put(pending_item("item/1"))
     fakes.reviews.put(pending_item("item/2", request_id="req-2"))
+    fakes.rumours.put(open_case_state("n/1"))
     fakes.desk.all_takes.append(Take("item/2", 1, f"{role}-user", role, NOW.isoformat()))  # held by them
     add_user(fakes, "target", "viewer")
     add_user(fakes, "second-admin", "admin")
@@ -239,6 +267,9 @@ async def test_route_by_role(who: str, method: str, route: str) -> None:
     )
     decided = bool(fakes.commands.review_calls)
     assert decided == (route.startswith("/review/decide") and acts)
+    opened, closed = bool(fakes.rumour_commands.opened), bool(fakes.rumour_commands.closed)
+    assert opened == (route == "/rumours/open" and acts)  # DS-11
+    assert closed == (route.startswith("/rumours/close") and acts)
     took = any(t.item_id == "item/1" for t in fakes.desk.all_takes)
     assert took == (route.startswith("/review/take") and acts)
     target = fakes.users.users["target"]
