@@ -13,21 +13,31 @@ import hashlib
 from typing import Final
 
 from services.labeling.aigc.carriers.base import Carrier, CarrierError, FoundLabel
+from services.labeling.aigc.carriers.flac import FlacCarrier
 from services.labeling.aigc.carriers.jpeg import JpegCarrier
+from services.labeling.aigc.carriers.mp3 import Mp3Carrier
 from services.labeling.aigc.carriers.mp4 import Mp4Carrier
+from services.labeling.aigc.carriers.pdf import PdfCarrier
 from services.labeling.aigc.carriers.png import PngCarrier
 from services.labeling.aigc.carriers.text import TextCarrier
 from services.labeling.aigc.carriers.wav import WavCarrier
+from services.labeling.aigc.carriers.webp import WebpCarrier
 from services.labeling.aigc.label import AigcLabel
 
-# Order matters: the text carrier accepts anything that is clean UTF-8, so it is asked last.
+# Order matters: MP3 sniffs a bare frame sync, so it follows the formats with a magic number;
+# the text carrier accepts anything that is clean UTF-8, so it is asked last.
 CARRIERS: Final[tuple[Carrier, ...]] = (
     PngCarrier(),
     JpegCarrier(),
     WavCarrier(),
+    WebpCarrier(),
     Mp4Carrier(),
+    FlacCarrier(),
+    PdfCarrier(),
+    Mp3Carrier(),
     TextCarrier(),
 )
+NAMES: Final = ", ".join(c.name for c in CARRIERS)
 
 
 class UnknownFormat(ValueError):
@@ -39,11 +49,11 @@ def carrier_for(data: bytes) -> Carrier:
     for carrier in CARRIERS:
         if carrier.sniff(data):
             return carrier
-    raise UnknownFormat("not a PNG, JPEG, WAV, MP4 or UTF-8 text file")
+    raise UnknownFormat(f"not a supported format ({NAMES})")
 
 
 def format_of(data: bytes) -> str:
-    """The format name: png, jpeg, wav, mp4 or text."""
+    """The format name (a carrier's name, see NAMES)."""
     return carrier_for(data).name
 
 
@@ -60,7 +70,7 @@ def content_hash(data: bytes) -> str:
 def embed(data: bytes, label: AigcLabel) -> bytes:
     """The file carrying exactly `label`: any existing label, legacy ones included, is replaced (GB-I9)."""
     carrier = carrier_for(data)
-    return carrier.insert(carrier.strip(data), label.to_json())
+    return carrier.insert(carrier.strip(data), label)
 
 
 __all__ = [

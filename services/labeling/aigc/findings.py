@@ -9,7 +9,10 @@ Severity = Literal["error", "warning"]
 
 # code -> (article id from regulations.md, explanation). The codes are printed by `dsgov-label verify`.
 FINDINGS: Final[dict[str, tuple[str, str]]] = {
-    "file_format_unknown": ("LB-5.3", "not a PNG, JPEG, WAV, MP4 or UTF-8 text file"),
+    "file_format_unknown": (
+        "LB-5.3",
+        "not a supported file format (PNG, JPEG, WebP, WAV, MP3, FLAC, MP4/MOV/M4A, PDF, UTF-8 text)",
+    ),
     "file_corrupt": ("LB-5.3", "the file's structure is damaged, so its metadata cannot be read"),
     "label_missing": ("DS-16", "no AIGC metadata label in the file (implicit label required)"),
     "label_duplicated": ("GB-I9", "more than one AIGC metadata label in the file (exactly one allowed)"),

@@ -85,8 +85,12 @@ class AigcLabel:
         return {KEY: dict(zip(FIELDS, self.values(), strict=True))}
 
     def to_json(self) -> str:
-        """The compact serialisation written into files."""
+        """The compact `{"AIGC":{...}}` serialisation (GB 45438 Annex E b); PNG tEXt, events)."""
         return json.dumps(self.to_object(), separators=(",", ":"), ensure_ascii=True)
+
+    def to_bare_json(self) -> str:
+        """The bare 7-field object the TC260 guides put in XMP, MP4, WAV, ID3, Vorbis, PDF, OOXML."""
+        return json.dumps(self.to_object()[KEY], separators=(",", ":"), ensure_ascii=True)
 
     def with_propagation(self, propagator: str, propagate_id: str, reserved_code2: str) -> AigcLabel:
         """The same production fields with new propagation fields (LB-6)."""
