@@ -5,10 +5,12 @@ VENV   ?= .venv
 PY     := $(VENV)/bin/python
 STAMP  := $(VENV)/.installed-$(shell sha1sum pyproject.toml | cut -c1-12)
 SERVICES := identity_verification biometric_consent generation_review labeling rumour_refutation regulator_reporting console
-# Debian packages the tests need: a CJK font to burn explicit labels (GB 45438 5.2) and Chromium
-# for the console's browser tests (driven by Playwright; never `playwright install`).
-SYSTEM_PACKAGES := fonts-wqy-microhei chromium
-SYSTEM_CHECK := test -f /usr/share/fonts/truetype/wqy/wqy-microhei.ttc && test -x /usr/bin/chromium
+# Debian packages the tests need: a CJK font to burn explicit labels (GB 45438 5.2), Chromium
+# for the console's browser tests (driven by Playwright; never `playwright install`), and the
+# independent label readers / media tools of the labeling tests: exiftool, ffmpeg (ffprobe).
+SYSTEM_PACKAGES := fonts-wqy-microhei chromium libimage-exiftool-perl ffmpeg
+SYSTEM_CHECK := test -f /usr/share/fonts/truetype/wqy/wqy-microhei.ttc && test -x /usr/bin/chromium \
+	&& test -x /usr/bin/exiftool && test -x /usr/bin/ffmpeg && test -x /usr/bin/ffprobe
 
 .DEFAULT_GOAL := help
 .PHONY: help install system-deps run test lint fmt unit integration e2e docs schemas bench clean
@@ -25,7 +27,7 @@ $(STAMP): pyproject.toml
 
 install: $(STAMP)  ## create the virtualenv and install pinned dependencies
 
-system-deps:  ## install the Debian packages the tests need (CJK font, Chromium; root or sudo)
+system-deps:  ## install the Debian packages the tests need (CJK font, Chromium, exiftool, ffmpeg; root or sudo)
 	@if ! ($(SYSTEM_CHECK)); then \
 		echo "installing $(SYSTEM_PACKAGES) (Debian packages needed by the tests)"; \
 		SUDO=$$( [ "$$(id -u)" = 0 ] || echo sudo ); \

@@ -48,8 +48,10 @@ def _update(data: bytes, pdf: pikepdf.Pdf, label_payload: str | None) -> bytes:
     if tail is None:
         raise CarrierError("PDF: no startxref at the end of the file")
     prev = int(tail[1])
-    number = int(pdf.trailer.get("/Size", len(pdf.objects) + 1))
+    size = int(pdf.trailer.get("/Size", len(pdf.objects) + 1))
     old = pdf.trailer.get("/Info")
+    # Redefine the Info object under its own number (as exiftool does); a new one only if there is none.
+    number, generation = old.objgen if isinstance(old, pikepdf.Dictionary) and old.is_indirect else (size, 0)
     entries = b""
     if isinstance(old, pikepdf.Dictionary):
         entries = b"".join(k.encode() + b" " + v.unparse() + b"\n" for k, v in old.items() if k != KEY)
@@ -57,13 +59,14 @@ def _update(data: bytes, pdf: pikepdf.Pdf, label_payload: str | None) -> bytes:
         entries += KEY.encode() + b" " + pikepdf.String(label_payload).unparse() + b"\n"
     head = data  # the marker starts with a line break, so the update starts on a line of its own
     offset = len(head) + len(MARKER)
-    body = f"{number} 0 obj\n".encode() + b"<<\n" + entries + b">>\nendobj\n"
+    body = f"{number} {generation} obj\n".encode() + b"<<\n" + entries + b">>\nendobj\n"
     root = pdf.trailer.Root.objgen
-    trailer = f"/Size {number + 1} /Root {root[0]} {root[1]} R /Info {number} 0 R /Prev {prev}".encode()
+    info = f"{number} {generation} R"
+    trailer = f"/Size {max(size, number + 1)} /Root {root[0]} {root[1]} R /Info {info} /Prev {prev}".encode()
     if "/ID" in pdf.trailer:
         trailer += b" /ID " + pdf.trailer.ID.unparse()
     xref_at = offset + len(body)
-    xref = f"xref\n{number} 1\n{offset:010d} 00000 n \n".encode()
+    xref = f"xref\n{number} 1\n{offset:010d} {generation:05d} n \n".encode()
     end = b"trailer\n<< " + trailer + b" >>\nstartxref\n" + str(xref_at).encode() + b"\n%%EOF\n"
     return head + MARKER + body + xref + end
 
@@ -98,7 +101,7 @@ class PdfCarrier:
         """The bytes after the marker are one update this library wrote (object, xref, trailer)."""
         return (
             re.fullmatch(
-                rb"\d+ 0 obj\n<<\n.*>>\nendobj\nxref\n\d+ 1\n\d{10} 00000 n \ntrailer\n<< [^\n]* >>\n"
+                rb"\d+ \d+ obj\n<<\n.*>>\nendobj\nxref\n\d+ 1\n\d{10} \d{5} n \ntrailer\n<< [^\n]* >>\n"
                 rb"startxref\n\d+\n%%EOF\n",
                 data[at + len(MARKER) :],
                 re.DOTALL,

@@ -1,7 +1,7 @@
 """PNG: the TC260 XMP property in the `iTXt` chunk with keyword `XML:com.adobe.xmp` (TC260-PG-20259A).
 
 The property `<TC260:AIGC>` (bare 7-field object) is added to the file's XMP packet when it has
-one, else a new uncompressed XMP `iTXt` chunk goes right before `IEND`; stripping removes exactly
+one, else a new uncompressed XMP `iTXt` chunk goes right before the first `IDAT`; stripping removes exactly
 that, so the original bytes come back. Chunk framing and CRCs by pypng.
 
 Also read (GB-I9 counts them; embed replaces them): a `tEXt`/`zTXt` chunk with keyword `AIGC`
@@ -137,7 +137,7 @@ class PngCarrier:
         return _write(kept, tail) if changed else data
 
     def insert(self, data: bytes, label: AigcLabel) -> bytes:
-        """Into the existing uncompressed XMP iTXt, or a new XMP iTXt chunk just before IEND."""
+        """Into the existing uncompressed XMP iTXt, or a new XMP iTXt chunk just before IDAT."""
         chunks, tail = _chunks(data)
         if not chunks or chunks[-1][0] != b"IEND":
             raise CarrierError("PNG: no IEND chunk")
@@ -150,5 +150,7 @@ class PngCarrier:
                 raise CarrierError("PNG: the XMP iTXt chunk is compressed; re-save it uncompressed")
             head = body[: len(body) - len(text)]  # keyword, flags, language tags as they were
             return _write([*chunks[:i], (kind, head + xmp.insert(text, payload)), *chunks[i + 1 :]], tail)
+        # Before the image data: exiftool warns that readers may ignore text chunks after IDAT.
+        at = next((i for i, (kind, _) in enumerate(chunks) if kind == b"IDAT"), len(chunks) - 1)
         chunk = (b"iTXt", itxt(XMP_KEYWORD, xmp.packet(payload)))
-        return _write([*chunks[:-1], chunk, chunks[-1]], tail)
+        return _write([*chunks[:at], chunk, *chunks[at:]], tail)

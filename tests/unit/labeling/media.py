@@ -1,0 +1,87 @@
+"""Real media files for the carrier tests, made here with ffmpeg, Pillow and pikepdf (tiny, a second long)."""
+
+from __future__ import annotations
+
+import functools
+import io
+import subprocess
+import tempfile
+from pathlib import Path
+
+import pikepdf
+
+from tests.unit.labeling import samples
+
+
+def ffmpeg(*args: str, suffix: str) -> bytes:
+    """Run ffmpeg with `args` (inputs and options) and return the output file's bytes."""
+    with tempfile.TemporaryDirectory() as tmp:
+        out = Path(tmp) / f"out{suffix}"
+        subprocess.run(["ffmpeg", "-v", "error", "-nostdin", "-y", *args, str(out)], check=True, timeout=60)
+        return out.read_bytes()
+
+
+TONE = ("-f", "lavfi", "-i", "sine=frequency=440:duration=1")
+PICTURE = ("-f", "lavfi", "-i", "testsrc=size=64x48:rate=10", "-t", "1", "-pix_fmt", "yuv420p")
+
+
+@functools.cache
+def mp3(tagged: bool = False) -> bytes:
+    extra = ("-metadata", "title=song", "-id3v2_version", "3") if tagged else ("-write_id3v2", "0")
+    return ffmpeg(*TONE, "-c:a", "libmp3lame", "-b:a", "32k", *extra, suffix=".mp3")
+
+
+@functools.cache
+def flac() -> bytes:
+    return ffmpeg(*TONE, "-c:a", "flac", suffix=".flac")
+
+
+@functools.cache
+def m4a() -> bytes:
+    return ffmpeg(*TONE, "-c:a", "aac", "-b:a", "32k", suffix=".m4a")
+
+
+@functools.cache
+def mp4(faststart: bool = True) -> bytes:
+    flags = ("-movflags", "+faststart") if faststart else ()
+    return ffmpeg(*PICTURE, "-c:v", "libx264", "-preset", "ultrafast", *flags, suffix=".mp4")
+
+
+@functools.cache
+def mov() -> bytes:
+    return ffmpeg(*PICTURE, "-c:v", "libx264", "-preset", "ultrafast", suffix=".mov")
+
+
+@functools.cache
+def mp4_labeled_by_ffmpeg(payload: str) -> bytes:
+    """What another provider's pipeline writes: ffmpeg's own mdta keys (AIGC among `encoder`)."""
+    return ffmpeg(
+        *PICTURE,
+        "-c:v",
+        "libx264",
+        "-preset",
+        "ultrafast",
+        "-movflags",
+        "+faststart+use_metadata_tags",
+        "-metadata",
+        f"AIGC={payload}",
+        suffix=".mp4",
+    )
+
+
+def webp(lossless: bool) -> bytes:
+    out = io.BytesIO()
+    samples.gradient(64, 48).save(out, "WEBP", lossless=lossless, quality=80)
+    return out.getvalue()
+
+
+def pdf() -> bytes:
+    doc = pikepdf.new()
+    doc.add_blank_page()
+    doc.docinfo["/Title"] = "report"
+    out = io.BytesIO()
+    doc.save(out)
+    return out.getvalue()
+
+
+MARKDOWN = "# 标题\n\nA paragraph.\n".encode()

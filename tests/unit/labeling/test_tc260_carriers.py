@@ -1,0 +1,251 @@
+"""Each format's label sits where its TC260 guide puts it, and readers nobody here wrote find it.
+
+exiftool (Debian libimage-exiftool-perl), ffprobe (Debian ffmpeg), mutagen, Pillow, pikepdf and
+PyYAML read every file `embed` writes (LB-5.3, GB-I2): the label they report is the bare 7-field
+object (the `{"AIGC": ...}` wrapper only where the guide has it), exactly one per file (GB-I9),
+and stripping it gives back the original bytes, so the content hash is the platform's SHA-256.
+"""
+
+from __future__ import annotations
+
+import base64
+import io
+import json
+import struct
+import subprocess
+import zlib
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import mutagen
+import pikepdf
+import pytest
+import yaml
+from mutagen._riff import RiffFile
+from mutagen.mp4._atom import Atoms
+from PIL import Image
+
+from services.labeling.aigc import files, issue
+from services.labeling.aigc.label import FIELDS, AigcLabel
+from tests.unit.labeling import media, samples
+from tests.unit.labeling.samples import PRODUCER, PRODUCER_KEY, sha256
+
+MAKERS: dict[str, tuple[str, Callable[[], bytes]]] = {
+    "png": ("png", samples.png),
+    "jpeg": ("jpeg", samples.jpeg),
+    "webp-lossless": ("webp", lambda: media.webp(lossless=True)),
+    "webp-lossy": ("webp", lambda: media.webp(lossless=False)),
+    "wav": ("wav", samples.wav),
+    "mp3": ("mp3", media.mp3),
+    "mp3-id3v2.3": ("mp3", lambda: media.mp3(tagged=True)),
+    "flac": ("flac", media.flac),
+    "mp4-faststart": ("mp4", media.mp4),
+    "mp4-moov-last": ("mp4", lambda: media.mp4(faststart=False)),
+    "mov": ("mp4", media.mov),
+    "m4a": ("mp4", media.m4a),
+    "pdf": ("pdf", media.pdf),
+    "markdown": ("text", lambda: media.MARKDOWN),
+}
+SUFFIX = {"png": ".png", "jpeg": ".jpg", "webp": ".webp", "wav": ".wav", "mp3": ".mp3", "flac": ".flac"}
+SUFFIX |= {"pdf": ".pdf", "text": ".md"}
+
+
+def label_for(data: bytes) -> AigcLabel:
+    return issue.produce(
+        producer_code=PRODUCER,
+        produce_id="pid-tc260",
+        content_sha256=files.content_hash(data),
+        key=PRODUCER_KEY,
+    )
+
+
+def labeled(case: str) -> tuple[bytes, bytes, AigcLabel]:
+    original = MAKERS[case][1]()
+    label = label_for(original)
+    return original, files.embed(original, label), label
+
+
+# --- independent readers: each returns the label payloads it sees ---
+
+
+def exiftool(data: bytes, tmp: Path, suffix: str) -> list[str]:
+    path = tmp / f"file{suffix}"
+    path.write_bytes(data)
+    out = subprocess.run(
+        ["exiftool", "-j", "-a", "-u", "-b", "-G1", str(path)], check=True, capture_output=True, timeout=60
+    )
+    [tags] = json.loads(out.stdout)
+    values = [v for k, v in tags.items() if k.split(":")[-1].upper() in ("AIGC", "UNKNOWN_AIGC")]
+    for key, value in tags.items():  # ID3 TXXX: exiftool names it UserDefinedText, "(description) value"
+        if key.endswith(":UserDefinedText"):
+            texts = value if isinstance(value, list) else [value]
+            values += [t.removeprefix("(AIGC) ") for t in texts if t.startswith("(AIGC) ")]
+    # A RIFF chunk of odd size is followed by a pad byte, which exiftool's unknown-chunk dump keeps.
+    return [
+        base64.b64decode(v[7:]).decode().rstrip("\0") if str(v).startswith("base64:") else str(v)
+        for v in values
+    ]
+
+
+def ffprobe(data: bytes, tmp: Path, suffix: str) -> list[str]:
+    path = tmp / f"file{suffix}"
+    path.write_bytes(data)
+    out = subprocess.run(
+        ["ffprobe", "-v", "error", "-show_entries", "format_tags", "-of", "json", str(path)],
+        check=True,
+        capture_output=True,
+        timeout=60,
+    )
+    tags: dict[str, str] = json.loads(out.stdout).get("format", {}).get("tags", {})
+    return [v for k, v in tags.items() if k.upper() == "AIGC"]
+
+
+def mutagen_tags(data: bytes) -> list[str]:
+    f: Any = mutagen.File(io.BytesIO(data))
+    if hasattr(f.tags, "getall"):  # ID3
+        return [str(t.text[0]) for t in f.tags.getall("TXXX") if t.desc == "AIGC"]
+    return list(f.get("AIGC", []))
+
+
+def mutagen_mp4_atoms(data: bytes) -> list[str]:
+    """mutagen's MP4 tag API reads only iTunes (mdir) items, so walk its atom tree to moov/udta/meta."""
+    udta = Atoms(io.BytesIO(data)).path(b"moov", b"udta")[-1]
+    values = []
+    for meta in (c for c in udta.children if c.name == b"meta"):
+        body = data[meta.offset : meta.offset + meta.length]
+        if b"hdlr\0\0\0\0\0\0\0\0mdta" not in body:
+            continue  # e.g. ffmpeg's iTunes (mdir) meta in an M4A
+        assert b"\0\0\0\x0cmdtaAIGC" in body  # one keys entry: namespace mdta, key AIGC
+        ilst = next(c for c in meta.children if c.name == b"ilst")
+        [item] = ilst.children
+        assert item.name == b"\0\0\0\x01"  # the item for key 1
+        raw = data[item.offset + 8 : item.offset + item.length]
+        values.append(raw[16:].decode())  # after the data box header, type 1 (UTF-8) and locale
+    return values
+
+
+def mutagen_riff(data: bytes) -> list[str]:
+    riff = RiffFile(io.BytesIO(data))
+    return [c.read().decode() for c in riff.root.subchunks() if c.id == "AIGC"]
+
+
+def pillow_xmp(data: bytes) -> list[str]:
+    with Image.open(io.BytesIO(data)) as image:
+        image.load()
+        packet = image.info.get("xmp") or image.info.get("XML:com.adobe.xmp") or b""
+    text = packet.decode() if isinstance(packet, bytes) else packet
+    start = text.index("<TC260:AIGC>") + len("<TC260:AIGC>")
+    assert 'xmlns:TC260="http://www.tc260.org.cn/ns/AIGC/1.0/"' in text
+    return [text[start : text.index("</TC260:AIGC>")].replace("&quot;", '"')]
+
+
+def pikepdf_info(data: bytes) -> list[str]:
+    with pikepdf.open(io.BytesIO(data)) as pdf:
+        return [str(pdf.docinfo["/AIGC"])]
+
+
+def yaml_front_matter(data: bytes) -> list[str]:
+    head = data.decode().split("---\n")[1]
+    block = yaml.safe_load(head)["AIGC"]
+    return [json.dumps(block, separators=(",", ":"))]
+
+
+READERS: dict[str, list[str]] = {
+    "png": ["exiftool", "pillow"],
+    "jpeg": ["exiftool", "pillow"],
+    "webp": ["exiftool", "pillow"],
+    "wav": ["exiftool", "mutagen-riff"],
+    "mp3": ["exiftool", "ffprobe", "mutagen"],
+    "flac": ["exiftool", "ffprobe", "mutagen"],
+    "mp4": ["exiftool", "ffprobe", "mutagen-atoms"],
+    "pdf": ["exiftool", "pikepdf"],
+    "text": ["yaml"],
+}
+
+
+def read(reader: str, data: bytes, tmp: Path, fmt: str, case: str) -> list[str]:
+    suffix = SUFFIX.get(fmt, ".mov" if case == "mov" else ".m4a" if case == "m4a" else ".mp4")
+    runs: dict[str, Callable[[], list[str]]] = {
+        "exiftool": lambda: exiftool(data, tmp, suffix),
+        "ffprobe": lambda: ffprobe(data, tmp, suffix),
+        "mutagen": lambda: mutagen_tags(data),
+        "mutagen-atoms": lambda: mutagen_mp4_atoms(data),
+        "mutagen-riff": lambda: mutagen_riff(data),
+        "pillow": lambda: pillow_xmp(data),
+        "pikepdf": lambda: pikepdf_info(data),
+        "yaml": lambda: yaml_front_matter(data),
+    }
+    return runs[reader]()
+
+
+@pytest.mark.parametrize("case", list(MAKERS))
+def test_every_independent_reader_sees_exactly_the_bare_label(case: str, tmp_path: Path) -> None:
+    fmt = MAKERS[case][0]
+    _, data, label = labeled(case)
+    for reader in READERS[fmt]:
+        seen = read(reader, data, tmp_path, fmt, case)
+        assert len(seen) == 1, (reader, seen)
+        assert list(json.loads(seen[0])) == list(FIELDS), reader  # bare object, Annex E order
+        assert json.loads(seen[0]) == label.to_object()["AIGC"], reader
+
+
+@pytest.mark.parametrize("case", list(MAKERS))
+def test_round_trip_is_exact_and_the_content_hash_is_the_platforms(case: str) -> None:
+    fmt = MAKERS[case][0]
+    original, data, label = labeled(case)
+    assert files.format_of(data) == fmt
+    [found] = files.find_labels(data)
+    assert not found.legacy
+    assert found.bare == (fmt != "text")
+    assert AigcLabel.parse(found.text) == label
+    assert files.carrier_for(data).strip(data) == original
+    assert files.content_hash(data) == sha256(original)
+    assert files.embed(data, label) == data  # replaced, never duplicated (GB-I9)
+
+
+@pytest.mark.parametrize("case", ["mp3", "flac", "mp4-faststart", "mp4-moov-last", "m4a"])
+def test_media_still_decodes_the_same_after_labeling(case: str, tmp_path: Path) -> None:
+    original, data, _ = labeled(case)
+    fmt = MAKERS[case][0]
+    digests = []
+    for i, blob in enumerate((original, data)):
+        path = tmp_path / f"{i}{SUFFIX.get(fmt, '.mp4')}"
+        path.write_bytes(blob)
+        out = subprocess.run(
+            ["ffmpeg", "-v", "error", "-nostdin", "-i", str(path), "-f", "md5", "-"],
+            check=True,
+            capture_output=True,
+            timeout=60,
+        )
+        digests.append(out.stdout)
+    assert digests[0] == digests[1]  # the decoded samples/frames are unchanged (DS-16: no effect on use)
+
+
+def test_an_mp4_labeled_by_ffmpeg_is_read_and_replaced_without_refusal() -> None:
+    theirs = json.dumps(
+        dict(zip(FIELDS, ("1", PRODUCER, "their-id", "", PRODUCER, "their-id", ""), strict=True))
+    )
+    data = media.mp4_labeled_by_ffmpeg(theirs.replace(" ", ""))
+    [found] = files.find_labels(data)
+    assert not found.legacy
+    assert AigcLabel.parse(found.text).produce_id == "their-id"
+    label = label_for(data)
+    relabeled = files.embed(data, label)
+    [ours] = files.find_labels(relabeled)
+    assert AigcLabel.parse(ours.text) == label
+    assert b"encoder" in relabeled  # ffmpeg's other key survived the removal of its AIGC key
+    assert files.content_hash(relabeled) == files.content_hash(data)
+
+
+def test_png_annex_b_text_chunk_is_read_as_a_guide_carrier() -> None:
+    wrapped = label_for(samples.png()).to_json()
+    data = samples.png()
+    iend = data.rindex(b"IEND") - 4
+    body = b"AIGC\0" + wrapped.encode()
+    chunk = struct.pack(">I", len(body)) + b"tEXt" + body + struct.pack(">I", zlib.crc32(b"tEXt" + body))
+    data = data[:iend] + chunk + data[iend:]
+    [found] = files.find_labels(data)
+    assert not found.legacy
+    assert not found.bare
+    assert found.carrier == "png:tEXt:AIGC"
