@@ -3,7 +3,8 @@
 Content hash (what ReservedCode1 binds, GB-I5): SHA-256 of the file's bytes with every AIGC label
 carrier removed. Because embedding only inserts a carrier, and stripping removes exactly what was
 inserted, the content hash of a labeled file equals the SHA-256 of the file before labeling — the
-hash the platform reports for its output. Any change to the content (pixels, samples, text)
+hash the platform reports for its output. The one exception is Office packages (DOCX/XLSX/PPTX),
+hashed over their part manifest (carriers/ooxml.py). Any change to the content (pixels, samples, text)
 changes it; changes to the label alone do not.
 """
 
@@ -17,6 +18,7 @@ from services.labeling.aigc.carriers.flac import FlacCarrier
 from services.labeling.aigc.carriers.jpeg import JpegCarrier
 from services.labeling.aigc.carriers.mp3 import Mp3Carrier
 from services.labeling.aigc.carriers.mp4 import Mp4Carrier
+from services.labeling.aigc.carriers.ooxml import OoxmlCarrier, manifest_sha256
 from services.labeling.aigc.carriers.pdf import PdfCarrier
 from services.labeling.aigc.carriers.png import PngCarrier
 from services.labeling.aigc.carriers.text import TextCarrier
@@ -34,6 +36,7 @@ CARRIERS: Final[tuple[Carrier, ...]] = (
     Mp4Carrier(),
     FlacCarrier(),
     PdfCarrier(),
+    OoxmlCarrier(),
     Mp3Carrier(),
     TextCarrier(),
 )
@@ -63,8 +66,11 @@ def find_labels(data: bytes) -> list[FoundLabel]:
 
 
 def content_hash(data: bytes) -> str:
-    """SHA-256 (hex) of the file without its label carrier."""
-    return hashlib.sha256(carrier_for(data).strip(data)).hexdigest()
+    """SHA-256 (hex) of the file without its label carrier (Office packages: of their part manifest)."""
+    carrier = carrier_for(data)
+    if isinstance(carrier, OoxmlCarrier):  # a ZIP cannot be restored byte for byte; see ooxml.py
+        return manifest_sha256(data)
+    return hashlib.sha256(carrier.strip(data)).hexdigest()
 
 
 def embed(data: bytes, label: AigcLabel) -> bytes:

@@ -6,6 +6,7 @@ import functools
 import io
 import subprocess
 import tempfile
+import zipfile
 from pathlib import Path
 
 import pikepdf
@@ -85,3 +86,36 @@ def pdf() -> bytes:
 
 
 MARKDOWN = "# 标题\n\nA paragraph.\n".encode()
+
+
+_MAIN = {
+    "docx": ("word/document.xml", "wordprocessingml.document.main+xml", "<w:document/>"),
+    "xlsx": ("xl/workbook.xml", "spreadsheetml.sheet.main+xml", "<workbook/>"),
+    "pptx": ("ppt/presentation.xml", "presentationml.presentation.main+xml", "<p:presentation/>"),
+}
+
+
+def ooxml(kind: str) -> bytes:
+    """A minimal Office Open XML package: content types, the package relationship, a main part."""
+    part, content_type, body = _MAIN[kind]
+    ct = "application/vnd.openxmlformats-officedocument." + content_type
+    out = io.BytesIO()
+    with zipfile.ZipFile(out, "w", zipfile.ZIP_DEFLATED) as z:
+        z.writestr(
+            "[Content_Types].xml",
+            '<?xml version="1.0" encoding="UTF-8" standalone="yes"?>\n'
+            '<Types xmlns="http://schemas.openxmlformats.org/package/2006/content-types">'
+            '<Default Extension="rels" '
+            'ContentType="application/vnd.openxmlformats-package.relationships+xml"/>'
+            f'<Default Extension="xml" ContentType="application/xml"/><Override PartName="/{part}" '
+            f'ContentType="{ct}"/></Types>',
+        )
+        z.writestr(
+            "_rels/.rels",
+            '<?xml version="1.0" encoding="UTF-8" standalone="yes"?>\n'
+            '<Relationships xmlns="http://schemas.openxmlformats.org/package/2006/relationships">'
+            '<Relationship Id="rId1" Type="http://schemas.openxmlformats.org/officeDocument/2006/'
+            f'relationships/officeDocument" Target="{part}"/></Relationships>',
+        )
+        z.writestr(part, f'<?xml version="1.0" encoding="UTF-8"?>\n{body}')
+    return out.getvalue()
