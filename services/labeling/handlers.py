@@ -6,8 +6,7 @@ from collections.abc import Callable
 from datetime import datetime
 from typing import Any
 
-from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
-
+from services.labeling.aigc.keys import SigningKey
 from services.labeling.domain import ledger
 from services.labeling.domain.issuance import Issued, issue_labels, items_of
 from shared.contracts.distribution import ContentDistributed
@@ -48,7 +47,7 @@ class LabelingHandlers:
     def __init__(
         self,
         producer_code: str,
-        key: Ed25519PrivateKey,
+        key: SigningKey,
         clock: Callable[[], datetime],
         retention_days: int = ledger.LB9_MIN_RETENTION_DAYS,
     ) -> None:

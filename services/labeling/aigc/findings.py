@@ -33,6 +33,17 @@ FINDINGS: Final[dict[str, tuple[str, str]]] = {
     "first_write_mismatch": ("GB-I7", "on first write the propagation fields must equal the production ones"),
     "propagator_signature_invalid": ("LB-10.2", "ReservedCode2 does not match the propagation fields"),
     "propagator_not_checked": ("GB-I6", "no propagator public key given: ReservedCode2 was not checked"),
+    "label_carrier_not_guide": ("LB-5.3", "the label is not where the TC260 guide for this format puts it"),
+    "producer_not_ours": ("GB-I4", "ContentProducer is not this provider's code"),
+    "producer_missing": ("GB-I4", "ContentProducer is empty"),
+    "provider_name_used": ("GB-I4", "a provider name, not a code (allowed by GB 45438 Annex E)"),
+    "security_data_invalid": (
+        "GB-I5",
+        "ReservedCode holds a malformed SecurityData object (TC260-PG-202511A)",
+    ),
+    "signing_key_untrusted": ("GB-I5", "the SecurityData signature verifies with the key it carries only"),
+    "integrity_data_empty": ("GB-I5", "ReservedCode1 is empty (allowed: it is optional)"),
+    "integrity_data_unverified": ("GB-I5", "ReservedCode holds data this checker cannot verify (allowed)"),
 }
 
 
