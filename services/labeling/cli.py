@@ -7,7 +7,10 @@
     dsgov-label inspect FILE                              format, labels found, content hash
     dsgov-label verify FILE --public-key KEY [--propagator-public-key KEY] [--producer CODE]
     dsgov-label verify FILE --mode conformance [--public-key KEY]   any provider's file
-    dsgov-label burn IN -o OUT [--text AI生成] [--corner bottom-right]
+    dsgov-label burn IN -o OUT [--text AI生成] [--corner bottom-right]   text, PNG/JPEG;
+                                                          audio: Morse ".- .." at start and end; video:
+                                                          plate on the opening >= 2 s (measured; exit 1
+                                                          when a measured figure falls short)
     dsgov-label propagate IN -o OUT --propagator CODE --propagate-id ID [--declared] [--detected]
                                                           (LB-6; key: DSGOV_LABEL_PROPAGATOR_KEY)
     dsgov-label keygen [--algorithm sm2|ed25519]          a new key pair (SM2 by default)
@@ -19,6 +22,7 @@ finding), 2 usage or input errors. There is deliberately no command that removes
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import json
 import os
 import sys
@@ -34,6 +38,7 @@ from services.labeling.aigc import (
     integrity,
     issue,
     keys,
+    media_burn,
     security_data,
     sm2,
     verify,
@@ -207,9 +212,30 @@ def cmd_verify(args: argparse.Namespace) -> int:
     return 0 if report.ok else 1
 
 
+def _burn_media(args: argparse.Namespace, data: bytes) -> int | None:
+    """Audio (GB-E3) and video (GB-E4): burn, then print what was measured; None if not media."""
+    fmt = files.format_of(data)
+    if fmt == "mp4" and media_burn.has_video(data):
+        burned, video = media_burn.burn_video(
+            data, text=args.text or "AI生成", min_duration=args.min_duration
+        )
+        shown: dict[str, Any] = {"measured": dataclasses.asdict(video), "ok": video.ok}
+    elif fmt in ("wav", "mp3", "flac", "mp4"):
+        burned, audio = media_burn.burn_audio(data)
+        shown = {"measured": dataclasses.asdict(audio), "ok": audio.ok}
+    else:
+        return None
+    _write(args.output, burned)
+    _print({"written": str(args.output), **shown, "content_sha256": files.content_hash(burned)})
+    return 0 if shown["ok"] else 1
+
+
 def cmd_burn(args: argparse.Namespace) -> int:
-    """Burn the explicit label into a PNG/JPEG (GB-E2) or put the notice atop a text (GB-E1)."""
+    """Burn the explicit label: text (GB-E1), PNG/JPEG (GB-E2), audio (GB-E3), video (GB-E4)."""
     data = _read(args.input)
+    media_status = _burn_media(args, data)
+    if media_status is not None:
+        return media_status
     if files.format_of(data) == "text":
         _write(args.output, explicit.burn_text(data, notice=args.text or explicit.DEFAULT_TEXT_NOTICE))
         _print({"written": str(args.output), "content_sha256": files.content_hash(_read(args.output))})
@@ -313,7 +339,7 @@ def parser() -> argparse.ArgumentParser:
     )
     v.add_argument("--producer", help=f"strict: our provider code (default: {PROVIDER_CODE_ENV} when set)")
     v.set_defaults(run=cmd_verify)
-    b = sub.add_parser("burn", help="burn the explicit label into a PNG/JPEG, or atop a text")
+    b = sub.add_parser("burn", help="burn the explicit label: text, PNG/JPEG, audio (rhythm), video (plate)")
     b.add_argument("input", type=Path)
     b.add_argument("-o", "--output", type=Path, required=True)
     b.add_argument("--text", help="wording with an AI element and a generation element (GB-E0)")
@@ -322,6 +348,12 @@ def parser() -> argparse.ArgumentParser:
     )
     b.add_argument(
         "--min-ratio", type=float, default=explicit.MIN_HEIGHT_RATIO, help="glyph height / shortest side"
+    )
+    b.add_argument(
+        "--min-duration",
+        type=float,
+        default=media_burn.MIN_DURATION_S,
+        help="video: seconds on screen (>= 2)",
     )
     b.set_defaults(run=cmd_burn)
     g = sub.add_parser("propagate", help="LB-6 classification and propagation fields")
@@ -346,7 +378,13 @@ def main(argv: list[str] | None = None) -> int:
     except UsageError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
-    except (files.UnknownFormat, CarrierError, explicit.FontMissing, ValueError) as exc:
+    except (
+        files.UnknownFormat,
+        CarrierError,
+        explicit.FontMissing,
+        media_burn.MediaError,
+        ValueError,
+    ) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
     return code
