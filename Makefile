@@ -75,6 +75,7 @@ bench: install  ## every benchmark on the embedded stack (each starts its own br
 	$(PY) -m bench.consent_throughput
 	$(PY) -m bench.review_throughput
 	$(PY) -m bench.labeling_throughput
+	$(PY) -m bench.label_formats
 	$(PY) -m bench.rumour_matching
 	$(PY) -m bench.reporting_throughput
 	$(PY) -m bench.console_review

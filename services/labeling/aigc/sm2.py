@@ -20,6 +20,7 @@ check signatures against OpenSSL in both directions.
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import hmac
 import re
@@ -96,10 +97,14 @@ class Sm2PrivateKey:
         """A new random key (the `secrets` CSPRNG)."""
         return cls(secrets.randbelow(N - 2) + 1)
 
-    def public_key(self) -> Sm2PublicKey:
-        """d·G."""
+    @functools.cached_property
+    def _public(self) -> Sm2PublicKey:
         xy = _crypt(self.d, "")._kg(self.d, _TABLE["g"])
         return Sm2PublicKey(int(xy[:64], 16), int(xy[64:], 16))
+
+    def public_key(self) -> Sm2PublicKey:
+        """d·G (computed once per key object)."""
+        return self._public
 
     def _nonces(self, digest: bytes) -> list[int]:
         """Deterministic candidates for k (RFC 6979 style: HMAC over the key and the digest)."""
