@@ -15,6 +15,7 @@ from typing import Final
 
 from services.labeling.aigc.carriers.base import Carrier, CarrierError, FoundLabel
 from services.labeling.aigc.carriers.flac import FlacCarrier
+from services.labeling.aigc.carriers.gif import GifCarrier
 from services.labeling.aigc.carriers.jpeg import JpegCarrier
 from services.labeling.aigc.carriers.mp3 import Mp3Carrier
 from services.labeling.aigc.carriers.mp4 import Mp4Carrier
@@ -22,6 +23,7 @@ from services.labeling.aigc.carriers.ooxml import OoxmlCarrier, manifest_sha256
 from services.labeling.aigc.carriers.pdf import PdfCarrier
 from services.labeling.aigc.carriers.png import PngCarrier
 from services.labeling.aigc.carriers.text import TextCarrier
+from services.labeling.aigc.carriers.tiff import TiffCarrier
 from services.labeling.aigc.carriers.wav import WavCarrier
 from services.labeling.aigc.carriers.webp import WebpCarrier
 from services.labeling.aigc.label import AigcLabel
@@ -33,6 +35,8 @@ CARRIERS: Final[tuple[Carrier, ...]] = (
     JpegCarrier(),
     WavCarrier(),
     WebpCarrier(),
+    GifCarrier(),
+    TiffCarrier(),
     Mp4Carrier(),
     FlacCarrier(),
     PdfCarrier(),

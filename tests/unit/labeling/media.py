@@ -119,3 +119,14 @@ def ooxml(kind: str) -> bytes:
         )
         z.writestr(part, f'<?xml version="1.0" encoding="UTF-8"?>\n{body}')
     return out.getvalue()
+
+
+def pillow(fmt: str, **options: object) -> bytes:
+    out = io.BytesIO()
+    samples.gradient(64, 48).save(out, fmt, **options)
+    return out.getvalue()
+
+
+def animated_gif() -> bytes:
+    first = samples.gradient(64, 48)
+    return pillow("GIF", save_all=True, append_images=[first.rotate(90)], duration=100, loop=0)
