@@ -13,6 +13,7 @@ from __future__ import annotations
 import hashlib
 from typing import Final
 
+from services.labeling.aigc.carriers.avi import AviCarrier
 from services.labeling.aigc.carriers.base import Carrier, CarrierError, FoundLabel
 from services.labeling.aigc.carriers.flac import FlacCarrier
 from services.labeling.aigc.carriers.gif import GifCarrier
@@ -35,6 +36,7 @@ CARRIERS: Final[tuple[Carrier, ...]] = (
     JpegCarrier(),
     WavCarrier(),
     WebpCarrier(),
+    AviCarrier(),
     GifCarrier(),
     TiffCarrier(),
     Mp4Carrier(),

@@ -130,3 +130,8 @@ def pillow(fmt: str, **options: object) -> bytes:
 def animated_gif() -> bytes:
     first = samples.gradient(64, 48)
     return pillow("GIF", save_all=True, append_images=[first.rotate(90)], duration=100, loop=0)
+
+
+@functools.cache
+def avi() -> bytes:
+    return ffmpeg(*PICTURE, "-c:v", "mpeg4", suffix=".avi")

@@ -50,6 +50,7 @@ MAKERS: dict[str, tuple[str, Callable[[], bytes]]] = {
     "mp4-moov-last": ("mp4", lambda: media.mp4(faststart=False)),
     "mov": ("mp4", media.mov),
     "m4a": ("mp4", media.m4a),
+    "avi": ("avi", media.avi),
     "pdf": ("pdf", media.pdf),
     "markdown": ("text", lambda: media.MARKDOWN),
     "docx": ("ooxml", lambda: media.ooxml("docx")),
@@ -57,7 +58,7 @@ MAKERS: dict[str, tuple[str, Callable[[], bytes]]] = {
     "pptx": ("ooxml", lambda: media.ooxml("pptx")),
 }
 SUFFIX = {"png": ".png", "jpeg": ".jpg", "webp": ".webp", "wav": ".wav", "mp3": ".mp3", "flac": ".flac"}
-SUFFIX |= {"gif": ".gif", "tiff": ".tif"}
+SUFFIX |= {"gif": ".gif", "tiff": ".tif", "avi": ".avi"}
 SUFFIX |= {"pdf": ".pdf", "text": ".md"}
 
 
@@ -147,6 +148,12 @@ def mutagen_riff(data: bytes) -> list[str]:
     return [c.read().decode() for c in riff.root.subchunks() if c.id == "AIGC"]
 
 
+def mutagen_riff_info(data: bytes) -> list[str]:
+    riff = RiffFile(io.BytesIO(data))
+    lists = [c for c in riff.root.subchunks() if c.id == "LIST" and c.name == "INFO"]
+    return [e.read().rstrip(b"\0").decode() for c in lists for e in c.subchunks() if e.id == "AIGC"]
+
+
 def pillow_xmp(data: bytes) -> list[str]:
     with Image.open(io.BytesIO(data)) as image:
         image.load()
@@ -193,6 +200,7 @@ READERS: dict[str, list[str]] = {
     "mp3": ["exiftool", "ffprobe", "mutagen"],
     "flac": ["exiftool", "ffprobe", "mutagen"],
     "mp4": ["exiftool", "ffprobe", "mutagen-atoms"],
+    "avi": ["exiftool", "ffprobe", "mutagen-riff-info"],
     "pdf": ["exiftool", "pikepdf"],
     "text": ["yaml"],
     "ooxml": ["exiftool", "zipfile"],
@@ -207,6 +215,7 @@ def read(reader: str, data: bytes, tmp: Path, case: str) -> list[str]:
         "mutagen": lambda: mutagen_tags(data),
         "mutagen-atoms": lambda: mutagen_mp4_atoms(data),
         "mutagen-riff": lambda: mutagen_riff(data),
+        "mutagen-riff-info": lambda: mutagen_riff_info(data),
         "pillow": lambda: pillow_xmp(data),
         "pikepdf": lambda: pikepdf_info(data),
         "yaml": lambda: yaml_front_matter(data),
@@ -255,7 +264,7 @@ def test_images_still_decode_to_the_same_pixels(case: str) -> None:
             assert a.convert("RGB").tobytes() == b.convert("RGB").tobytes()
 
 
-@pytest.mark.parametrize("case", ["mp3", "flac", "mp4-faststart", "mp4-moov-last", "m4a"])
+@pytest.mark.parametrize("case", ["mp3", "flac", "mp4-faststart", "mp4-moov-last", "m4a", "avi"])
 def test_media_still_decodes_the_same_after_labeling(case: str, tmp_path: Path) -> None:
     original, data, _ = labeled(case)
     digests = []
