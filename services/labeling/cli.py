@@ -34,6 +34,7 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from services.labeling.aigc import (
     dissemination,
     explicit,
+    ff,
     files,
     integrity,
     issue,
@@ -382,7 +383,7 @@ def main(argv: list[str] | None = None) -> int:
         files.UnknownFormat,
         CarrierError,
         explicit.FontMissing,
-        media_burn.MediaError,
+        ff.MediaError,
         ValueError,
     ) as exc:
         print(f"error: {exc}", file=sys.stderr)

@@ -3,9 +3,10 @@
 Content hash (what ReservedCode1 binds, GB-I5): SHA-256 of the file's bytes with every AIGC label
 carrier removed. Because embedding only inserts a carrier, and stripping removes exactly what was
 inserted, the content hash of a labeled file equals the SHA-256 of the file before labeling — the
-hash the platform reports for its output. The one exception is Office packages (DOCX/XLSX/PPTX),
-hashed over their part manifest (carriers/ooxml.py). Any change to the content (pixels, samples, text)
-changes it; changes to the label alone do not.
+hash the platform reports for its output. The exceptions are Office packages (DOCX/XLSX/PPTX),
+hashed over their part manifest (carriers/ooxml.py), and OGG/Matroska, hashed over their packets
+(carriers/remux.py): those containers are rewritten when the label goes in. Any change to the
+content (pixels, samples, text) changes it; changes to the label alone do not.
 """
 
 from __future__ import annotations
@@ -23,6 +24,7 @@ from services.labeling.aigc.carriers.mp4 import Mp4Carrier
 from services.labeling.aigc.carriers.ooxml import OoxmlCarrier, manifest_sha256
 from services.labeling.aigc.carriers.pdf import PdfCarrier
 from services.labeling.aigc.carriers.png import PngCarrier
+from services.labeling.aigc.carriers.remux import MatroskaCarrier, OggCarrier, stream_digest
 from services.labeling.aigc.carriers.text import TextCarrier
 from services.labeling.aigc.carriers.tiff import TiffCarrier
 from services.labeling.aigc.carriers.wav import WavCarrier
@@ -41,6 +43,8 @@ CARRIERS: Final[tuple[Carrier, ...]] = (
     TiffCarrier(),
     Mp4Carrier(),
     FlacCarrier(),
+    OggCarrier(),
+    MatroskaCarrier(),
     PdfCarrier(),
     OoxmlCarrier(),
     Mp3Carrier(),
@@ -76,6 +80,8 @@ def content_hash(data: bytes) -> str:
     carrier = carrier_for(data)
     if isinstance(carrier, OoxmlCarrier):  # a ZIP cannot be restored byte for byte; see ooxml.py
         return manifest_sha256(data)
+    if isinstance(carrier, OggCarrier | MatroskaCarrier):  # remuxed: the packets' digest; see remux.py
+        return stream_digest(data, carrier.suffix_of(data))
     return hashlib.sha256(carrier.strip(data)).hexdigest()
 
 

@@ -14,9 +14,7 @@ ffmpeg binary is the Debian package `ffmpeg` (also in the Makefile's SYSTEM_PACK
 
 from __future__ import annotations
 
-import json
 import math
-import subprocess
 import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -25,7 +23,8 @@ from typing import Any, Final
 import numpy as np
 from numpy.typing import NDArray
 
-from services.labeling.aigc import explicit, files
+from services.labeling.aigc import explicit, ff, files
+from services.labeling.aigc.ff import MediaError
 
 MORSE_AI: Final = ".- .."
 UNIT_S: Final = 0.12
@@ -34,28 +33,11 @@ MIN_DURATION_S: Final = 2.0  # GB-E4
 _AUDIO_CODECS: Final = {"wav": "pcm_s16le", "mp3": "libmp3lame", "flac": "flac", "mp4": "aac"}
 _VIDEO_CODECS: Final = {"h264": "libx264", "hevc": "libx264", "mpeg4": "mpeg4", "vp9": "libvpx-vp9"}
 _SUFFIX: Final = {"wav": ".wav", "mp3": ".mp3", "flac": ".flac", "mp4": ".mp4"}
-TIMEOUT_S: Final = 600
-
-
-class MediaError(ValueError):
-    """ffmpeg could not read or write the file."""
-
-
-def _run(args: list[str], stdin: bytes | None = None) -> bytes:
-    try:
-        done = subprocess.run(args, input=stdin, capture_output=True, check=False, timeout=TIMEOUT_S)  # noqa: S603
-    except FileNotFoundError:
-        raise MediaError(f"{args[0]} not found: apt-get install ffmpeg") from None
-    if done.returncode != 0:
-        raise MediaError(f"{args[0]} failed: {done.stderr.decode('utf-8', 'replace').strip()[-300:]}")
-    return done.stdout
 
 
 def probe(path: Path) -> dict[str, Any]:
     """The streams and format ffprobe reports, as JSON."""
-    out = _run(["ffprobe", "-v", "error", "-show_streams", "-show_format", "-of", "json", str(path)])
-    info: dict[str, Any] = json.loads(out)
-    return info
+    return ff.probe(path)
 
 
 def _stream(info: dict[str, Any], kind: str) -> dict[str, Any] | None:
@@ -144,7 +126,7 @@ def detect_rhythm(samples: NDArray[np.float32], rate: int, unit_s: float = UNIT_
 
 
 def _decode_pcm(path: Path, rate: int) -> NDArray[np.float32]:
-    raw = _run(
+    raw = ff.run(
         [
             "ffmpeg",
             "-v",
@@ -186,7 +168,7 @@ def burn_audio(data: bytes) -> tuple[bytes, AudioReport]:
         if stream is None:
             raise MediaError("no audio stream")
         rate, channels = int(stream["sample_rate"]), int(stream.get("channels", 1))
-        pcm = _run(
+        pcm = ff.run(
             ["ffmpeg", "-v", "error", "-nostdin", "-i", str(src), "-f", "f32le", "-ac", str(channels), "-"]
         )
         body = np.frombuffer(pcm, dtype="<f4").reshape(-1, channels)
@@ -196,7 +178,7 @@ def burn_audio(data: bytes) -> tuple[bytes, AudioReport]:
         bitrate = (
             ["-b:a", str(stream["bit_rate"])] if stream.get("bit_rate") and fmt in ("mp3", "mp4") else []
         )
-        _run(
+        ff.run(
             [
                 "ffmpeg",
                 "-v",
@@ -259,7 +241,7 @@ class VideoReport:
 
 
 def _gray_frames(path: Path, width: int, height: int, seconds: float) -> NDArray[np.uint8]:
-    raw = _run(
+    raw = ff.run(
         [
             "ffmpeg",
             "-v",
@@ -324,7 +306,7 @@ def burn_video(
         layer.image.save(png)
         codec = _VIDEO_CODECS.get(str(stream.get("codec_name")), "libx264")
         audio = ["-c:a", "copy"] if _stream(info, "audio") else []
-        _run(
+        ff.run(
             [
                 "ffmpeg",
                 "-v",

@@ -135,3 +135,18 @@ def animated_gif() -> bytes:
 @functools.cache
 def avi() -> bytes:
     return ffmpeg(*PICTURE, "-c:v", "mpeg4", suffix=".avi")
+
+
+@functools.cache
+def ogg(codec: str = "libvorbis") -> bytes:
+    return ffmpeg(*TONE, "-c:a", codec, suffix=".ogg")
+
+
+@functools.cache
+def matroska(webm: bool = False) -> bytes:
+    codec = (
+        ("-c:v", "libvpx-vp9", "-deadline", "realtime")
+        if webm
+        else ("-c:v", "libx264", "-preset", "ultrafast")
+    )
+    return ffmpeg(*PICTURE, *codec, suffix=".webm" if webm else ".mkv")

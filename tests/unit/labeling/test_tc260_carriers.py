@@ -30,8 +30,9 @@ from PIL import Image
 
 from services.labeling.aigc import files, issue
 from services.labeling.aigc.label import FIELDS, AigcLabel
+from services.labeling.aigc.verify import verify
 from tests.unit.labeling import media, samples
-from tests.unit.labeling.samples import PRODUCER, PRODUCER_KEY, sha256
+from tests.unit.labeling.samples import PRODUCER, PRODUCER_KEY, PRODUCER_SM2, sha256
 
 MAKERS: dict[str, tuple[str, Callable[[], bytes]]] = {
     "png": ("png", samples.png),
@@ -51,6 +52,10 @@ MAKERS: dict[str, tuple[str, Callable[[], bytes]]] = {
     "mov": ("mp4", media.mov),
     "m4a": ("mp4", media.m4a),
     "avi": ("avi", media.avi),
+    "ogg-vorbis": ("ogg", media.ogg),
+    "ogg-opus": ("ogg", lambda: media.ogg("libopus")),
+    "mkv": ("matroska", media.matroska),
+    "webm": ("matroska", lambda: media.matroska(webm=True)),
     "pdf": ("pdf", media.pdf),
     "markdown": ("text", lambda: media.MARKDOWN),
     "docx": ("ooxml", lambda: media.ooxml("docx")),
@@ -58,13 +63,13 @@ MAKERS: dict[str, tuple[str, Callable[[], bytes]]] = {
     "pptx": ("ooxml", lambda: media.ooxml("pptx")),
 }
 SUFFIX = {"png": ".png", "jpeg": ".jpg", "webp": ".webp", "wav": ".wav", "mp3": ".mp3", "flac": ".flac"}
-SUFFIX |= {"gif": ".gif", "tiff": ".tif", "avi": ".avi"}
+SUFFIX |= {"gif": ".gif", "tiff": ".tif", "avi": ".avi", "ogg": ".ogg"}
 SUFFIX |= {"pdf": ".pdf", "text": ".md"}
 
 
 def suffix_of(case: str) -> str:
     fmt = MAKERS[case][0]
-    if fmt in ("mp4", "ooxml"):
+    if fmt in ("mp4", "ooxml", "matroska"):
         return "." + {"mp4-faststart": "mp4", "mp4-moov-last": "mp4"}.get(case, case)
     return SUFFIX[fmt]
 
@@ -106,16 +111,19 @@ def exiftool(data: bytes, tmp: Path, suffix: str) -> list[str]:
     ]
 
 
-def ffprobe(data: bytes, tmp: Path, suffix: str) -> list[str]:
+def ffprobe(data: bytes, tmp: Path, suffix: str, entries: str = "format_tags") -> list[str]:
     path = tmp / f"file{suffix}"
     path.write_bytes(data)
     out = subprocess.run(
-        ["ffprobe", "-v", "error", "-show_entries", "format_tags", "-of", "json", str(path)],
+        ["ffprobe", "-v", "error", "-show_entries", entries, "-of", "json", str(path)],
         check=True,
         capture_output=True,
         timeout=60,
     )
-    tags: dict[str, str] = json.loads(out.stdout).get("format", {}).get("tags", {})
+    parsed = json.loads(out.stdout)
+    if entries == "stream_tags":  # Ogg keeps Vorbis comments per logical stream
+        return [v for s in parsed["streams"] for k, v in s.get("tags", {}).items() if k.upper() == "AIGC"]
+    tags: dict[str, str] = parsed.get("format", {}).get("tags", {})
     return [v for k, v in tags.items() if k.upper() == "AIGC"]
 
 
@@ -201,6 +209,8 @@ READERS: dict[str, list[str]] = {
     "flac": ["exiftool", "ffprobe", "mutagen"],
     "mp4": ["exiftool", "ffprobe", "mutagen-atoms"],
     "avi": ["exiftool", "ffprobe", "mutagen-riff-info"],
+    "ogg": ["exiftool", "ffprobe-stream", "mutagen"],
+    "matroska": ["exiftool", "ffprobe"],  # mutagen has no Matroska support
     "pdf": ["exiftool", "pikepdf"],
     "text": ["yaml"],
     "ooxml": ["exiftool", "zipfile"],
@@ -212,6 +222,7 @@ def read(reader: str, data: bytes, tmp: Path, case: str) -> list[str]:
     runs: dict[str, Callable[[], list[str]]] = {
         "exiftool": lambda: exiftool(data, tmp, suffix),
         "ffprobe": lambda: ffprobe(data, tmp, suffix),
+        "ffprobe-stream": lambda: ffprobe(data, tmp, suffix, "stream_tags"),
         "mutagen": lambda: mutagen_tags(data),
         "mutagen-atoms": lambda: mutagen_mp4_atoms(data),
         "mutagen-riff": lambda: mutagen_riff(data),
@@ -244,7 +255,7 @@ def test_round_trip_is_exact_and_the_content_hash_is_the_platforms(case: str) ->
     assert not found.legacy
     assert found.bare == (fmt != "text")
     assert AigcLabel.parse(found.text) == label
-    if fmt == "ooxml":  # a ZIP is rewritten: the content hash is its part manifest's (ooxml.py)
+    if fmt in ("ooxml", "ogg", "matroska"):  # rewritten containers: content hash over parts/packets
         assert files.content_hash(data) == files.content_hash(original)
         assert files.find_labels(files.carrier_for(data).strip(data)) == []
     else:
@@ -264,7 +275,10 @@ def test_images_still_decode_to_the_same_pixels(case: str) -> None:
             assert a.convert("RGB").tobytes() == b.convert("RGB").tobytes()
 
 
-@pytest.mark.parametrize("case", ["mp3", "flac", "mp4-faststart", "mp4-moov-last", "m4a", "avi"])
+@pytest.mark.parametrize(
+    "case",
+    ["mp3", "flac", "mp4-faststart", "mp4-moov-last", "m4a", "avi", "ogg-vorbis", "ogg-opus", "mkv", "webm"],
+)
 def test_media_still_decodes_the_same_after_labeling(case: str, tmp_path: Path) -> None:
     original, data, _ = labeled(case)
     digests = []
@@ -308,3 +322,23 @@ def test_png_annex_b_text_chunk_is_read_as_a_guide_carrier() -> None:
     assert not found.legacy
     assert not found.bare
     assert found.carrier == "png:tEXt:AIGC"
+
+
+@pytest.mark.parametrize("fmt", ["ogg", "matroska"])
+def test_a_label_moved_to_other_packets_is_content_changed(fmt: str) -> None:
+    if fmt == "ogg":
+        ours, other = (
+            media.ogg(),
+            media.ffmpeg(*media.TONE, "-af", "volume=0.5", "-c:a", "libvorbis", suffix=".ogg"),
+        )
+    else:
+        ours = media.matroska()
+        other = media.ffmpeg(
+            *media.PICTURE, "-vf", "hflip", "-c:v", "libx264", "-preset", "ultrafast", suffix=".mkv"
+        )
+    label = issue.produce(
+        producer_code=PRODUCER, produce_id="p", content_sha256=files.content_hash(ours), key=PRODUCER_SM2
+    )
+    assert verify(files.embed(ours, label), PRODUCER_SM2.public_key()).findings == []
+    codes = [f.code for f in verify(files.embed(other, label), PRODUCER_SM2.public_key()).findings]
+    assert codes == ["content_changed"]

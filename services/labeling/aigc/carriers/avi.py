@@ -24,7 +24,7 @@ HEADER: Final = 12
 def _end(data: bytes) -> int:
     if len(data) < HEADER or data[:4] != b"RIFF" or data[8:12] != b"AVI ":
         raise CarrierError("AVI: not a RIFF AVI file")
-    (size,) = struct.unpack("<I", data[4:8])
+    size: int = struct.unpack("<I", data[4:8])[0]
     return min(8 + size, len(data))
 
 
