@@ -11,7 +11,7 @@ Severity = Literal["error", "warning"]
 FINDINGS: Final[dict[str, tuple[str, str]]] = {
     "file_format_unknown": (
         "LB-5.3",
-        "not a supported file format (PNG, JPEG, WebP, WAV, MP3, FLAC, MP4/MOV/M4A, PDF, UTF-8 text)",
+        "not a supported file format (images, audio, video, PDF, Office, text: see the labeling README)",
     ),
     "file_corrupt": ("LB-5.3", "the file's structure is damaged, so its metadata cannot be read"),
     "label_missing": ("DS-16", "no AIGC metadata label in the file (implicit label required)"),
