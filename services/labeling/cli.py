@@ -238,7 +238,8 @@ def cmd_burn(args: argparse.Namespace) -> int:
     if media_status is not None:
         return media_status
     if files.format_of(data) == "text":
-        _write(args.output, explicit.burn_text(data, notice=args.text or explicit.DEFAULT_TEXT_NOTICE))
+        notice = args.text or explicit.DEFAULT_TEXT_NOTICE
+        _write(args.output, explicit.burn_text(data, notice=notice, placement=args.text_placement))
         _print({"written": str(args.output), "content_sha256": files.content_hash(_read(args.output))})
         return 0
     burned = explicit.burn_image(
@@ -349,6 +350,12 @@ def parser() -> argparse.ArgumentParser:
     )
     b.add_argument(
         "--min-ratio", type=float, default=explicit.MIN_HEIGHT_RATIO, help="glyph height / shortest side"
+    )
+    b.add_argument(
+        "--text-placement",
+        choices=["start", "end", "both"],
+        default="start",
+        help="text: where the notice goes (the implicit label's front matter precedes the first line)",
     )
     b.add_argument(
         "--min-duration",

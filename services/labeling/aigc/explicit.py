@@ -177,11 +177,24 @@ def burn_image(
     )
 
 
-def burn_text(data: bytes, *, notice: str = DEFAULT_TEXT_NOTICE) -> bytes:
-    """Put the notice on the first line of a UTF-8 text (GB-E1, LB-4.2); drops a stale implicit label."""
+TextPlacement = Literal["start", "end", "both"]
+
+
+def burn_text(data: bytes, *, notice: str = DEFAULT_TEXT_NOTICE, placement: TextPlacement = "start") -> bytes:
+    """Put the notice on the first and/or last line of a UTF-8 text (GB-E1, LB-4.2).
+
+    Drops a stale implicit label. The implicit label's front matter goes before the first line
+    when it is embedded, so checkers that look for the notice in a text's first characters find
+    it only with `end` or `both`.
+    """
     if not wording_ok(notice):
         raise ValueError("the wording needs an AI element and a generation element (GB-E0)")
     if files.format_of(data) != "text":
         raise ValueError("burn_text needs UTF-8 text")
     body = files.carrier_for(data).strip(data)
-    return notice.encode("utf-8") + b"\n" + body
+    line = notice.encode("utf-8")
+    if placement in ("start", "both"):
+        body = line + b"\n" + body
+    if placement in ("end", "both"):
+        body = body + (b"" if body.endswith(b"\n") or not body else b"\n") + line + b"\n"
+    return body

@@ -152,6 +152,11 @@ def test_settings_validate_the_code_and_the_key_at_start_up(monkeypatch: pytest.
     monkeypatch.setenv("DSGOV_LABELING_SIGNING_KEY", "short")
     with pytest.raises(ValidationError, match="not an SM2 or Ed25519 private key"):
         LabelingSettings()
+    monkeypatch.setenv("DSGOV_LABELING_SIGNING_KEY", samples.PRODUCER_SM2.text())  # SM2 (PG-202511A)
+    assert LabelingSettings().private_key() == samples.PRODUCER_SM2
+    monkeypatch.setenv("DSGOV_LABELING_SIGNING_KEY", "sm2:" + "f" * 64)  # >= n: out of range
+    with pytest.raises(ValidationError, match="out of range"):
+        LabelingSettings()
     monkeypatch.delenv("DSGOV_LABELING_SIGNING_KEY")
     with pytest.raises(ValidationError):
         LabelingSettings()  # no default
