@@ -11,6 +11,7 @@ from __future__ import annotations
 import base64
 import io
 import json
+import random
 import struct
 import subprocess
 import zipfile
@@ -29,6 +30,7 @@ from mutagen.mp4._atom import Atoms
 from PIL import Image
 
 from services.labeling.aigc import files, issue
+from services.labeling.aigc.carriers.base import CarrierError
 from services.labeling.aigc.label import FIELDS, AigcLabel
 from services.labeling.aigc.verify import verify
 from tests.unit.labeling import media, samples
@@ -342,3 +344,22 @@ def test_a_label_moved_to_other_packets_is_content_changed(fmt: str) -> None:
     assert verify(files.embed(ours, label), PRODUCER_SM2.public_key()).findings == []
     codes = [f.code for f in verify(files.embed(other, label), PRODUCER_SM2.public_key()).findings]
     assert codes == ["content_changed"]
+
+
+@pytest.mark.parametrize("case", [c for c, (fmt, _) in MAKERS.items() if fmt not in ("ogg", "matroska")])
+def test_damaged_files_raise_carrier_error_or_unknown_format_only(case: str) -> None:
+    """Bad input gets a clear error, never a crash of another kind (truncation, flipped bytes)."""
+    _, data, _ = labeled(case)
+    rng = random.Random(case)
+    for trial in range(40):
+        damaged = bytearray(data)
+        if trial % 2:
+            damaged = damaged[: rng.randrange(1, len(damaged))]
+        else:
+            for _ in range(3):
+                damaged[rng.randrange(len(damaged))] = rng.randrange(256)
+        try:
+            files.find_labels(bytes(damaged))
+            files.content_hash(bytes(damaged))
+        except (CarrierError, files.UnknownFormat):
+            pass

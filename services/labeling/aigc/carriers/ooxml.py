@@ -18,6 +18,7 @@ import hashlib
 import io
 import re
 import zipfile
+import zlib
 from typing import Final
 from xml.sax.saxutils import escape, unescape
 
@@ -47,17 +48,28 @@ _REL: Final = re.compile(r'<Relationship\b[^>]*Target="/?docProps/custom\.xml"[^
 def _zip(data: bytes) -> zipfile.ZipFile:
     try:
         return zipfile.ZipFile(io.BytesIO(data))
-    except (zipfile.BadZipFile, ValueError) as exc:
+    except (zipfile.BadZipFile, ValueError, EOFError, OSError) as exc:
         raise CarrierError(f"OOXML: {exc}") from None
 
 
-def _read(z: zipfile.ZipFile, name: str) -> str:
-    info = z.getinfo(name)
-    if info.file_size > MAX_PART:
-        raise CarrierError(f"OOXML: part {name} is larger than {MAX_PART} bytes")
+_ZIP_ERRORS: Final = (zipfile.BadZipFile, zlib.error, NotImplementedError, KeyError, EOFError, ValueError)
+
+
+def _bytes(z: zipfile.ZipFile, name: str | zipfile.ZipInfo) -> bytes:
+    """One part's bytes, capped; a damaged archive is a CarrierError."""
     try:
-        return z.read(info).decode("utf-8")
-    except (zipfile.BadZipFile, UnicodeDecodeError, ValueError) as exc:
+        info = name if isinstance(name, zipfile.ZipInfo) else z.getinfo(name)
+        if info.file_size > MAX_PART:
+            raise CarrierError(f"OOXML: part {info.filename} is larger than {MAX_PART} bytes")
+        return z.read(info)
+    except _ZIP_ERRORS as exc:
+        raise CarrierError(f"OOXML: part {name if isinstance(name, str) else name.filename}: {exc}") from None
+
+
+def _read(z: zipfile.ZipFile, name: str) -> str:
+    try:
+        return _bytes(z, name).decode("utf-8")
+    except UnicodeDecodeError as exc:
         raise CarrierError(f"OOXML: part {name}: {exc}") from None
 
 
@@ -77,10 +89,7 @@ def manifest_sha256(data: bytes) -> str:
             elif name == RELS:
                 part = _REL.sub("", _read(z, name)).encode()
             else:
-                info = z.getinfo(name)
-                if info.file_size > MAX_PART:
-                    raise CarrierError(f"OOXML: part {name} is larger than {MAX_PART} bytes")
-                part = z.read(info)
+                part = _bytes(z, name)
             lines.append(name.encode() + b"\0" + hashlib.sha256(part).hexdigest().encode())
     return hashlib.sha256(b"\n".join(lines)).hexdigest()
 
@@ -95,7 +104,7 @@ def _rewrite(data: bytes, parts: dict[str, str | None]) -> bytes:
                 if text is not None:
                     dst.writestr(info, text.encode("utf-8"), compress_type=zipfile.ZIP_DEFLATED)
             else:
-                dst.writestr(info, src.read(info), compress_type=info.compress_type)
+                dst.writestr(info, _bytes(src, info), compress_type=info.compress_type)
         for name, text in parts.items():
             if name not in src.namelist() and text is not None:
                 dst.writestr(
