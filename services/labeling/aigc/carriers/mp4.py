@@ -22,7 +22,7 @@ from __future__ import annotations
 import io
 import struct
 from collections.abc import Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Final
 
 from mutagen import MutagenError
@@ -56,7 +56,7 @@ class Box:
         return data[self.body : self.end]
 
 
-def boxes(data: bytes, start: int = 0, end: int | None = None) -> list[Box]:
+def boxes(data: bytes | bytearray, start: int = 0, end: int | None = None) -> list[Box]:
     """The boxes in data[start:end] (the top level by default)."""
     stop = len(data) if end is None else end
     found_: list[Box] = []
@@ -168,7 +168,7 @@ def _set_size(data: bytearray, box: Box, delta: int) -> None:
 
 def _shift_chunk_offsets(data: bytearray, at: int, delta: int) -> None:
     """Move every stco/co64 entry that points at or past `at` (old coordinates) by `delta`."""
-    for table in _offset_tables(bytes(data)):
+    for table in list(_offset_tables(data)):
         wide = table.type == b"co64"
         (count,) = struct.unpack(">I", data[table.body + 4 : table.body + 8])
         fmt, width = (">Q", 8) if wide else (">I", 4)
@@ -184,7 +184,7 @@ def _shift_chunk_offsets(data: bytearray, at: int, delta: int) -> None:
             pos += width
 
 
-def _offset_tables(data: bytes) -> Iterator[Box]:
+def _offset_tables(data: bytes | bytearray) -> Iterator[Box]:
     def walk(parent_start: int, parent_end: int) -> Iterator[Box]:
         for b in boxes(data, parent_start, parent_end):
             if b.type in (b"stco", b"co64"):
@@ -197,16 +197,22 @@ def _offset_tables(data: bytes) -> Iterator[Box]:
 
 
 def _splice(data: bytes, ancestors: list[Box], start: int, end: int, new: bytes) -> bytes:
-    """Replace data[start:end] (inside `ancestors`) with `new`: sizes and chunk offsets follow."""
+    """Replace data[start:end] (inside `ancestors`, the first being moov) with `new`.
+
+    Only the moov box is rebuilt: the sizes of the enclosing boxes and the chunk offsets (which
+    live in moov) follow; the media data is copied once, untouched.
+    """
+    moov = ancestors[0]
     delta = len(new) - (end - start)
-    if delta and _moof_after(data, ancestors[0]):
+    if delta and _moof_after(data, moov):
         raise CarrierError("MP4: fragmented file with moov before moof; its offsets cannot be moved")
-    out = bytearray(data[:start] + new + data[end:])
+    region = bytearray(data[moov.start : moov.end])
+    region[start - moov.start : end - moov.start] = new
     for box in ancestors:
-        _set_size(out, box, delta)
+        _set_size(region, replace(box, start=box.start - moov.start, end=box.end - moov.start), delta)
     if delta:
-        _shift_chunk_offsets(out, end if delta < 0 else start, delta)
-    return bytes(out)
+        _shift_chunk_offsets(region, end if delta < 0 else start, delta)
+    return data[: moov.start] + bytes(region) + data[moov.end :]
 
 
 def _moof_after(data: bytes, moov: Box) -> bool:
@@ -286,7 +292,10 @@ class Mp4Carrier:
 
     def strip(self, data: bytes) -> bytes:
         """Remove every label; a meta (and a udta) left empty goes too, so an embed is undone exactly."""
-        clean = b"".join(data[b.start : b.end] for b in boxes(data) if b.type != BOX_TYPE)
+        top = boxes(data)
+        if any(b.type == BOX_TYPE for b in top):  # dsgov's old top-level box
+            data = b"".join(data[b.start : b.end] for b in top if b.type != BOX_TYPE)
+        clean = data
         clean = self._strip_one_at_a_time(clean)
         tags = _tags(clean)
         legacy = [k for k, _ in _itunes_labels(tags)]
