@@ -7,10 +7,12 @@ STAMP  := $(VENV)/.installed-$(shell sha1sum pyproject.toml | cut -c1-12)
 SERVICES := identity_verification biometric_consent generation_review labeling rumour_refutation regulator_reporting console
 # Debian packages the tests need: a CJK font to burn explicit labels (GB 45438 5.2), Chromium
 # for the console's browser tests (driven by Playwright; never `playwright install`), and the
-# independent label readers / media tools of the labeling tests: exiftool, ffmpeg (ffprobe).
-SYSTEM_PACKAGES := fonts-wqy-microhei chromium libimage-exiftool-perl ffmpeg
+# independent label readers / media tools of the labeling tests: exiftool, ffmpeg (ffprobe),
+# libheif's heif-enc/heif-convert (HEIF samples).
+SYSTEM_PACKAGES := fonts-wqy-microhei chromium libimage-exiftool-perl ffmpeg libheif-examples
 SYSTEM_CHECK := test -f /usr/share/fonts/truetype/wqy/wqy-microhei.ttc && test -x /usr/bin/chromium \
-	&& test -x /usr/bin/exiftool && test -x /usr/bin/ffmpeg && test -x /usr/bin/ffprobe
+	&& test -x /usr/bin/exiftool && test -x /usr/bin/ffmpeg && test -x /usr/bin/ffprobe \
+	&& test -x /usr/bin/heif-enc
 
 .DEFAULT_GOAL := help
 .PHONY: help install system-deps run test lint fmt unit integration e2e docs schemas bench clean

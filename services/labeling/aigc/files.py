@@ -18,6 +18,7 @@ from services.labeling.aigc.carriers.avi import AviCarrier
 from services.labeling.aigc.carriers.base import Carrier, CarrierError, FoundLabel
 from services.labeling.aigc.carriers.flac import FlacCarrier
 from services.labeling.aigc.carriers.gif import GifCarrier
+from services.labeling.aigc.carriers.heif import HeifCarrier
 from services.labeling.aigc.carriers.jpeg import JpegCarrier
 from services.labeling.aigc.carriers.mp3 import Mp3Carrier
 from services.labeling.aigc.carriers.mp4 import Mp4Carrier
@@ -41,6 +42,7 @@ CARRIERS: Final[tuple[Carrier, ...]] = (
     AviCarrier(),
     GifCarrier(),
     TiffCarrier(),
+    HeifCarrier(),  # before MP4: both open with ftyp
     Mp4Carrier(),
     FlacCarrier(),
     OggCarrier(),

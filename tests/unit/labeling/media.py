@@ -10,6 +10,7 @@ import zipfile
 from pathlib import Path
 
 import pikepdf
+from PIL import Image
 
 from tests.unit.labeling import samples
 
@@ -150,3 +151,25 @@ def matroska(webm: bool = False) -> bytes:
         else ("-c:v", "libx264", "-preset", "ultrafast")
     )
     return ffmpeg(*PICTURE, *codec, suffix=".webm" if webm else ".mkv")
+
+
+@functools.cache
+def heic() -> bytes:
+    """An HEIC still image made by libheif's heif-enc (Debian libheif-examples)."""
+    with tempfile.TemporaryDirectory() as tmp:
+        src, out = Path(tmp) / "in.png", Path(tmp) / "out.heic"
+        src.write_bytes(pillow("PNG"))
+        subprocess.run(
+            ["heif-enc", "-q", "50", "-o", str(out), str(src)], check=True, timeout=60, capture_output=True
+        )
+        return out.read_bytes()
+
+
+def heif_pixels(data: bytes) -> bytes:
+    """The decoded image (heif-convert to PNG, read with Pillow)."""
+    with tempfile.TemporaryDirectory() as tmp:
+        src, out = Path(tmp) / "in.heic", Path(tmp) / "out.png"
+        src.write_bytes(data)
+        subprocess.run(["heif-convert", str(src), str(out)], check=True, timeout=60, capture_output=True)
+        with Image.open(out) as image:
+            return image.convert("RGB").tobytes()
