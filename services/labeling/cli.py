@@ -176,7 +176,9 @@ def cmd_inspect(args: argparse.Namespace) -> int:
             "file": str(args.file),
             "format": files.format_of(data),
             "content_sha256": files.content_hash(data),
-            "labels": [{"carrier": f.carrier, "legacy": f.legacy, "text": f.text} for f in found],
+            "labels": [
+                {"carrier": f.carrier, "legacy": f.legacy, "bare": f.bare, "text": f.text} for f in found
+            ],
         }
     )
     return 0

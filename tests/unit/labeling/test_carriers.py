@@ -1,7 +1,8 @@
 """Every carrier round-trips: one label, exact original bytes back, content hash stable, file still usable.
 
-PNG iTXt, JPEG APP1 XMP, WAV RIFF chunk, MP4 top-level box, plain-text trailing line (LB-5, GB-I2,
-GB-I9); legacy carriers are found and replaced, never duplicated.
+PNG and JPEG XMP, WAV RIFF chunk, MP4 moov/udta/meta keys, text front matter (LB-5, GB-I2, GB-I9)
+on the hand-made samples; legacy carriers (dsgov's earlier ones and other tools') are found and
+replaced, never duplicated. test_tc260_carriers.py covers every format with independent readers.
 """
 
 from __future__ import annotations
@@ -164,6 +165,20 @@ def _legacy_mp4() -> bytes:
     return out.getvalue()
 
 
+def _mp4_with_udta_box(payload: bytes) -> bytes:
+    """Another tool's label as a bare `moov/udta/AIGC` box (the chunk offset moves with moov)."""
+    data = samples.mp4()
+    moov = data.index(b"moov") - 4
+    (size,) = struct.unpack(">I", data[moov : moov + 4])
+    udta = samples.box(b"udta", samples.box(b"AIGC", payload))
+    out = bytearray(data[: moov + size] + udta + data[moov + size :])
+    out[moov : moov + 4] = struct.pack(">I", size + len(udta))
+    stco = out.index(b"stco")
+    (offset,) = struct.unpack(">I", out[stco + 12 : stco + 16])
+    out[stco + 12 : stco + 16] = struct.pack(">I", offset + len(udta))
+    return bytes(out)
+
+
 def _legacy_wav() -> bytes:
     data = samples.wav()
     sub = b"ICMT" + struct.pack("<I", len(LEGACY_JSON) + 1) + LEGACY_JSON.encode() + b"\0" + b"\0"
@@ -192,6 +207,9 @@ LEGACY: dict[str, Callable[[], bytes]] = {
     "jpeg-xmp-attribute": _legacy_xmp_jpeg,
     "wav-list-info": _legacy_wav,
     "mp4-ilst": _legacy_mp4,
+    "mp4-udta-box": lambda: _mp4_with_udta_box(LEGACY_JSON.encode()),
+    "mp4-top-level-box": lambda: samples.mp4() + samples.box(b"AIGC", LEGACY_JSON.encode()),
+    "png-itxt-aigc": lambda: _png_with(b"iTXt", b"AIGC\0\0\0\0\0" + LEGACY_JSON.encode()),
     "text-front-matter": lambda: (
         b"---\nAIGC:\n  ContentProducer: 'x'\n  Label: '1'\n  ProduceID: 'old'\n---\n\n# Title\n"
     ),

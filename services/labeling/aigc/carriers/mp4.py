@@ -328,6 +328,9 @@ class Mp4Carrier:
                 return _splice(data, ancestors[:-1], udta.start, udta.end, b"")
             return _splice(data, ancestors, meta.box.start, meta.box.end, b"")
         for ancestors, box in _udta_boxes(data):
+            udta = ancestors[-1]
+            if boxes(data, udta.body, udta.end) == [box]:  # a udta left empty goes too, as for ours
+                return _splice(data, ancestors[:-1], udta.start, udta.end, b"")
             return _splice(data, ancestors, box.start, box.end, b"")
         return None
 
