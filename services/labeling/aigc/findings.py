@@ -34,6 +34,7 @@ FINDINGS: Final[dict[str, tuple[str, str]]] = {
     "propagator_signature_invalid": ("LB-10.2", "ReservedCode2 does not match the propagation fields"),
     "propagator_not_checked": ("GB-I6", "no propagator public key given: ReservedCode2 was not checked"),
     "label_carrier_not_guide": ("LB-5.3", "the label is not where the TC260 guide for this format puts it"),
+    "label_payload_wrapped": ("GB-I2", 'the guide carries the bare 7-field object here, not {"AIGC": {...}}'),
     "producer_not_ours": ("GB-I4", "ContentProducer is not this provider's code"),
     "producer_missing": ("GB-I4", "ContentProducer is empty"),
     "provider_name_used": ("GB-I4", "a provider name, not a code (allowed by GB 45438 Annex E)"),

@@ -39,6 +39,8 @@ from services.labeling.aigc.provider_code import provider_code_problem
 Mode = Literal["strict", "conformance"]
 MODES: Final = ("strict", "conformance")
 _CODE_SHAPE: Final = re.compile(r"00[0-9A-Z]{25}")
+# Where a guide has the {"AIGC": {...}} wrapper (PNG text chunks, Annex B) or a YAML mapping (text).
+_WRAPPED_CARRIERS: Final = ("png:tEXt:", "png:zTXt:", "text:")
 
 
 @dataclass
@@ -106,6 +108,8 @@ def _read_label(data: bytes, report: Report) -> AigcLabel | None:
     if first.legacy:  # readers that follow the guides do not look there
         severity: Severity = "error" if report.mode == "conformance" else "warning"
         report.findings.append(Finding("label_carrier_not_guide", first.carrier, severity))
+    if not first.legacy and not first.bare and not first.carrier.startswith(_WRAPPED_CARRIERS):
+        report.findings.append(Finding("label_payload_wrapped", first.carrier, "warning"))
     try:
         report.label = AigcLabel.parse(first.text)
     except LabelFormatError as exc:

@@ -99,3 +99,12 @@ def test_an_old_dsgov_carrier_is_not_conformant_but_its_ed25519_label_still_veri
     relabeled = files.embed(old, label)  # re-embedding moves it to the guide carrier, one label
     assert verify(relabeled, PRODUCER_KEY.public_key()).findings == []
     assert json.loads(files.find_labels(relabeled)[0].text)["AIGC"]["ProduceID"] == "old"
+
+
+def test_a_wrapped_object_where_the_guide_has_the_bare_one_is_a_warning() -> None:
+    label = theirs("1", "Vendor", "v-1", "", "Vendor", "v-1", "")
+    data = media.mp4_labeled_by_ffmpeg(label.to_json())  # {"AIGC": {...}} in the mdta key
+    report = conformance(data)
+    assert report.ok
+    assert "label_payload_wrapped" in warnings(report)
+    assert "label_payload_wrapped" not in warnings(conformance(files.embed(media.mp4(), label)))
