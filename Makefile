@@ -29,7 +29,7 @@ $(STAMP): pyproject.toml
 
 install: $(STAMP)  ## create the virtualenv and install pinned dependencies
 
-system-deps:  ## install the Debian packages the tests need (CJK font, Chromium, exiftool, ffmpeg; root or sudo)
+system-deps:  ## install the Debian packages the tests need (CJK font, Chromium, exiftool, ffmpeg, libheif; root or sudo)
 	@if ! ($(SYSTEM_CHECK)); then \
 		echo "installing $(SYSTEM_PACKAGES) (Debian packages needed by the tests)"; \
 		SUDO=$$( [ "$$(id -u)" = 0 ] || echo sudo ); \
@@ -54,7 +54,7 @@ fmt: install  ## format the code
 	$(VENV)/bin/ruff format .
 	$(VENV)/bin/ruff check --fix .
 
-unit: install  ## fast tests only (no servers)
+unit: install system-deps  ## fast tests only (no servers; the labeling ones run exiftool, ffmpeg, heif-enc)
 	$(VENV)/bin/pytest tests/unit tests/contract
 
 integration: install  ## tests against the embedded broker and store
