@@ -218,12 +218,12 @@ def cmd_verify(args: argparse.Namespace) -> int:
 def _burn_media(args: argparse.Namespace, data: bytes) -> int | None:
     """Audio (GB-E3) and video (GB-E4): burn, then print what was measured; None if not media."""
     fmt = files.format_of(data)
-    if fmt == "mp4" and media_burn.has_video(data):
+    if fmt in media_burn.VIDEO_FORMATS and media_burn.has_video(data):
         burned, video = media_burn.burn_video(
             data, text=args.text or "AI生成", min_duration=args.min_duration
         )
         shown: dict[str, Any] = {"measured": dataclasses.asdict(video), "ok": video.ok}
-    elif fmt in ("wav", "mp3", "flac", "mp4"):
+    elif fmt in media_burn.AUDIO_FORMATS:
         burned, audio = media_burn.burn_audio(data)
         shown = {"measured": dataclasses.asdict(audio), "ok": audio.ok}
     else:

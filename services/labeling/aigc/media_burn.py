@@ -30,9 +30,36 @@ MORSE_AI: Final = ".- .."
 UNIT_S: Final = 0.12
 TONE_HZ: Final = 1000.0
 MIN_DURATION_S: Final = 2.0  # GB-E4
-_AUDIO_CODECS: Final = {"wav": "pcm_s16le", "mp3": "libmp3lame", "flac": "flac", "mp4": "aac"}
+AUDIO_FORMATS: Final = ("wav", "mp3", "flac", "ogg", "mp4")
+VIDEO_FORMATS: Final = ("mp4", "matroska", "avi")
+# Re-encode with the input's own codec family (decoder name -> encoder).
+_AUDIO_CODECS: Final = {
+    "pcm_s16le": "pcm_s16le",
+    "mp3": "libmp3lame",
+    "flac": "flac",
+    "aac": "aac",
+    "vorbis": "libvorbis",
+    "opus": "libopus",
+}
 _VIDEO_CODECS: Final = {"h264": "libx264", "hevc": "libx264", "mpeg4": "mpeg4", "vp9": "libvpx-vp9"}
-_SUFFIX: Final = {"wav": ".wav", "mp3": ".mp3", "flac": ".flac", "mp4": ".mp4"}
+_QUALITY: Final = {
+    "libx264": ["-crf", "18"],
+    "libvpx-vp9": ["-crf", "18", "-b:v", "0", "-deadline", "realtime"],
+    "mpeg4": ["-q:v", "2"],
+}
+_SUFFIX: Final = {"wav": ".wav", "mp3": ".mp3", "flac": ".flac", "ogg": ".ogg", "avi": ".avi"}
+
+
+def suffix_for(data: bytes) -> str:
+    """The file name suffix that makes ffmpeg pick the same container again."""
+    fmt = files.format_of(data)
+    if fmt == "mp4":
+        return ".mov" if data[8:12] == b"qt  " else ".mp4"
+    if fmt == "matroska":
+        return ".webm" if b"webm" in data[:64] else ".mkv"
+    if fmt not in _SUFFIX:
+        raise ValueError(f"not an audio or video format: {fmt}")
+    return _SUFFIX[fmt]
 
 
 def probe(path: Path) -> dict[str, Any]:
@@ -45,9 +72,9 @@ def _stream(info: dict[str, Any], kind: str) -> dict[str, Any] | None:
 
 
 def has_video(data: bytes) -> bool:
-    """True when an MP4/MOV holds a video stream (an M4A does not)."""
+    """True when the file holds a video stream (an M4A does not)."""
     with tempfile.TemporaryDirectory() as tmp:
-        path = Path(tmp) / "probe.mp4"
+        path = Path(tmp) / f"probe{suffix_for(data)}"
         path.write_bytes(data)
         return _stream(probe(path), "video") is not None
 
@@ -159,14 +186,18 @@ def measure_audio(path: Path, window_s: float = 3.0) -> AudioReport:
 def burn_audio(data: bytes) -> tuple[bytes, AudioReport]:
     """The rhythm before the start and after the end (GB-E3), the same format; measured afterwards."""
     fmt = files.format_of(data)
-    if fmt not in _AUDIO_CODECS:
-        raise ValueError(f"audio burn supports WAV, MP3, FLAC and M4A, not {fmt}")
+    if fmt not in AUDIO_FORMATS:
+        raise ValueError(f"audio burn supports WAV, MP3, FLAC, OGG and M4A, not {fmt}")
     with tempfile.TemporaryDirectory() as tmp:
-        src, out = Path(tmp) / f"in{_SUFFIX[fmt]}", Path(tmp) / f"out{_SUFFIX[fmt]}"
+        suffix = suffix_for(data)
+        src, out = Path(tmp) / f"in{suffix}", Path(tmp) / f"out{suffix}"
         src.write_bytes(data)
         stream = _stream(probe(src), "audio")
         if stream is None:
             raise MediaError("no audio stream")
+        encoder = _AUDIO_CODECS.get(str(stream.get("codec_name")))
+        if encoder is None:
+            raise MediaError(f"cannot re-encode {stream.get('codec_name')} audio")
         rate, channels = int(stream["sample_rate"]), int(stream.get("channels", 1))
         pcm = ff.run(
             ["ffmpeg", "-v", "error", "-nostdin", "-i", str(src), "-f", "f32le", "-ac", str(channels), "-"]
@@ -176,7 +207,9 @@ def burn_audio(data: bytes) -> tuple[bytes, AudioReport]:
         pause = np.zeros((round(0.3 * rate), channels), np.float32)
         whole = np.concatenate([pause, beep, pause, body, pause, beep, pause]).astype("<f4")
         bitrate = (
-            ["-b:a", str(stream["bit_rate"])] if stream.get("bit_rate") and fmt in ("mp3", "mp4") else []
+            ["-b:a", str(stream["bit_rate"])]
+            if stream.get("bit_rate") and encoder not in ("flac", "pcm_s16le")
+            else []
         )
         ff.run(
             [
@@ -202,7 +235,7 @@ def burn_audio(data: bytes) -> tuple[bytes, AudioReport]:
                 "-metadata",
                 "AIGC=",
                 "-c:a",
-                _AUDIO_CODECS[fmt],
+                encoder,
                 *bitrate,
                 str(out),
             ],
@@ -291,10 +324,10 @@ def burn_video(
     data: bytes, *, text: str = "AI生成", min_duration: float = MIN_DURATION_S
 ) -> tuple[bytes, VideoReport]:
     """The plate over the opening `min_duration` seconds (GB-E4), re-encoded; measured afterwards."""
-    if files.format_of(data) != "mp4":
-        raise ValueError("video burn supports MP4 and MOV")
+    if files.format_of(data) not in VIDEO_FORMATS:
+        raise ValueError("video burn supports MP4, MOV, MKV, WebM and AVI")
     with tempfile.TemporaryDirectory() as tmp:
-        suffix = ".mov" if data[8:12] == b"qt  " else ".mp4"  # keep the container
+        suffix = suffix_for(data)  # keep the container
         src, out, png = Path(tmp) / f"in{suffix}", Path(tmp) / f"out{suffix}", Path(tmp) / "plate.png"
         src.write_bytes(data)
         info = probe(src)
@@ -305,6 +338,8 @@ def burn_video(
         layer = explicit.overlay((width, height), text=text, corner="top-left")
         layer.image.save(png)
         codec = _VIDEO_CODECS.get(str(stream.get("codec_name")), "libx264")
+        if suffix == ".webm":
+            codec = "libvpx-vp9"  # WebM holds VP8/VP9/AV1 only
         audio = ["-c:a", "copy"] if _stream(info, "audio") else []
         ff.run(
             [
@@ -329,13 +364,11 @@ def burn_video(
                 "AIGC=",
                 "-c:v",
                 codec,
-                "-crf",
-                "18",
+                *_QUALITY.get(codec, []),
                 "-pix_fmt",
                 str(stream.get("pix_fmt", "yuv420p")),
                 *audio,
-                "-movflags",
-                "+faststart",
+                *(["-movflags", "+faststart"] if suffix in (".mp4", ".mov") else []),
                 str(out),
             ]
         )

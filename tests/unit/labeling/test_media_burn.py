@@ -44,7 +44,17 @@ def test_the_rhythm_is_morse_ai_and_the_detector_reads_it_back() -> None:
     assert media_burn.detect_rhythm(np.zeros(16000, np.float32), 16000) == ""
 
 
-@pytest.mark.parametrize("maker", [media.mp3, media.flac, media.m4a, lambda: samples.wav(8000, 8000)])
+@pytest.mark.parametrize(
+    "maker",
+    [
+        media.mp3,
+        media.flac,
+        media.m4a,
+        media.ogg,
+        lambda: media.ogg("libopus"),
+        lambda: samples.wav(8000, 8000),
+    ],
+)
 def test_audio_burn_puts_the_prompt_at_start_and_end(maker: object, tmp_path: Path) -> None:
     original = maker()  # type: ignore[operator]
     fmt = files.format_of(original)
@@ -52,7 +62,7 @@ def test_audio_burn_puts_the_prompt_at_start_and_end(maker: object, tmp_path: Pa
     assert files.format_of(burned) == fmt
     assert report.ok
     assert (report.start_pattern, report.end_pattern) == (".- ..", ".- ..")
-    path = tmp_path / f"o{media_burn._SUFFIX[fmt]}"
+    path = tmp_path / f"o{media_burn.suffix_for(original)}"
     path.write_bytes(original)
     unburned = media_burn.measure_audio(path)
     assert not unburned.prompt_at_start
@@ -83,6 +93,17 @@ def test_video_burn_shows_the_plate_for_two_seconds_at_five_percent(tmp_path: Pa
     assert not_shown == 0  # the measurement finds no plate where none was burned
     stream = media_burn.probe(b)["streams"]
     assert any(s["codec_type"] == "audio" for s in stream)  # the sound was kept
+
+
+@pytest.mark.parametrize("maker", [media.matroska, lambda: media.matroska(webm=True), media.avi])
+def test_video_burn_keeps_the_container(maker: object) -> None:
+    original = maker()  # type: ignore[operator]
+    burned, report = media_burn.burn_video(original)
+    assert files.format_of(burned) == files.format_of(original)
+    assert media_burn.suffix_for(burned) == media_burn.suffix_for(original)
+    assert report.measured_duration_s == pytest.approx(1.0, abs=0.11)  # the clip is 1 s long
+    assert not report.ok  # so the 2 s rule cannot be met, and the report says so
+    assert report.measured_text_height_px >= 0.05 * 48
 
 
 def test_a_plate_shown_too_briefly_is_reported() -> None:
