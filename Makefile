@@ -5,10 +5,14 @@ VENV   ?= .venv
 PY     := $(VENV)/bin/python
 STAMP  := $(VENV)/.installed-$(shell sha1sum pyproject.toml | cut -c1-12)
 SERVICES := identity_verification biometric_consent generation_review labeling rumour_refutation regulator_reporting console complaints
-# Debian packages the tests need: a CJK font to burn explicit labels (GB 45438 5.2) and Chromium
-# for the console's browser tests (driven by Playwright; never `playwright install`).
-SYSTEM_PACKAGES := fonts-wqy-microhei chromium
-SYSTEM_CHECK := test -f /usr/share/fonts/truetype/wqy/wqy-microhei.ttc && test -x /usr/bin/chromium
+# Debian packages the tests need: a CJK font to burn explicit labels (GB 45438 5.2), Chromium
+# for the console's browser tests (driven by Playwright; never `playwright install`), and the
+# independent label readers / media tools of the labeling tests: exiftool, ffmpeg (ffprobe),
+# libheif's heif-enc/heif-convert (HEIF samples).
+SYSTEM_PACKAGES := fonts-wqy-microhei chromium libimage-exiftool-perl ffmpeg libheif-examples
+SYSTEM_CHECK := test -f /usr/share/fonts/truetype/wqy/wqy-microhei.ttc && test -x /usr/bin/chromium \
+	&& test -x /usr/bin/exiftool && test -x /usr/bin/ffmpeg && test -x /usr/bin/ffprobe \
+	&& test -x /usr/bin/heif-enc
 
 .DEFAULT_GOAL := help
 .PHONY: help install system-deps run test lint fmt unit integration e2e docs schemas bench clean
@@ -25,7 +29,7 @@ $(STAMP): pyproject.toml
 
 install: $(STAMP)  ## create the virtualenv and install pinned dependencies
 
-system-deps:  ## install the Debian packages the tests need (CJK font, Chromium; root or sudo)
+system-deps:  ## install the Debian packages the tests need (CJK font, Chromium, exiftool, ffmpeg, libheif; root or sudo)
 	@if ! ($(SYSTEM_CHECK)); then \
 		echo "installing $(SYSTEM_PACKAGES) (Debian packages needed by the tests)"; \
 		SUDO=$$( [ "$$(id -u)" = 0 ] || echo sudo ); \
@@ -52,7 +56,7 @@ fmt: install  ## format the code
 	$(VENV)/bin/ruff format .
 	$(VENV)/bin/ruff check --fix .
 
-unit: install  ## fast tests only (no servers)
+unit: install system-deps  ## fast tests only (no servers; the labeling ones run exiftool, ffmpeg, heif-enc)
 	$(VENV)/bin/pytest tests/unit tests/contract
 
 integration: install  ## tests against the embedded broker and store
@@ -75,6 +79,7 @@ bench: install  ## every benchmark on the embedded stack (each starts its own br
 	$(PY) -m bench.consent_throughput
 	$(PY) -m bench.review_throughput
 	$(PY) -m bench.labeling_throughput
+	$(PY) -m bench.label_formats
 	$(PY) -m bench.rumour_matching
 	$(PY) -m bench.reporting_throughput
 	$(PY) -m bench.console_review

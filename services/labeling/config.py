@@ -2,11 +2,10 @@
 
 from __future__ import annotations
 
-from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from pydantic import Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
-from services.labeling.aigc import integrity
+from services.labeling.aigc import keys
 from services.labeling.aigc.provider_code import provider_code_problem
 from services.labeling.domain.ledger import LB9_MIN_RETENTION_DAYS
 
@@ -20,7 +19,10 @@ class LabelingSettings(BaseSettings):
         description="the provider's 27-character code written as ContentProducer (GB-I4, TC260-PG-20252A)"
     )
     signing_key: SecretStr = Field(
-        description="Ed25519 private key for ReservedCode1: base64url of the 32-byte seed, or PEM (PKCS#8)"
+        description=(
+            "signing key for ReservedCode1: SM2 `sm2:<64 hex>` (SecurityData, SM3withSM2, TC260-PG-202511A);"
+            " or Ed25519 (legacy dsgov1 form): base64url of the 32-byte seed, or PEM (PKCS#8)"
+        )
     )
     lb9_retention_days: int = Field(
         default=LB9_MIN_RETENTION_DAYS,
@@ -40,11 +42,13 @@ class LabelingSettings(BaseSettings):
     @classmethod
     def _loadable_key(cls, value: SecretStr) -> SecretStr:
         try:
-            integrity.load_private_key(value.get_secret_value())
-        except integrity.KeyLoadError as exc:
-            raise ValueError(f"DSGOV_LABELING_SIGNING_KEY is not an Ed25519 private key: {exc}") from None
+            keys.load_signing_key(value.get_secret_value())
+        except keys.KeyFormatError as exc:
+            raise ValueError(
+                f"DSGOV_LABELING_SIGNING_KEY is not an SM2 or Ed25519 private key: {exc}"
+            ) from None
         return value
 
-    def private_key(self) -> Ed25519PrivateKey:
+    def private_key(self) -> keys.SigningKey:
         """The signing key (validated above)."""
-        return integrity.load_private_key(self.signing_key.get_secret_value())
+        return keys.load_signing_key(self.signing_key.get_secret_value())

@@ -5,8 +5,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from datetime import datetime
 
-from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
-
+from services.labeling.aigc.keys import SigningKey
 from services.labeling.domain import ledger
 from services.labeling.domain.issuance import issue_labels, items_of
 from services.labeling.domain.ledger import ContentLedger, LabelFacts, UnlabeledCopy
@@ -48,7 +47,7 @@ class LabelingHandlers:
     def __init__(
         self,
         producer_code: str,
-        key: Ed25519PrivateKey,
+        key: SigningKey,
         clock: Callable[[], datetime],
         retention_days: int = ledger.LB9_MIN_RETENTION_DAYS,
     ) -> None:

@@ -18,10 +18,9 @@ import re
 from dataclasses import dataclass, field
 from typing import Final, Literal
 
-from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
-
 from services.labeling.aigc import files, issue
 from services.labeling.aigc.carriers.base import CarrierError
+from services.labeling.aigc.keys import SigningKey
 from services.labeling.aigc.label import AigcLabel, LabelFormatError, LabelValue
 
 Outcome = Literal["confirmed", "possible", "suspected", "none"]
@@ -105,7 +104,7 @@ def propagate(
     *,
     propagator_code: str,
     propagate_id: str,
-    key: Ed25519PrivateKey,
+    key: SigningKey,
     user_declared: bool,
     detected: bool = False,
 ) -> tuple[Classification, bytes | None]:

@@ -102,6 +102,44 @@ def _placement(corner: Corner, size: tuple[int, int], plate: tuple[int, int], ma
     return x, y
 
 
+@dataclass(frozen=True)
+class Overlay:
+    """A transparent layer the size of the picture with the label plate drawn in one corner."""
+
+    image: Image.Image  # RGBA
+    box: tuple[int, int, int, int]  # the plate: left, top, right, bottom
+    min_glyph_height: int
+    font_size: int
+
+
+def overlay(
+    size: tuple[int, int],
+    *,
+    text: str = DEFAULT_IMAGE_TEXT,
+    corner: Corner = "bottom-right",
+    min_ratio: float = MIN_HEIGHT_RATIO,
+    font_path: str | None = None,
+) -> Overlay:
+    """`text` on a dark plate, every glyph >= `min_ratio` of the shorter side (GB-E2, GB-E4)."""
+    if not wording_ok(text):
+        raise ValueError("the wording needs an AI element and a generation element (GB-E0)")
+    shortest = min(size)
+    font = fit_font(find_font(font_path), text, math.ceil(min_ratio * shortest))
+    left, top, right, bottom = (int(v) for v in font.getbbox(text))
+    pad = max(2, round(0.2 * (bottom - top)))
+    plate = (right - left + 2 * pad, bottom - top + 2 * pad)
+    margin = max(2, round(0.02 * shortest))
+    if plate[0] + 2 * margin > size[0] or plate[1] + 2 * margin > size[1]:
+        raise ValueError("the picture is too small for a legible label of the required height")
+    x, y = _placement(corner, size, plate, margin)
+    layer = Image.new("RGBA", size, (0, 0, 0, 0))
+    draw = ImageDraw.Draw(layer)
+    draw.rectangle((x, y, x + plate[0] - 1, y + plate[1] - 1), fill=(0, 0, 0, 150))
+    draw.text((x + pad - left, y + pad - top), text, font=font, fill=(255, 255, 255, 255))
+    box = (x, y, x + plate[0], y + plate[1])
+    return Overlay(layer, box, min_glyph_height(font, text), round(font.size))
+
+
 def burn_image(
     data: bytes,
     *,
@@ -115,26 +153,14 @@ def burn_image(
         raise ValueError("the wording needs an AI element and a generation element (GB-E0)")
     fmt = files.format_of(data)
     if fmt not in ("png", "jpeg"):
-        raise ValueError(f"burn supports PNG and JPEG images, not {fmt}")
+        raise ValueError(f"burn_image supports PNG and JPEG images, not {fmt}")
     had_label = bool(files.find_labels(data))
     with Image.open(io.BytesIO(data)) as source:
         source.load()
         exif, icc = source.info.get("exif"), source.info.get("icc_profile")
         image = source.convert("RGBA" if source.mode in ("RGBA", "LA", "P") and fmt == "png" else "RGB")
-    shortest = min(image.size)
-    font = fit_font(find_font(font_path), text, math.ceil(min_ratio * shortest))
-    left, top, right, bottom = (int(v) for v in font.getbbox(text))
-    pad = max(2, round(0.2 * (bottom - top)))
-    plate = (right - left + 2 * pad, bottom - top + 2 * pad)
-    margin = max(2, round(0.02 * shortest))
-    if plate[0] + 2 * margin > image.size[0] or plate[1] + 2 * margin > image.size[1]:
-        raise ValueError("the image is too small for a legible label of the required height")
-    x, y = _placement(corner, image.size, plate, margin)
-    overlay = Image.new("RGBA", image.size, (0, 0, 0, 0))
-    draw = ImageDraw.Draw(overlay)
-    draw.rectangle((x, y, x + plate[0] - 1, y + plate[1] - 1), fill=(0, 0, 0, 150))
-    draw.text((x + pad - left, y + pad - top), text, font=font, fill=(255, 255, 255, 255))
-    out = Image.alpha_composite(image.convert("RGBA"), overlay)
+    layer = overlay(image.size, text=text, corner=corner, min_ratio=min_ratio, font_path=font_path)
+    out = Image.alpha_composite(image.convert("RGBA"), layer.image)
     buffer = io.BytesIO()
     if fmt == "png":
         (out if image.mode == "RGBA" else out.convert("RGB")).save(buffer, "PNG")
@@ -143,19 +169,32 @@ def burn_image(
         out.convert("RGB").save(buffer, "JPEG", quality=95, **extra)
     return Burned(
         data=buffer.getvalue(),
-        box=(x, y, x + plate[0], y + plate[1]),
-        min_glyph_height=min_glyph_height(font, text),
-        shortest_side=shortest,
-        font_size=round(font.size),
+        box=layer.box,
+        min_glyph_height=layer.min_glyph_height,
+        shortest_side=min(image.size),
+        font_size=layer.font_size,
         dropped_implicit_label=had_label,
     )
 
 
-def burn_text(data: bytes, *, notice: str = DEFAULT_TEXT_NOTICE) -> bytes:
-    """Put the notice on the first line of a UTF-8 text (GB-E1, LB-4.2); drops a stale implicit label."""
+TextPlacement = Literal["start", "end", "both"]
+
+
+def burn_text(data: bytes, *, notice: str = DEFAULT_TEXT_NOTICE, placement: TextPlacement = "start") -> bytes:
+    """Put the notice on the first and/or last line of a UTF-8 text (GB-E1, LB-4.2).
+
+    Drops a stale implicit label. The implicit label's front matter goes before the first line
+    when it is embedded, so checkers that look for the notice in a text's first characters find
+    it only with `end` or `both`.
+    """
     if not wording_ok(notice):
         raise ValueError("the wording needs an AI element and a generation element (GB-E0)")
     if files.format_of(data) != "text":
         raise ValueError("burn_text needs UTF-8 text")
     body = files.carrier_for(data).strip(data)
-    return notice.encode("utf-8") + b"\n" + body
+    line = notice.encode("utf-8")
+    if placement in ("start", "both"):
+        body = line + b"\n" + body
+    if placement in ("end", "both"):
+        body = body + (b"" if body.endswith(b"\n") or not body else b"\n") + line + b"\n"
+    return body

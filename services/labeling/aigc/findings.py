@@ -9,7 +9,10 @@ Severity = Literal["error", "warning"]
 
 # code -> (article id from regulations.md, explanation). The codes are printed by `dsgov-label verify`.
 FINDINGS: Final[dict[str, tuple[str, str]]] = {
-    "file_format_unknown": ("LB-5.3", "not a PNG, JPEG, WAV, MP4 or UTF-8 text file"),
+    "file_format_unknown": (
+        "LB-5.3",
+        "not a supported file format (images, audio, video, PDF, Office, text: see the labeling README)",
+    ),
     "file_corrupt": ("LB-5.3", "the file's structure is damaged, so its metadata cannot be read"),
     "label_missing": ("DS-16", "no AIGC metadata label in the file (implicit label required)"),
     "label_duplicated": ("GB-I9", "more than one AIGC metadata label in the file (exactly one allowed)"),
@@ -30,6 +33,18 @@ FINDINGS: Final[dict[str, tuple[str, str]]] = {
     "first_write_mismatch": ("GB-I7", "on first write the propagation fields must equal the production ones"),
     "propagator_signature_invalid": ("LB-10.2", "ReservedCode2 does not match the propagation fields"),
     "propagator_not_checked": ("GB-I6", "no propagator public key given: ReservedCode2 was not checked"),
+    "label_carrier_not_guide": ("LB-5.3", "the label is not where the TC260 guide for this format puts it"),
+    "label_payload_wrapped": ("GB-I2", 'the guide carries the bare 7-field object here, not {"AIGC": {...}}'),
+    "producer_not_ours": ("GB-I4", "ContentProducer is not this provider's code"),
+    "producer_missing": ("GB-I4", "ContentProducer is empty"),
+    "provider_name_used": ("GB-I4", "a provider name, not a code (allowed by GB 45438 Annex E)"),
+    "security_data_invalid": (
+        "GB-I5",
+        "ReservedCode holds a malformed SecurityData object (TC260-PG-202511A)",
+    ),
+    "signing_key_untrusted": ("GB-I5", "the SecurityData signature verifies with the key it carries only"),
+    "integrity_data_empty": ("GB-I5", "ReservedCode1 is empty (allowed: it is optional)"),
+    "integrity_data_unverified": ("GB-I5", "ReservedCode holds data this checker cannot verify (allowed)"),
 }
 
 

@@ -26,7 +26,7 @@ FIELDS: Final = (
     "ReservedCode2",
 )
 LABEL_VALUES: Final = ("1", "2", "3")  # GB-I3: is / possibly / suspected AI-generated
-MAX_VALUE_LENGTH: Final = 1024  # generous; keeps a hostile label from growing without bound
+MAX_VALUE_LENGTH: Final = 2048  # SecurityData is ~450 characters; keeps a hostile label bounded
 
 
 def allowed_char(ch: str) -> bool:
@@ -85,8 +85,12 @@ class AigcLabel:
         return {KEY: dict(zip(FIELDS, self.values(), strict=True))}
 
     def to_json(self) -> str:
-        """The compact serialisation written into files."""
+        """The compact `{"AIGC":{...}}` serialisation (GB 45438 Annex E b); PNG tEXt, events)."""
         return json.dumps(self.to_object(), separators=(",", ":"), ensure_ascii=True)
+
+    def to_bare_json(self) -> str:
+        """The bare 7-field object the TC260 guides put in XMP, MP4, WAV, ID3, Vorbis, PDF, OOXML."""
+        return json.dumps(self.to_object()[KEY], separators=(",", ":"), ensure_ascii=True)
 
     def with_propagation(self, propagator: str, propagate_id: str, reserved_code2: str) -> AigcLabel:
         """The same production fields with new propagation fields (LB-6)."""
@@ -137,13 +141,24 @@ class AigcLabel:
         return cls.from_fields(values)
 
 
+def charset_view(name: str, value: str) -> str:
+    """The value as the GB-I8 check sees it.
+
+    A ReservedCode holding a SecurityData JSON object (TC260-PG-202511A) is checked without its
+    quotes, which the label's JSON serialisation escapes; every other character must be allowed.
+    """
+    if name.startswith("ReservedCode") and value.startswith('{"SecurityData"'):
+        return value.replace('"', "")
+    return value
+
+
 def field_findings(label: AigcLabel) -> list[Finding]:
     """Every field-level problem: value enum, character set, codes, required fields (GB-I3..I8)."""
     found: list[Finding] = []
     if label.label not in LABEL_VALUES:
         found.append(Finding("label_value_invalid", f"Label is {label.label!r}"))
     for name, value in zip(FIELDS, label.values(), strict=True):
-        problem = value_problem(value)
+        problem = value_problem(charset_view(name, value))
         if problem:
             found.append(Finding("label_charset_invalid", f"{name}: {problem}"))
     if label.label == "1" or label.content_producer:

@@ -10,9 +10,8 @@ import hashlib
 from dataclasses import dataclass
 from typing import Final
 
-from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
-
 from services.labeling.aigc import issue
+from services.labeling.aigc.keys import SigningKey
 from services.labeling.aigc.label import AigcLabel
 from services.labeling.domain.reasons import reason
 from shared.contracts.base import ServiceType
@@ -137,13 +136,13 @@ def produce_id(producer_code: str, content_id: str, item_key: str) -> str:
 def issue_labels(
     *,
     producer_code: str,
-    key: Ed25519PrivateKey,
+    key: SigningKey,
     content_id: str,
     service_type: ServiceType | None,
     label_required: bool,
     items: list[Item],
 ) -> list[Issued]:
-    """The implicit and explicit labels for each item (Ed25519 is deterministic: same input, same label)."""
+    """The implicit and explicit labels for each item (deterministic signatures: same input, same label)."""
     why = explicit_reason(service_type, label_required)
     issued = []
     for item in items:

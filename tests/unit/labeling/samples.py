@@ -11,6 +11,7 @@ from typing import Final
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from PIL import Image
 
+from services.labeling.aigc.sm2 import Sm2PrivateKey
 from shared.standards.identifiers import uscc_check_character
 
 
@@ -128,3 +129,13 @@ def mp4(samples: bytes = MP4_SAMPLES) -> bytes:
 
 
 TEXT: Final = "人工智能写的一段文字。\nSecond line.\n".encode()
+
+
+# SM2 keys (TC260-PG-202511A SecurityData), fixed scalars derived from labels for reproducibility.
+def _sm2(seed: bytes) -> Sm2PrivateKey:
+    return Sm2PrivateKey(int.from_bytes(hashlib.sha256(seed).digest(), "big") % (2**255) + 1)
+
+
+PRODUCER_SM2: Final = _sm2(b"producer-sm2-test-key")
+PLATFORM_SM2: Final = _sm2(b"platform-sm2-test-key")
+OTHER_SM2: Final = _sm2(b"someone-else-sm2")

@@ -1,7 +1,8 @@
 """Every carrier round-trips: one label, exact original bytes back, content hash stable, file still usable.
 
-PNG iTXt, JPEG APP1 XMP, WAV RIFF chunk, MP4 top-level box, plain-text trailing line (LB-5, GB-I2,
-GB-I9); legacy carriers are found and replaced, never duplicated.
+PNG and JPEG XMP, WAV RIFF chunk, MP4 moov/udta/meta keys, text front matter (LB-5, GB-I2, GB-I9)
+on the hand-made samples; legacy carriers (dsgov's earlier ones and other tools') are found and
+replaced, never duplicated. test_tc260_carriers.py covers every format with independent readers.
 """
 
 from __future__ import annotations
@@ -60,12 +61,14 @@ def test_round_trip_keeps_one_label_and_the_original_bytes(fmt: str) -> None:
     assert AigcLabel.parse(replaced.text).produce_id == "pid-2"
 
 
-def test_labeled_png_decodes_to_the_same_pixels_and_pillow_sees_the_itxt() -> None:
+def test_labeled_png_decodes_to_the_same_pixels_and_pillow_sees_the_tc260_xmp() -> None:
     original = samples.png()
     labeled = files.embed(original, label_for(original))
     with Image.open(io.BytesIO(original)) as a, Image.open(io.BytesIO(labeled)) as b:
         assert a.tobytes() == b.tobytes()
-        assert json.loads(b.info["AIGC"])["AIGC"]["Label"] == "1"
+        packet = b.info["XML:com.adobe.xmp"]  # PG-20259A: the XMP iTXt, not a private keyword
+        assert f'xmlns:TC260="{xmp.NAMESPACE}"' in packet
+        assert '<TC260:AIGC>{"Label":"1",' in packet  # the bare 7-field object
 
 
 def test_labeled_jpeg_keeps_its_coefficients_and_pillow_reads_the_xmp() -> None:
@@ -117,10 +120,23 @@ def _first_sample(data: bytes) -> bytes:
     return data[offset : offset + len(samples.MP4_SAMPLES)]
 
 
-def test_text_label_is_the_last_line() -> None:
-    labeled = files.embed(samples.TEXT, label_for(samples.TEXT))
-    assert labeled.startswith(samples.TEXT)
-    assert labeled.decode().splitlines()[-1].startswith('{"AIGC":{"Label":"1"')
+def test_text_label_is_a_yaml_front_matter_aigc_block() -> None:
+    label = label_for(samples.TEXT)
+    labeled = files.embed(samples.TEXT, label)
+    assert labeled.endswith(samples.TEXT)
+    lines = labeled.decode().splitlines()
+    assert lines[:3] == ["---", "AIGC:", "  Label: '1'"]  # PG-20258A
+    assert lines[3] == f"  ContentProducer: '{PRODUCER}'"
+    assert lines[9] == "---"
+
+
+def test_markdown_with_front_matter_gets_the_block_inside_it() -> None:
+    original = b"---\ntitle: 'A'\n---\n# Heading\n"
+    labeled = files.embed(original, label_for(original))
+    assert labeled.startswith(b"---\nAIGC:\n  Label: '1'\n")
+    assert b"  ReservedCode2: '" in labeled
+    assert labeled.endswith(b"title: 'A'\n---\n# Heading\n")
+    assert files.carrier_for(labeled).strip(labeled) == original
 
 
 # --- legacy carriers: found (GB-I9 counts them) and replaced on embed ---
@@ -147,6 +163,20 @@ def _legacy_mp4() -> bytes:
     out = io.BytesIO(data)
     f.save(out)
     return out.getvalue()
+
+
+def _mp4_with_udta_box(payload: bytes) -> bytes:
+    """Another tool's label as a bare `moov/udta/AIGC` box (the chunk offset moves with moov)."""
+    data = samples.mp4()
+    moov = data.index(b"moov") - 4
+    (size,) = struct.unpack(">I", data[moov : moov + 4])
+    udta = samples.box(b"udta", samples.box(b"AIGC", payload))
+    out = bytearray(data[: moov + size] + udta + data[moov + size :])
+    out[moov : moov + 4] = struct.pack(">I", size + len(udta))
+    stco = out.index(b"stco")
+    (offset,) = struct.unpack(">I", out[stco + 12 : stco + 16])
+    out[stco + 12 : stco + 16] = struct.pack(">I", offset + len(udta))
+    return bytes(out)
 
 
 def _legacy_wav() -> bytes:
@@ -177,9 +207,13 @@ LEGACY: dict[str, Callable[[], bytes]] = {
     "jpeg-xmp-attribute": _legacy_xmp_jpeg,
     "wav-list-info": _legacy_wav,
     "mp4-ilst": _legacy_mp4,
+    "mp4-udta-box": lambda: _mp4_with_udta_box(LEGACY_JSON.encode()),
+    "mp4-top-level-box": lambda: samples.mp4() + samples.box(b"AIGC", LEGACY_JSON.encode()),
+    "png-itxt-aigc": lambda: _png_with(b"iTXt", b"AIGC\0\0\0\0\0" + LEGACY_JSON.encode()),
     "text-front-matter": lambda: (
         b"---\nAIGC:\n  ContentProducer: 'x'\n  Label: '1'\n  ProduceID: 'old'\n---\n\n# Title\n"
     ),
+    "text-json-line": lambda: b"Some text.\n" + LEGACY_JSON.encode() + b"\n",
 }
 
 

@@ -9,7 +9,7 @@ import pytest
 from pydantic import ValidationError
 
 from services.labeling import cli
-from services.labeling.aigc import files, integrity
+from services.labeling.aigc import files, integrity, sm2
 from services.labeling.config import LabelingSettings
 from tests.unit.labeling import samples
 from tests.unit.labeling.samples import PLATFORM, PLATFORM_KEY, PRODUCER, PRODUCER_KEY, sha256
@@ -115,10 +115,14 @@ def test_propagate_and_keygen(tmp_path: Path, capsys: pytest.CaptureFixture[str]
     assert (code, shown["outcome"], shown["label_value"]) == (0, "possible", "2")
     public = integrity.public_key_text(PLATFORM_KEY.public_key())
     assert run(capsys, "verify", str(dst), "--public-key", PUBLIC, "--propagator-public-key", public)[0] == 0
-    code, pair = run(capsys, "keygen")
+    code, pair = run(capsys, "keygen", "--algorithm", "ed25519")
     assert code == 0
     key = integrity.load_private_key(str(pair["private_key"]))
     assert integrity.public_key_text(key.public_key()) == pair["public_key"]
+    code, pair = run(capsys, "keygen")  # SM2 by default (TC260-PG-202511A)
+    assert (code, pair["algorithm"], pair["algorithm_id"]) == (0, "sm2", "1.2.156.10197.1.501")
+    sm2_key = sm2.load_private_key(str(pair["private_key"]))
+    assert sm2_key.public_key().hex() == pair["public_key"]
 
 
 def test_usage_errors_exit_2(
@@ -146,7 +150,12 @@ def test_settings_validate_the_code_and_the_key_at_start_up(monkeypatch: pytest.
         LabelingSettings()
     monkeypatch.setenv("DSGOV_LABELING_PROVIDER_CODE", PRODUCER)
     monkeypatch.setenv("DSGOV_LABELING_SIGNING_KEY", "short")
-    with pytest.raises(ValidationError, match="not an Ed25519 private key"):
+    with pytest.raises(ValidationError, match="not an SM2 or Ed25519 private key"):
+        LabelingSettings()
+    monkeypatch.setenv("DSGOV_LABELING_SIGNING_KEY", samples.PRODUCER_SM2.text())  # SM2 (PG-202511A)
+    assert LabelingSettings().private_key() == samples.PRODUCER_SM2
+    monkeypatch.setenv("DSGOV_LABELING_SIGNING_KEY", "sm2:" + "f" * 64)  # >= n: out of range
+    with pytest.raises(ValidationError, match="out of range"):
         LabelingSettings()
     monkeypatch.delenv("DSGOV_LABELING_SIGNING_KEY")
     with pytest.raises(ValidationError):

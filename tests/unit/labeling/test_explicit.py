@@ -93,3 +93,19 @@ def test_a_missing_font_says_which_package_to_install(monkeypatch: pytest.Monkey
     monkeypatch.delenv(explicit.FONT_ENV, raising=False)
     with pytest.raises(explicit.FontMissing, match="fonts-wqy-microhei"):
         explicit.find_font()
+
+
+def test_text_notice_at_the_end_stays_visible_after_the_front_matter() -> None:
+    out = explicit.burn_text(samples.TEXT, placement="end")
+    assert out.decode().splitlines()[-1] == explicit.DEFAULT_TEXT_NOTICE
+    assert out.startswith(samples.TEXT)
+    label = issue.produce(
+        producer_code=samples.PRODUCER,
+        produce_id="t",
+        content_sha256=files.content_hash(out),
+        key=samples.PRODUCER_KEY,
+    )
+    labeled = files.embed(out, label)
+    assert labeled.decode().rstrip().endswith(explicit.DEFAULT_TEXT_NOTICE)  # the last 64 characters hold it
+    both = explicit.burn_text(samples.TEXT, placement="both").decode().splitlines()
+    assert both[0] == both[-1] == explicit.DEFAULT_TEXT_NOTICE

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import io
-import json
 import struct
 import zlib
 
@@ -107,9 +106,8 @@ def test_bad_field_characters_and_first_write_mismatch_are_reported() -> None:
     assert "first_write_mismatch" in codes(files.embed(data, odd))
     text = labeled(samples.TEXT)
     good = AigcLabel.parse(files.find_labels(text)[0].text)
-    obj = good.to_object()
-    obj["AIGC"]["ProduceID"] = "has space"
-    spaced = text.replace(good.to_json().encode(), json.dumps(obj, separators=(",", ":")).encode())
+    # the text carrier is YAML front matter (PG-20258A): edit the ProduceID line there
+    spaced = text.replace(f"ProduceID: '{good.produce_id}'".encode(), b"ProduceID: 'has space'")
     assert {"label_charset_invalid", "signature_invalid"} <= set(codes(spaced))
 
 

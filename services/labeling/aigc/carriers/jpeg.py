@@ -17,7 +17,8 @@ from dataclasses import dataclass
 from typing import Final
 
 from services.labeling.aigc.carriers import xmp
-from services.labeling.aigc.carriers.base import CarrierError, FoundLabel
+from services.labeling.aigc.carriers.base import CarrierError, FoundLabel, found
+from services.labeling.aigc.label import AigcLabel
 
 SOI: Final = b"\xff\xd8"
 APP1: Final = 0xE1
@@ -46,7 +47,7 @@ def segments(data: bytes) -> list[Segment]:
     """The header segments after SOI, up to (not including) SOS or EOI."""
     if not data.startswith(SOI):
         raise CarrierError("JPEG: no SOI marker")
-    found: list[Segment] = []
+    segs: list[Segment] = []
     pos = 2
     while True:
         if pos + 4 > len(data) or data[pos] != 0xFF:
@@ -56,7 +57,7 @@ def segments(data: bytes) -> list[Segment]:
             pos += 1
             continue
         if marker in (SOS, EOI):
-            return found
+            return segs
         if marker in _STANDALONE:
             pos += 2
             continue
@@ -64,7 +65,7 @@ def segments(data: bytes) -> list[Segment]:
         end = pos + 2 + length
         if length < 2 or end > len(data):
             raise CarrierError(f"JPEG: segment at byte {pos} runs past the end of the file")
-        found.append(Segment(marker, pos, end))
+        segs.append(Segment(marker, pos, end))
         pos = end
 
 
@@ -93,14 +94,14 @@ class JpegCarrier:
 
     def find(self, data: bytes) -> list[FoundLabel]:
         """XMP properties and COM labels, in file order."""
-        found: list[FoundLabel] = []
+        labels: list[FoundLabel] = []
         for seg in segments(data):
             if _is_xmp(seg, data):
-                found += xmp.find(seg.payload(data)[len(XMP_HEADER) :], "jpeg:APP1-XMP")
+                labels += xmp.find(seg.payload(data)[len(XMP_HEADER) :], "jpeg:APP1-XMP")
             elif _is_com_label(seg, data):
                 text = seg.payload(data).decode("utf-8", "replace")
-                found.append(FoundLabel("jpeg:COM", text, legacy=True))
-        return found
+                labels.append(found("jpeg:COM", text, legacy=True))
+        return labels
 
     def strip(self, data: bytes) -> bytes:
         """Remove the property from XMP packets (the segment too if it held only that) and COM labels."""
@@ -122,8 +123,9 @@ class JpegCarrier:
             return data
         return b"".join(out) + data[pos:]
 
-    def insert(self, data: bytes, label_json: str) -> bytes:
+    def insert(self, data: bytes, label: AigcLabel) -> bytes:
         """Into the existing XMP packet, or a new APP1 segment after the leading APPn segments."""
+        label_json = label.to_bare_json()
         segs = segments(data)
         for seg in segs:
             if _is_xmp(seg, data):

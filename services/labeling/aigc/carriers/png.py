@@ -1,8 +1,12 @@
-"""PNG: an `iTXt` chunk with keyword `AIGC` right before `IEND` (chunk framing and CRCs by pypng).
+"""PNG: the TC260 XMP property in the `iTXt` chunk with keyword `XML:com.adobe.xmp` (TC260-PG-20259A).
 
-Legacy carriers also recognised (GB-I9 counts them; embed replaces them): `tEXt`/`zTXt`/other
-`iTXt` chunks whose keyword contains `AIGC`, and the TC260 property inside an XMP packet
-(`iTXt` keyword `XML:com.adobe.xmp`).
+The property `<TC260:AIGC>` (bare 7-field object) is added to the file's XMP packet when it has
+one, else a new uncompressed XMP `iTXt` chunk goes right before the first `IDAT`; stripping removes exactly
+that, so the original bytes come back. Chunk framing and CRCs by pypng.
+
+Also read (GB-I9 counts them; embed replaces them): a `tEXt`/`zTXt` chunk with keyword `AIGC`
+(image guide Annex B, `{"AIGC":{...}}`), and any other text chunk whose keyword contains `AIGC`
+(e.g. the `iTXt` keyword `AIGC` dsgov wrote before).
 """
 
 from __future__ import annotations
@@ -14,7 +18,8 @@ from typing import Final
 import png  # type: ignore[import-untyped]  # pypng ships no type information
 
 from services.labeling.aigc.carriers import xmp
-from services.labeling.aigc.carriers.base import CarrierError, FoundLabel
+from services.labeling.aigc.carriers.base import CarrierError, FoundLabel, found
+from services.labeling.aigc.label import AigcLabel
 
 SIGNATURE: Final = b"\x89PNG\r\n\x1a\n"
 KEYWORD: Final = b"AIGC"
@@ -97,13 +102,13 @@ class PngCarrier:
         for kind, body in chunks:
             if kind not in TEXT_TYPES:
                 continue
-            keyword, text, plain_itxt = _text_chunk(kind, body)
+            keyword, text, _ = _text_chunk(kind, body)
             where = f"png:{kind.decode()}:{keyword.decode('latin-1')}"
             if _is_label_keyword(keyword):
-                primary = kind == b"iTXt" and keyword == KEYWORD and plain_itxt
-                yield FoundLabel(where, text.decode("utf-8", "replace"), legacy=not primary)
+                guide = kind in (b"tEXt", b"zTXt") and keyword == KEYWORD  # Annex B
+                yield found(where, text.decode("utf-8", "replace"), legacy=not guide)
             elif keyword == XMP_KEYWORD:
-                yield from (FoundLabel(f.carrier, f.text, legacy=True) for f in xmp.find(text, where))
+                yield from xmp.find(text, where)
 
     def find(self, data: bytes) -> list[FoundLabel]:
         """Label chunks and XMP properties, in file order."""
@@ -117,23 +122,35 @@ class PngCarrier:
         changed = False
         for kind, body in chunks:
             if kind in TEXT_TYPES:
-                keyword, text, _ = _text_chunk(kind, body)
+                keyword, text, plain = _text_chunk(kind, body)
                 if _is_label_keyword(keyword):
                     changed = True
                     continue
                 if keyword == XMP_KEYWORD and xmp.has_label(text):
                     changed = True
                     clean = xmp.strip(text)
-                    if clean is not None:
-                        kept.append((b"iTXt", itxt(XMP_KEYWORD, clean)))
+                    if clean is not None:  # keep the chunk's own header (language tags) when it can
+                        head = body[: len(body) - len(text)] if plain else itxt(XMP_KEYWORD, b"")
+                        kept.append((b"iTXt", head + clean))
                     continue
             kept.append((kind, body))
         return _write(kept, tail) if changed else data
 
-    def insert(self, data: bytes, label_json: str) -> bytes:
-        """Add the iTXt chunk just before IEND."""
+    def insert(self, data: bytes, label: AigcLabel) -> bytes:
+        """Into the existing uncompressed XMP iTXt, or a new XMP iTXt chunk just before IDAT."""
         chunks, tail = _chunks(data)
         if not chunks or chunks[-1][0] != b"IEND":
             raise CarrierError("PNG: no IEND chunk")
-        label = (b"iTXt", itxt(KEYWORD, label_json.encode("ascii")))
-        return _write([*chunks[:-1], label, chunks[-1]], tail)
+        payload = label.to_bare_json()
+        for i, (kind, body) in enumerate(chunks):
+            if kind != b"iTXt" or not body.startswith(XMP_KEYWORD + b"\0"):
+                continue
+            _, text, plain = _text_chunk(kind, body)
+            if not plain:
+                raise CarrierError("PNG: the XMP iTXt chunk is compressed; re-save it uncompressed")
+            head = body[: len(body) - len(text)]  # keyword, flags, language tags as they were
+            return _write([*chunks[:i], (kind, head + xmp.insert(text, payload)), *chunks[i + 1 :]], tail)
+        # Before the image data: exiftool warns that readers may ignore text chunks after IDAT.
+        at = next((i for i, (kind, _) in enumerate(chunks) if kind == b"IDAT"), len(chunks) - 1)
+        chunk = (b"iTXt", itxt(XMP_KEYWORD, xmp.packet(payload)))
+        return _write([*chunks[:at], chunk, *chunks[at:]], tail)

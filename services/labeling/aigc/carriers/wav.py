@@ -1,4 +1,4 @@
-"""WAV: a RIFF chunk with id `AIGC` whose data is the label JSON, appended at the end of the RIFF form.
+"""WAV: a RIFF chunk `AIGC` holding the bare 7-field object (TC260-PG-202510A), at the end of the form.
 
 Chunks are word-aligned (a pad byte follows odd-sized data). The RIFF size field grows by exactly
 the bytes added and shrinks by exactly the bytes removed, so stripping restores the original.
@@ -12,7 +12,8 @@ import struct
 from dataclasses import dataclass
 from typing import Final
 
-from services.labeling.aigc.carriers.base import CarrierError, FoundLabel
+from services.labeling.aigc.carriers.base import CarrierError, FoundLabel, found
+from services.labeling.aigc.label import AigcLabel
 
 CHUNK_ID: Final = b"AIGC"
 HEADER: Final = 12  # "RIFF" size "WAVE"
@@ -41,7 +42,7 @@ def _riff_end(data: bytes) -> int:
 
 def chunks(data: bytes, start: int, end: int) -> list[Chunk]:
     """The chunks in data[start:end]."""
-    found: list[Chunk] = []
+    kept: list[Chunk] = []
     pos = start
     while pos + 8 <= end:
         cid = data[pos : pos + 4]
@@ -49,9 +50,9 @@ def chunks(data: bytes, start: int, end: int) -> list[Chunk]:
         stop = pos + 8 + size + (size & 1)
         if pos + 8 + size > end:
             raise CarrierError(f"WAV: chunk {cid!r} at byte {pos} runs past the end of the form")
-        found.append(Chunk(cid, pos, min(stop, end), size))
+        kept.append(Chunk(cid, pos, min(stop, end), size))
         pos = stop
-    return found
+    return kept
 
 
 def _chunk(cid: bytes, body: bytes) -> bytes:
@@ -62,7 +63,7 @@ def _info_labels(data: bytes, chunk: Chunk) -> list[Chunk]:
     if chunk.id != b"LIST" or data[chunk.start + 8 : chunk.start + 12] != b"INFO":
         return []
     subs = chunks(data, chunk.start + 12, chunk.start + 8 + chunk.size)
-    return [s for s in subs if b'"AIGC"' in s.body(data)]
+    return [s for s in subs if s.id == CHUNK_ID or b'"AIGC"' in s.body(data) or b'"Label"' in s.body(data)]
 
 
 def _set_size(data: bytes, delta: int) -> bytes:
@@ -81,15 +82,15 @@ class WavCarrier:
 
     def find(self, data: bytes) -> list[FoundLabel]:
         """AIGC chunks and INFO sub-chunks, in file order."""
-        found: list[FoundLabel] = []
+        labels: list[FoundLabel] = []
         for c in chunks(data, HEADER, _riff_end(data)):
             if c.id.lower() == b"aigc":
-                text = c.body(data).decode("utf-8", "replace")
-                found.append(FoundLabel(f"wav:{c.id.decode('latin-1')}", text, legacy=c.id != CHUNK_ID))
+                text = c.body(data).rstrip(b"\0").decode("utf-8", "replace")
+                labels.append(found(f"wav:{c.id.decode('latin-1')}", text, legacy=c.id != CHUNK_ID))
             for sub in _info_labels(data, c):
                 text = sub.body(data).rstrip(b"\0").decode("utf-8", "replace")
-                found.append(FoundLabel(f"wav:LIST-INFO:{sub.id.decode('latin-1')}", text, legacy=True))
-        return found
+                labels.append(found(f"wav:LIST-INFO:{sub.id.decode('latin-1')}", text, legacy=True))
+        return labels
 
     def strip(self, data: bytes) -> bytes:
         """Remove AIGC chunks and labeled INFO sub-chunks; adjust the sizes by what was removed."""
@@ -113,11 +114,11 @@ class WavCarrier:
         out.append(data[pos:])
         return _set_size(b"".join(out), -removed)
 
-    def insert(self, data: bytes, label_json: str) -> bytes:
+    def insert(self, data: bytes, label: AigcLabel) -> bytes:
         """Append the AIGC chunk at the end of the RIFF form."""
         end = _riff_end(data)
         chunks(data, HEADER, end)  # refuse damaged files
-        added = _chunk(CHUNK_ID, label_json.encode("ascii"))
+        added = _chunk(CHUNK_ID, label.to_bare_json().encode("ascii"))
         return _set_size(data[:end] + added + data[end:], len(added))
 
 

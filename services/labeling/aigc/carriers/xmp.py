@@ -1,4 +1,8 @@
-"""The TC260 XMP property `<TC260:AIGC>` holding the Annex E JSON, inside an XMP packet (bytes level).
+"""The TC260 XMP property `<TC260:AIGC>` holding the bare 7-field Annex E object, inside an XMP packet.
+
+Element form, as the image, audio and video guides show it (PG-20259A/202510A/20257A) and as the
+AigcTotal checker and exiftool read it. (The GB45438 image toolkit reads only an attribute form
+`TC260:AIGC="…"`; both forms are recognised here, element form is written.)
 
 Namespace `http://www.tc260.org.cn/ns/AIGC/1.0/` (regulations.md §2, file-format carriers). This
 library inserts exactly one `rdf:Description` fragment and removes exactly that fragment again,
@@ -12,7 +16,7 @@ import re
 from typing import Final
 from xml.sax.saxutils import escape, unescape
 
-from services.labeling.aigc.carriers.base import CarrierError, FoundLabel
+from services.labeling.aigc.carriers.base import CarrierError, FoundLabel, found
 
 NAMESPACE: Final = "http://www.tc260.org.cn/ns/AIGC/1.0/"
 _ENTITIES: Final = {"&quot;": '"', "&apos;": "'"}
@@ -30,14 +34,14 @@ _TAIL: Final = b'</rdf:RDF></x:xmpmeta><?xpacket end="w"?>'
 EMPTY_PACKET: Final = _HEAD + _TAIL
 
 
-def fragment(label_json: str) -> bytes:
-    """The `rdf:Description` this library writes."""
-    return _OPEN + escape(label_json).encode("ascii") + _CLOSE
+def fragment(payload: str) -> bytes:
+    """The `rdf:Description` this library writes (payload: the bare 7-field JSON)."""
+    return _OPEN + escape(payload).encode("ascii") + _CLOSE
 
 
-def packet(label_json: str) -> bytes:
+def packet(payload: str) -> bytes:
     """A whole XMP packet holding only the label."""
-    return _HEAD + fragment(label_json) + _TAIL
+    return _HEAD + fragment(payload) + _TAIL
 
 
 def _text(raw: bytes) -> str:
@@ -46,11 +50,11 @@ def _text(raw: bytes) -> str:
 
 def find(xmp: bytes, where: str) -> list[FoundLabel]:
     """Labels in one XMP packet: this library's fragment, then other tools' property forms."""
-    found = [FoundLabel(where, _text(m[1])) for m in _OURS.finditer(xmp)]
+    labels = [found(where, _text(m[1])) for m in _OURS.finditer(xmp)]
     rest = _OURS.sub(b"", xmp)
-    found += [FoundLabel(f"{where}:legacy-element", _text(m[2]), True) for m in _ELEMENT.finditer(rest)]
-    found += [FoundLabel(f"{where}:legacy-attribute", _text(m[2]), True) for m in _ATTRIBUTE.finditer(rest)]
-    return found
+    labels += [found(f"{where}:other-element", _text(m[2]), legacy=True) for m in _ELEMENT.finditer(rest)]
+    labels += [found(f"{where}:attribute", _text(m[2]), legacy=True) for m in _ATTRIBUTE.finditer(rest)]
+    return labels
 
 
 def strip(xmp: bytes) -> bytes | None:
@@ -59,12 +63,12 @@ def strip(xmp: bytes) -> bytes | None:
     return None if clean == EMPTY_PACKET else clean
 
 
-def insert(xmp: bytes, label_json: str) -> bytes:
+def insert(xmp: bytes, payload: str) -> bytes:
     """Add the fragment right after the packet's `<rdf:RDF …>` tag."""
     match = _RDF_OPEN.search(xmp)
     if not match:
         raise CarrierError("the XMP packet has no rdf:RDF element to hold the label")
-    return xmp[: match.end()] + fragment(label_json) + xmp[match.end() :]
+    return xmp[: match.end()] + fragment(payload) + xmp[match.end() :]
 
 
 def has_label(xmp: bytes) -> bool:
