@@ -35,6 +35,7 @@ from services.labeling.aigc import (
     dissemination,
     explicit,
     ff,
+    figures,
     files,
     integrity,
     issue,
@@ -220,7 +221,7 @@ def _burn_media(args: argparse.Namespace, data: bytes) -> int | None:
     fmt = files.format_of(data)
     if fmt in media_burn.VIDEO_FORMATS and media_burn.has_video(data):
         burned, video = media_burn.burn_video(
-            data, text=args.text or "AI生成", min_duration=args.min_duration
+            data, text=args.text or figures.IMAGE_TEXT, min_duration=args.min_duration
         )
         shown: dict[str, Any] = {"measured": dataclasses.asdict(video), "ok": video.ok}
     elif fmt in media_burn.AUDIO_FORMATS:

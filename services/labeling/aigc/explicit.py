@@ -21,13 +21,13 @@ from typing import Final, Literal
 
 from PIL import Image, ImageDraw, ImageFont
 
-from services.labeling.aigc import files
+from services.labeling.aigc import figures, files
 
 Corner = Literal["bottom-right", "bottom-left", "top-right", "top-left"]
 
-DEFAULT_IMAGE_TEXT: Final = "AI生成"
-DEFAULT_TEXT_NOTICE: Final = "【本内容由人工智能生成】"
-MIN_HEIGHT_RATIO: Final = 0.05  # GB-E2 / GB-E4
+DEFAULT_IMAGE_TEXT: Final = figures.IMAGE_TEXT
+DEFAULT_TEXT_NOTICE: Final = figures.TEXT_NOTICE
+MIN_HEIGHT_RATIO: Final = figures.MIN_HEIGHT_RATIO  # GB-E2 / GB-E4
 FONT_ENV: Final = "DSGOV_LABEL_FONT"
 FONT_CANDIDATES: Final = (
     "/usr/share/fonts/truetype/wqy/wqy-microhei.ttc",

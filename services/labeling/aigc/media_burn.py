@@ -23,13 +23,13 @@ from typing import Any, Final
 import numpy as np
 from numpy.typing import NDArray
 
-from services.labeling.aigc import explicit, ff, files
+from services.labeling.aigc import explicit, ff, figures, files
 from services.labeling.aigc.ff import MediaError
 
 MORSE_AI: Final = ".- .."
 UNIT_S: Final = 0.12
 TONE_HZ: Final = 1000.0
-MIN_DURATION_S: Final = 2.0  # GB-E4
+MIN_DURATION_S: Final = figures.MIN_DURATION_S  # GB-E4
 AUDIO_FORMATS: Final = ("wav", "mp3", "flac", "ogg", "mp4")
 VIDEO_FORMATS: Final = ("mp4", "matroska", "avi")
 # Re-encode with the input's own codec family (decoder name -> encoder).
@@ -321,7 +321,7 @@ def measure_video(
 
 
 def burn_video(
-    data: bytes, *, text: str = "AI生成", min_duration: float = MIN_DURATION_S
+    data: bytes, *, text: str = figures.IMAGE_TEXT, min_duration: float = MIN_DURATION_S
 ) -> tuple[bytes, VideoReport]:
     """The plate over the opening `min_duration` seconds (GB-E4), re-encoded; measured afterwards."""
     if files.format_of(data) not in VIDEO_FORMATS:

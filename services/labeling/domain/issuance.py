@@ -10,7 +10,7 @@ import hashlib
 from dataclasses import dataclass
 from typing import Final
 
-from services.labeling.aigc import issue
+from services.labeling.aigc import figures, issue
 from services.labeling.aigc.keys import SigningKey
 from services.labeling.aigc.label import AigcLabel
 from services.labeling.domain.reasons import reason
@@ -46,34 +46,40 @@ INTERFACE_MODALITY: Final[dict[str, Modality]] = {
 }
 EXPLICIT: Final[dict[Modality, ExplicitLabel]] = {
     # GB-E1: text or symbol prompt at the start or the end (LB-4.1).
-    "text": ExplicitLabel(modality="text", text="【本内容由人工智能生成】", placement="start_or_end"),
+    "text": ExplicitLabel(modality="text", text=figures.TEXT_NOTICE, placement="start_or_end"),
     # GB-E2: a text prompt on an edge or corner, glyphs >= 5 % of the shortest side.
     "image": ExplicitLabel(
-        modality="image", text="AI生成", placement="edge_or_corner", min_height_ratio=0.05
+        modality="image",
+        text=figures.IMAGE_TEXT,
+        placement="edge_or_corner",
+        min_height_ratio=figures.MIN_HEIGHT_RATIO,
     ),
     # GB-E3: a spoken notice, or the Morse rhythm of "AI" (short-long, short-short), at start/end/middle.
     "audio": ExplicitLabel(
-        modality="audio", text="本内容由人工智能生成", placement="start_or_end", audio_rhythm=".- .."
+        modality="audio",
+        text=figures.AUDIO_NOTICE,
+        placement="start_or_end",
+        audio_rhythm=figures.AUDIO_RHYTHM,
     ),
     # GB-E4: on the opening frame, >= 5 % high, shown >= 2 s (end/middle optional).
     "video": ExplicitLabel(
         modality="video",
-        text="AI生成",
+        text=figures.IMAGE_TEXT,
         placement="opening_frame",
-        min_height_ratio=0.05,
-        min_duration_s=2.0,
+        min_height_ratio=figures.MIN_HEIGHT_RATIO,
+        min_duration_s=figures.MIN_DURATION_S,
     ),
     # GB-E6: a persistent, conspicuous notice in the interaction interface.
     "interactive": ExplicitLabel(
-        modality="interactive", text="内容由AI生成", placement="interface_persistent"
+        modality="interactive", text=figures.INTERFACE_TEXT, placement="interface_persistent"
     ),
     # GB-E5: on the opening screen (same figures as video reported), optionally during the session.
     "immersive": ExplicitLabel(
         modality="immersive",
-        text="AI生成",
+        text=figures.IMAGE_TEXT,
         placement="opening_screen_and_interface",
-        min_height_ratio=0.05,
-        min_duration_s=2.0,
+        min_height_ratio=figures.MIN_HEIGHT_RATIO,
+        min_duration_s=figures.MIN_DURATION_S,
     ),
 }
 
