@@ -7,6 +7,7 @@ from collections.abc import Sequence
 from typing import Any
 
 from services.regulator_reporting.chain import GENESIS_HASH
+from services.regulator_reporting.domain import complaints
 from services.regulator_reporting.domain.incidents import NEVER, Incident
 from services.regulator_reporting.domain.reports import Head
 from services.regulator_reporting.ports import Ack, NewReport, Outgoing, StoredReport
@@ -175,6 +176,14 @@ class StoreQueue:
     async def due_timers(self, now_ms: int, limit: int) -> list[tuple[str, int]]:
         due = sorted((s["timer_ms"], i) for i, s in self._states() if s.get("timer_ms", NEVER) <= now_ms)
         return [(i, t) for t, i in due[:limit]]
+
+    async def complaint_counts(self, provider: str, period: complaints.Period) -> complaints.Statistics:
+        tickets = [
+            Incident.model_validate(s).acc.complaint
+            for _, s in self._states()
+            if s.get("provider") == provider and s.get("category") == "complaint_overdue"
+        ]
+        return complaints.count((t for t in tickets if t is not None), period)
 
     async def save(self, aggregates: Sequence[Aggregate]) -> list[str]:
         return await self.store.save_many(aggregates)
