@@ -20,6 +20,7 @@ import uvicorn
 from fastapi import FastAPI
 
 from services.console.adapters.commands import CommandSender
+from services.console.adapters.incident_reports import INCIDENT_REPORT_INDEXES, MongoIncidentBoard
 from services.console.adapters.mongo import (
     AUDIT,
     LOGIN_FAILURES,
@@ -43,10 +44,12 @@ from services.console.adapters.mongo import (
 from services.console.config import ConsoleSettings, login_limiter, web_config
 from services.console.config import create_admin_command as first_admin_command
 from services.console.domain.commands import LIBRARY_CHANGE, REVIEW_DECISION, SOURCE, WITHDRAWAL
+from services.console.domain.incident_reports import IncidentReportView
 from services.console.domain.library_view import LibraryEntryView
 from services.console.domain.passwords import Passwords
 from services.console.domain.projection import CONSENT_STATUS, IDENTITY_STATUS, ConsentView, IdentityView
 from services.console.domain.review_view import ITEM_TYPES, STATS_TYPES, ReviewItemView, ReviewStats
+from services.console.incident_projection import incident_report_key, on_incident_report
 from services.console.projections import (
     Projections,
     consent_key,
@@ -97,11 +100,12 @@ DEFINITION = ServiceDefinition[Projections](
             on(t, Projections.on_review_stats, ReviewStats, key=review_stats_key, topic=topics.REVIEW)
             for t in STATS_TYPES
         ),
+        on(T.REPORT_SUBMITTED, on_incident_report, IncidentReportView, key=incident_report_key),
     ),
     publishes=COMMANDS,
     publishes_on=dict.fromkeys(COMMANDS, topics.CONSOLE_COMMANDS),
     collection=PROJECTIONS,
-    indexes=PROJECTION_INDEXES,
+    indexes=(*PROJECTION_INDEXES, *INCIDENT_REPORT_INDEXES),
 )
 
 
@@ -141,6 +145,7 @@ def build_deps(
         desk=MongoReviewDesk(audit_store),
         pending=MongoPendingActions(db[PENDING]),
         site=MongoSite(db[SITE]),
+        incidents=MongoIncidentBoard(projections, provider),
         clock=clock,
     )
     return deps, audit_store
