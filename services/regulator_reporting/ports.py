@@ -156,6 +156,10 @@ class TicketCounts(Protocol):
         """Received, resolved in time, resolved late and overdue in `period`, by kind."""
         ...
 
+    async def statistics_since(self, provider: str, now_ms: int) -> int:
+        """When statistics of `provider` were first counted: stored at the first call (`now_ms`)."""
+        ...
+
 
 class IncidentSource(Protocol):
     """The incidents the engine stores, as the sequencer reads and marks them."""

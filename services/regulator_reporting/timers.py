@@ -13,7 +13,12 @@ from collections.abc import Awaitable, Callable, Sequence
 from datetime import datetime
 from functools import partial
 
-from services.regulator_reporting.domain.complaints import StatisticsPolicy, last_closed
+from services.regulator_reporting.domain.complaints import (
+    StatisticsPolicy,
+    counted_from,
+    last_closed,
+    reportable,
+)
 from services.regulator_reporting.domain.incidents import Incident, digest
 from services.regulator_reporting.domain.reports import SOURCE
 from services.regulator_reporting.handlers import ReportingHandlers
@@ -86,14 +91,22 @@ class ComplaintStatisticsTimer:
         self.providers = tuple(providers)
         self.policy = policy
         self._applied: dict[str, str] = {}  # aggregate id -> last operation: skips identical recounts
+        self._since: dict[str, int] = {}  # provider -> first start (stored; cached once read)
 
     async def tick(self) -> int:
         """Count the last closed period of every provider; return how many statistics changed."""
         now = self.clock()
-        period = last_closed(int(now.timestamp() * 1000), self.policy)
+        now_ms = int(now.timestamp() * 1000)
+        period = last_closed(now_ms, self.policy)
         changed = 0
         for provider in self.providers:
+            if provider not in self._since:
+                self._since[provider] = await self.source.statistics_since(provider, now_ms)
+            since = self._since[provider]
+            if not reportable(period, since):
+                continue
             counted = await self.source.complaint_counts(provider, period)
+            counted = counted.model_copy(update={"counted_from_ms": counted_from(period, since)})
             aggregate_id = f"{provider}/complaint_statistics/{period.kind}/{period.id}"
             operation = derived_id(SOURCE, "statistics", aggregate_id, digest(counted.model_dump()))
             if self._applied.get(aggregate_id) == operation:

@@ -756,14 +756,21 @@ async def test_overdue_complaints_and_daily_statistics_are_reported_also_after_a
 ) -> None:
     # Days cut in Beijing time, counted at once after the day ended; the first tick (at start)
     # reports yesterday with nothing in it, the recount after a restart reports what came since.
+    # The other tests' deployments start fresh: no period ended after their first start, no statistics.
     settings = {
         "DSGOV_REPORTING_COMPLAINT_STATISTICS_PERIOD": "day",
         "DSGOV_REPORTING_COMPLAINT_STATISTICS_DELAY_S": "0",
     }
     h = ReportingHarness(stack, tmp_path, DSGOV_REPORTING_COMPLAINT_STATISTICS_INTERVAL_S="3600", **settings)
+    today = datetime.now(BEIJING).replace(hour=0, minute=0, second=0, microsecond=0)
+    client: AsyncMongoClient[dict[str, Any]] = AsyncMongoClient(stack.mongo_uri)
+    try:  # a deployment counting since three days ago (a fresh one reports no period that ended before it)
+        since = int((today - timedelta(days=3)).timestamp() * 1000)
+        await client[h.database]["statistics_since"].insert_one({"_id": PROVIDER, "since_ms": since})
+    finally:
+        await client.close()
     rec = await start(h)
     try:
-        today = datetime.now(BEIJING).replace(hour=0, minute=0, second=0, microsecond=0)
         yesterday = (today - timedelta(days=1)).date().isoformat()
         [empty] = distinct(await rec.wait_for(stats_of(yesterday), timeout=30)).values()
         assert empty["facts"]["totals"] == {

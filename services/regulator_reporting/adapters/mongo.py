@@ -11,6 +11,7 @@ embedded store keeps exactly (checked against nx-27017).
 
 from __future__ import annotations
 
+import contextlib
 from collections.abc import Sequence
 from datetime import UTC, datetime
 from typing import Any
@@ -46,6 +47,9 @@ _LISTED = {
     "ack_errors": 1,
     "acked_ms": 1,
 }
+
+
+STATISTICS_SINCE = "statistics_since"  # per provider: when complaint statistics were first counted
 
 
 def report_doc_id(provider: str, sequence: int) -> str:
@@ -284,6 +288,16 @@ class IncidentQueue:
             async for d in await self.store.collection.aggregate(pipeline):
                 figures.setdefault(str(d["_id"]), {})[name] = int(d["n"])
         return statistics(period, (KindCounts(kind=k, **f) for k, f in figures.items()))
+
+    async def statistics_since(self, provider: str, now_ms: int) -> int:
+        """The first start's time, kept in `statistics_since` (the first writer wins, later ones read)."""
+        since = self.store.collection.database[STATISTICS_SINCE]
+        with contextlib.suppress(DuplicateKeyError):
+            await since.insert_one({"_id": provider, "since_ms": now_ms})
+        doc = await since.find_one({"_id": provider})
+        if doc is None:  # just inserted or found: a missing one means the store lost a write
+            raise RuntimeError(f"statistics_since of {provider} was not stored")
+        return int(doc["since_ms"])
 
     async def save(self, aggregates: Sequence[Aggregate]) -> list[str]:
         """Whole-document writes guarded by version; return the ids that lost a race."""

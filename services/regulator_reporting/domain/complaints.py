@@ -139,6 +139,19 @@ def period_of(ms: int, kind: PeriodKind) -> Period:
     return Period(kind, f"{start.year}-{start.month:02d}", _ms(start), _ms(end))
 
 
+def reportable(period: Period, since_ms: int) -> bool:
+    """A period is reported only when dsgov was counting before it ended (`since_ms`: first start).
+
+    Periods that ended before the first start would report figures dsgov never saw.
+    """
+    return period.end_ms > since_ms
+
+
+def counted_from(period: Period, since_ms: int) -> int | None:
+    """When counting began inside `period` (its report says so), else None."""
+    return since_ms if period.start_ms < since_ms < period.end_ms else None
+
+
 def last_closed(now_ms: int, policy: StatisticsPolicy) -> Period:
     """The latest period whose end plus the settle delay has passed at `now_ms`."""
     current = period_of(now_ms - policy.delay_ms, policy.period)
@@ -166,6 +179,7 @@ class Statistics(AggregateState):
     start_ms: int
     end_ms: int
     by_kind: tuple[KindCounts, ...]
+    counted_from_ms: int | None = None  # set when counting started inside the period (first deployment)
 
 
 def _within(ms: int | None, period: Period) -> bool:

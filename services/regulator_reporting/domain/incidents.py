@@ -612,6 +612,7 @@ def _statistics_draft(acc: Facts) -> tuple[Draft, list[str], set[str]]:
         "period_end": iso(s.end_ms),
         "totals": totals,
         "by_kind": {c.kind: _counts(c) for c in s.by_kind},
+        **_present(counted_from=iso(s.counted_from_ms) if s.counted_from_ms is not None else None),
     }
     handled = {c.kind for c in s.by_kind if any(_counts(c).values())}
     return facts, [], _complaint_articles(handled)

@@ -163,8 +163,9 @@ def _incident(a: Aggregate) -> Incident | None:
 class StoreQueue:
     """The sequencer's and the timers' queries over the in-memory twin of the engine's store."""
 
-    def __init__(self, store: InMemoryAggregateStore) -> None:
+    def __init__(self, store: InMemoryAggregateStore, since: dict[str, int] | None = None) -> None:
         self.store = store
+        self.since = {} if since is None else since  # pass the same dict to survive a "restart"
 
     def _states(self) -> list[tuple[str, dict[str, Any]]]:
         return [(i, d["state"]) for i, d in self.store.docs.items() if d.get("state")]
@@ -176,6 +177,9 @@ class StoreQueue:
     async def due_timers(self, now_ms: int, limit: int) -> list[tuple[str, int]]:
         due = sorted((s["timer_ms"], i) for i, s in self._states() if s.get("timer_ms", NEVER) <= now_ms)
         return [(i, t) for t, i in due[:limit]]
+
+    async def statistics_since(self, provider: str, now_ms: int) -> int:
+        return self.since.setdefault(provider, now_ms)
 
     async def complaint_counts(self, provider: str, period: complaints.Period) -> complaints.Statistics:
         tickets = [

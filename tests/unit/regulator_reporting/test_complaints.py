@@ -42,6 +42,7 @@ BEIJING = complaints.BEIJING
 # 2026-11 in Beijing: 2026-10-31T16:00Z .. 2026-11-30T16:00Z
 NOV_START = datetime(2026, 11, 1, tzinfo=BEIJING)
 DEC_START = datetime(2026, 12, 1, tzinfo=BEIJING)
+COUNTING_SINCE = datetime(2026, 10, 20, tzinfo=BEIJING)  # when the service first counted (its first start)
 STATS = complaints.StatisticsPolicy(period="month", delay_ms=3_600_000)
 MONTHLY = dataclasses.replace(POLICY, statistics=STATS)
 
@@ -57,8 +58,11 @@ class Clock:
 class World:
     """One reporting process over a store and a ledger that outlive it (`restart` makes a new one)."""
 
-    def __init__(self, now: datetime = NOV_START + timedelta(days=10)) -> None:
+    def __init__(
+        self, now: datetime = NOV_START + timedelta(days=10), since: datetime | None = COUNTING_SINCE
+    ) -> None:
         self.clock = Clock(now)
+        self.since = {} if since is None else {PROVIDER: ms(since)}  # stored: outlives restarts
         self.store = InMemoryAggregateStore()
         self.publisher = InMemoryPublisher()
         self.ledger = MemoryLedger()
@@ -72,7 +76,7 @@ class World:
         )
         routes = [r.bind(self.handlers) for r in DEFINITION.routes]
         self.engine = Engine(config, routes, self.store, self.publisher, clock=self.clock)
-        queue = StoreQueue(self.store)
+        queue = StoreQueue(self.store, self.since)
         self.sequencer = Sequencer(queue, self.ledger, KEY, MONTHLY, self.clock)
         self.statistics = ComplaintStatisticsTimer(
             queue,
@@ -357,3 +361,19 @@ def test_the_period_is_configurable_and_defaults_to_the_month() -> None:
     assert weekly.policy().statistics == complaints.StatisticsPolicy(period="week", delay_ms=60_000)
     with pytest.raises(ValidationError):
         ReportingSettings(signing_key=seed, key_id="k1", complaint_statistics_period="year")
+
+
+async def test_periods_that_ended_before_the_first_start_are_not_reported() -> None:
+    # A new deployment on 10 December: November's figures were never seen, so no November report;
+    # December is reported from the first start on, and says so (`counted_from`).
+    first_start = datetime(2026, 12, 10, 9, tzinfo=BEIJING)
+    world = World(now=first_start, since=None)
+    assert await world.statistics.tick() == 0
+    assert await world.reports() == []
+
+    world.clock.now = datetime(2027, 1, 1, 1, tzinfo=BEIJING)
+    world.restart()  # the first start is stored, not taken from the restart
+    assert await world.statistics.tick() == 1
+    [dec] = of(await world.reports(), "complaint_statistics")
+    assert dec["facts"]["period_id"] == "2026-12"
+    assert datetime.fromisoformat(dec["facts"]["counted_from"]) == first_start
