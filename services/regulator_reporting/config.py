@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
-from typing import Self
+from typing import Literal, Self
 
 from pydantic import Field, SecretStr, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from services.regulator_reporting.chain import Signer, parse_seed
+from services.regulator_reporting.domain.complaints import StatisticsPolicy
 from services.regulator_reporting.domain.cyber import DAY_MS, HOUR_MS, IncidentPolicy, Thresholds
 from services.regulator_reporting.domain.incidents import Policy
 
@@ -64,6 +65,17 @@ class ReportingSettings(BaseSettings):
     incident_summary_before_days: float = Field(default=1.0, ge=0, description="summary report before that")
     timer_interval_s: float = Field(default=5.0, gt=0, description="how often incident timers are looked at")
 
+    # Complaint handling statistics (DS-12, GA-15, PI-50): one report per provider and period.
+    complaint_statistics_period: Literal["day", "week", "month"] = Field(
+        default="month", description="calendar day, ISO week (Monday first) or month, in Beijing time"
+    )
+    complaint_statistics_delay_s: float = Field(
+        default=3600.0, ge=0, description="a period is counted this long after it ended (late events settle)"
+    )
+    complaint_statistics_interval_s: float = Field(
+        default=60.0, gt=0, description="how often the last closed period is (re)counted"
+    )
+
     @model_validator(mode="after")
     def _incident_rules(self) -> Self:
         for name, published in (
@@ -107,6 +119,10 @@ class ReportingSettings(BaseSettings):
                 summary_within_ms=int(self.incident_summary_within_days * DAY_MS),
                 reminder_before_ms=int(self.incident_reminder_before_days * DAY_MS),
                 summary_before_ms=int(self.incident_summary_before_days * DAY_MS),
+            ),
+            statistics=StatisticsPolicy(
+                period=self.complaint_statistics_period,
+                delay_ms=int(self.complaint_statistics_delay_s * 1000),
             ),
         )
 

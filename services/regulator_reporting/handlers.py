@@ -13,13 +13,14 @@ from collections.abc import Callable
 from datetime import datetime
 from typing import Any
 
-from services.regulator_reporting.domain import cyber
+from services.regulator_reporting.domain import complaints, cyber
 from services.regulator_reporting.domain import incidents as inc
 from services.regulator_reporting.domain.acks import AckEntry, AckLog, bounded_errors, with_answer
 from services.regulator_reporting.domain.articles import is_reportable, safe_article, safe_code
 from services.regulator_reporting.ports import Ack, ReportLedger
 from shared.contracts import types as T
 from shared.contracts.base import Reason
+from shared.contracts.complaints import ComplaintOverdue, ComplaintReceived, ComplaintResolved
 from shared.contracts.generation import ReviewDecision, UserSanctioned
 from shared.contracts.incidents import IncidentClosed, IncidentDetected, IncidentUpdated
 from shared.contracts.reporting import ReportAcknowledged
@@ -165,6 +166,21 @@ def _incident_closed(event: Inbound[IncidentClosed]) -> cyber.CyberClosed:
     )
 
 
+def _complaint_received(event: Inbound[ComplaintReceived]) -> complaints.Received:
+    d = event.data
+    return complaints.Received(d.complaint_id, d.kind, _ms(d.received_at), _ms(d.due_at))
+
+
+def _complaint_resolved(event: Inbound[ComplaintResolved]) -> complaints.Resolved:
+    d = event.data
+    return complaints.Resolved(d.complaint_id, d.kind, _ms(d.resolved_at), _ms(d.due_at), d.in_time)
+
+
+def _complaint_overdue(event: Inbound[ComplaintOverdue]) -> complaints.Overdue:
+    d = event.data
+    return complaints.Overdue(d.complaint_id, d.kind, _ms(d.due_at), _ms(d.detected_at))
+
+
 _OBSERVERS: dict[str, Callable[[Inbound[Any]], inc.Observation | None]] = {
     T.GENERATION_REJECTED: _blocked,
     T.OUTPUT_BLOCKED: _blocked,
@@ -176,6 +192,9 @@ _OBSERVERS: dict[str, Callable[[Inbound[Any]], inc.Observation | None]] = {
     T.INCIDENT_DETECTED: _incident_detected,
     T.INCIDENT_UPDATED: _incident_updated,
     T.INCIDENT_CLOSED: _incident_closed,
+    T.COMPLAINT_RECEIVED: _complaint_received,
+    T.COMPLAINT_RESOLVED: _complaint_resolved,
+    T.COMPLAINT_OVERDUE: _complaint_overdue,
 }
 INCIDENT_TYPES = tuple(_OBSERVERS)
 
@@ -225,6 +244,18 @@ class ReportingHandlers:
             return Outcome(state=None)
         ref = inc.EventRef(operation_id, state.correlation_id)
         return Outcome(inc.fire_timer(state, _ms(now), ref, self.policy))
+
+    def on_statistics(
+        self,
+        state: inc.Incident | None,
+        provider: str,
+        counted: complaints.Statistics,
+        operation_id: str,
+        now: datetime,
+    ) -> Outcome[inc.Incident]:
+        """A period's complaint handling statistics were counted (DS-12, GA-15): report what changed."""
+        ref = inc.EventRef(operation_id, state.correlation_id if state else operation_id)
+        return Outcome(inc.with_statistics(state, provider, counted, ref, _ms(now), self.policy))
 
     async def on_acknowledged(
         self, state: AckLog | None, event: Inbound[ReportAcknowledged]

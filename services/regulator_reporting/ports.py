@@ -7,6 +7,7 @@ from dataclasses import dataclass
 from typing import Any, Protocol
 
 from services.regulator_reporting.chain import PublicKey
+from services.regulator_reporting.domain.complaints import Period, Statistics
 from services.regulator_reporting.domain.reports import Head
 from shared.storage.aggregates import Aggregate
 
@@ -145,6 +146,18 @@ class TimerSource(Protocol):
 
     async def due_timers(self, now_ms: int, limit: int) -> list[tuple[str, int]]:
         """(aggregate id, timer time) of the timers due by `now_ms`, earliest first."""
+        ...
+
+
+class TicketCounts(Protocol):
+    """Complaint handling figures of one provider and period, counted over the stored tickets."""
+
+    async def complaint_counts(self, provider: str, period: Period) -> Statistics:
+        """Received, resolved in time, resolved late and overdue in `period`, by kind."""
+        ...
+
+    async def statistics_since(self, provider: str, now_ms: int) -> int:
+        """When statistics of `provider` were first counted: stored at the first call (`now_ms`)."""
         ...
 
 

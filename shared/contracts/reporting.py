@@ -8,7 +8,16 @@ from pydantic import AwareDatetime, Field
 
 from shared.contracts.base import Payload
 
-ReportCategory = Literal["illegal_content", "user_sanction", "rumour", "takedown", "filing", "incident"]
+ReportCategory = Literal[
+    "illegal_content",
+    "user_sanction",
+    "rumour",
+    "takedown",
+    "filing",
+    "incident",
+    "complaint_overdue",
+    "complaint_statistics",
+]
 # Grades of the CAC Measures for Reporting Cybersecurity Incidents: 一般 / 较大 / 重大 / 特别重大.
 IncidentSeverity = Literal["general", "relatively_major", "major", "especially_major"]
 

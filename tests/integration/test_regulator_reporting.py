@@ -1,4 +1,4 @@
-"""Regulator reporting as a real process on the embedded broker and store (DS-10.3, DS-11, GA-14).
+"""Regulator reporting as a real process on the embedded broker and store (DS-10.3, DS-11, GA-14, DS-12).
 
 Reports for each category, one report per incident however often its events come, resends until
 acknowledged, restarts in the middle of a burst, key rotation, and the regulator's CLI verifying
@@ -17,7 +17,7 @@ import sys
 import time
 import uuid
 from collections.abc import AsyncIterator, Callable
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime, timedelta, timezone
 from pathlib import Path
 from typing import Any
 
@@ -202,6 +202,9 @@ TOPIC_OF = {
     "dsgov.content.takedown-required": "dsgov.rumour",
     "dsgov.takedown.ordered": "dsgov.regulator.notices",
     "dsgov.report.acknowledged": "dsgov.regulator.acks",
+    "dsgov.complaint.received": "dsgov.complaint",
+    "dsgov.complaint.resolved": "dsgov.complaint",
+    "dsgov.complaint.overdue": "dsgov.complaint",
 }
 
 
@@ -723,6 +726,125 @@ async def test_an_incident_is_reported_at_once_and_its_summary_timer_fires_after
         assert summary["facts"]["stage"] == "summary"
         assert datetime.fromisoformat(summary["due_at"]) == closed_at + timedelta(days=30)
         assert summary["late"] is False
+        result = verify_stream(stream(rec), keyring(h.signer()))
+        assert result.ok, result.failure
+    finally:
+        h.service.stop()
+        await rec.stop()
+
+
+# --------------------------------------------------------------------------- complaints (DS-12, GA-15, PI-50)
+
+BEIJING = timezone(timedelta(hours=8))
+
+
+def complaint_event(type_: str, complaint_id: str, **data: Any) -> dict[str, Any]:
+    payload = {"complaint_id": complaint_id, **data}
+    return cloud_event(type_, payload, subject=complaint_id, source="dsgov/complaints")
+
+
+def stats_of(day: str) -> Callable[[Seen], bool]:
+    return lambda r: (
+        is_report(r)
+        and report_data(r)["category"] == "complaint_statistics"
+        and report_data(r)["facts"]["period_id"] == day
+    )
+
+
+async def test_overdue_complaints_and_daily_statistics_are_reported_also_after_a_restart(
+    stack: EmbeddedStack, tmp_path: Path, producer: AIOKafkaProducer
+) -> None:
+    # Days cut in Beijing time, counted at once after the day ended; the first tick (at start)
+    # reports yesterday with nothing in it, the recount after a restart reports what came since.
+    # The other tests' deployments start fresh: no period ended after their first start, no statistics.
+    settings = {
+        "DSGOV_REPORTING_COMPLAINT_STATISTICS_PERIOD": "day",
+        "DSGOV_REPORTING_COMPLAINT_STATISTICS_DELAY_S": "0",
+    }
+    h = ReportingHarness(stack, tmp_path, DSGOV_REPORTING_COMPLAINT_STATISTICS_INTERVAL_S="3600", **settings)
+    today = datetime.now(BEIJING).replace(hour=0, minute=0, second=0, microsecond=0)
+    client: AsyncMongoClient[dict[str, Any]] = AsyncMongoClient(stack.mongo_uri)
+    try:  # a deployment counting since three days ago (a fresh one reports no period that ended before it)
+        since = int((today - timedelta(days=3)).timestamp() * 1000)
+        await client[h.database]["statistics_since"].insert_one({"_id": PROVIDER, "since_ms": since})
+    finally:
+        await client.close()
+    rec = await start(h)
+    try:
+        yesterday = (today - timedelta(days=1)).date().isoformat()
+        [empty] = distinct(await rec.wait_for(stats_of(yesterday), timeout=30)).values()
+        assert empty["facts"]["totals"] == {
+            "received": 0,
+            "resolved_in_time": 0,
+            "resolved_late": 0,
+            "overdue": 0,
+        }
+
+        noon = today - timedelta(hours=12)  # yesterday 12:00 in Beijing
+        late, rights = unique("cmp"), unique("pi")
+        rule = {"working_days": 15, "calendar": "test", "source": "README"}
+        target = {"type": "content", "id": "content-1"}
+        await send(
+            producer,
+            h,
+            complaint_event(
+                "dsgov.complaint.received",
+                late,
+                kind="complaint",
+                target=target,
+                complainant_user_id="user-1",
+                received_at=(noon - timedelta(days=20)).isoformat(),
+                due_at=(noon - timedelta(hours=1)).isoformat(),
+                due_rule=rule,
+            ),
+            complaint_event(
+                "dsgov.complaint.received",
+                rights,
+                kind="rights_request",
+                target={"type": "personal_information", "id": "user-2"},
+                complainant_user_id="user-2",
+                received_at=noon.isoformat(),
+                due_at=(noon + timedelta(days=20)).isoformat(),
+                due_rule=rule,
+            ),
+            complaint_event(
+                "dsgov.complaint.overdue",
+                late,
+                kind="complaint",
+                due_at=(noon - timedelta(hours=1)).isoformat(),
+                detected_at=noon.isoformat(),
+            ),
+            complaint_event(
+                "dsgov.complaint.resolved",
+                late,
+                kind="complaint",
+                outcome="upheld",
+                reasons=["checked"],
+                resolver={"username": "op", "role": "operator"},
+                resolved_at=(noon + timedelta(hours=2)).isoformat(),
+                due_at=(noon - timedelta(hours=1)).isoformat(),
+                in_time=False,
+            ),
+        )
+        overdue = await one_report(rec, f"complaint_overdue/{late}")
+        assert overdue["articles"] == ["DS-12", "GA-15"]
+        assert (overdue["facts"]["complaint_id"], overdue["facts"]["kind"]) == (late, "complaint")
+        assert datetime.fromisoformat(overdue["facts"]["detected_at"]) == noon
+
+        h.service.stop()  # the period is counted from the stored tickets, nothing kept in memory
+        h.restart_with(DSGOV_REPORTING_COMPLAINT_STATISTICS_INTERVAL_S="0.2").start()
+
+        second = await one_report(rec, f"complaint_statistics/day/{yesterday}#2")
+        assert second["facts"]["previous_report_id"] == empty["report_id"]
+        assert second["facts"]["totals"] == {
+            "received": 1,
+            "resolved_in_time": 0,
+            "resolved_late": 1,
+            "overdue": 1,
+        }
+        assert second["facts"]["by_kind"]["rights_request"]["received"] == 1
+        assert second["facts"]["by_kind"]["complaint"]["received"] == 0  # received 20 days earlier
+        assert second["articles"] == ["DS-12", "GA-15", "PI-50"]
         result = verify_stream(stream(rec), keyring(h.signer()))
         assert result.ok, result.failure
     finally:

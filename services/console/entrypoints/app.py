@@ -20,6 +20,7 @@ import uvicorn
 from fastapi import FastAPI
 
 from services.console.adapters.commands import CommandSender
+from services.console.adapters.incident_reports import INCIDENT_REPORT_INDEXES, MongoIncidentBoard
 from services.console.adapters.mongo import (
     AUDIT,
     LOGIN_FAILURES,
@@ -44,12 +45,14 @@ from services.console.adapters.rumours import RUMOUR_INDEXES, MongoRumourView, R
 from services.console.config import ConsoleSettings, login_limiter, web_config
 from services.console.config import create_admin_command as first_admin_command
 from services.console.domain.commands import LIBRARY_CHANGE, REVIEW_DECISION, SOURCE, WITHDRAWAL
+from services.console.domain.incident_reports import IncidentReportView
 from services.console.domain.library_view import LibraryEntryView
 from services.console.domain.passwords import Passwords
 from services.console.domain.projection import CONSENT_STATUS, IDENTITY_STATUS, ConsentView, IdentityView
 from services.console.domain.review_view import ITEM_TYPES, STATS_TYPES, ReviewItemView, ReviewStats
 from services.console.domain.rumour_commands import CASE_CLOSE_SUBMITTED, CASE_SUBMITTED
 from services.console.domain.rumour_view import CASE_TYPES, RumourCaseView
+from services.console.incident_projection import incident_report_key, on_incident_report
 from services.console.projections import (
     Projections,
     consent_key,
@@ -107,11 +110,12 @@ DEFINITION = ServiceDefinition[Projections](
             on(t, on_rumour_case, RumourCaseView, key=rumour_case_key, topic=topics.RUMOUR)
             for t in CASE_TYPES
         ),
+        on(T.REPORT_SUBMITTED, on_incident_report, IncidentReportView, key=incident_report_key),
     ),
     publishes=COMMANDS,
     publishes_on=dict.fromkeys(COMMANDS, topics.CONSOLE_COMMANDS),
     collection=PROJECTIONS,
-    indexes=(*PROJECTION_INDEXES, *RUMOUR_INDEXES),
+    indexes=(*PROJECTION_INDEXES, *RUMOUR_INDEXES, *INCIDENT_REPORT_INDEXES),
 )
 
 
@@ -155,6 +159,7 @@ def build_deps(
         desk=MongoReviewDesk(audit_store),
         pending=MongoPendingActions(db[PENDING]),
         site=MongoSite(db[SITE]),
+        incidents=MongoIncidentBoard(projections, provider),
         clock=clock,
     )
     return deps, audit_store

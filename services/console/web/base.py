@@ -17,6 +17,7 @@ from markupsafe import Markup
 
 from services.console.domain.csrf import tokens_match
 from services.console.domain.duties import tie
+from services.console.domain.incident_reports import IncidentBoardSource
 from services.console.domain.passwords import Passwords
 from services.console.domain.ratelimit import LoginRateLimiter
 from services.console.domain.roles import Permission, allows
@@ -70,6 +71,7 @@ class ConsoleDeps:
     desk: ReviewDesk
     pending: PendingActions  # requests waiting for a second person (separation of duties)
     site: Site
+    incidents: IncidentBoardSource  # late and at-risk incident reports (CIR-4, issue 14)
     clock: Callable[[], datetime] = field(default=lambda: datetime.now(UTC))
 
     def now_ms(self) -> int:

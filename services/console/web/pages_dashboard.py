@@ -39,6 +39,7 @@ async def dashboard(request: Request) -> Response:
         sanction_levels=SANCTION_LEVELS,
         pending=pending,
         library_url=library_url,
+        incidents=await deps.incidents.board(now),
     )
 
 

@@ -11,6 +11,7 @@ embedded store keeps exactly (checked against nx-27017).
 
 from __future__ import annotations
 
+import contextlib
 from collections.abc import Sequence
 from datetime import UTC, datetime
 from typing import Any
@@ -21,6 +22,7 @@ from pymongo.asynchronous.database import AsyncDatabase
 from pymongo.errors import BulkWriteError, DuplicateKeyError
 
 from services.regulator_reporting.chain import GENESIS_HASH, PublicKey
+from services.regulator_reporting.domain.complaints import KindCounts, Period, Statistics, statistics
 from services.regulator_reporting.domain.incidents import NEVER
 from services.regulator_reporting.domain.reports import Head
 from services.regulator_reporting.ports import Ack, KeyConflict, NewReport, Outgoing, StoredReport
@@ -45,6 +47,9 @@ _LISTED = {
     "ack_errors": 1,
     "acked_ms": 1,
 }
+
+
+STATISTICS_SINCE = "statistics_since"  # per provider: when complaint statistics were first counted
 
 
 def report_doc_id(provider: str, sequence: int) -> str:
@@ -265,6 +270,34 @@ class IncidentQueue:
         cursor = self.store.collection.find({"state.timer_ms": {"$lte": now_ms}}, {"state": 1})
         docs = await cursor.sort("state.timer_ms", ASCENDING).limit(limit).to_list(None)
         return [(d["_id"], int(d["state"]["timer_ms"])) for d in docs]
+
+    async def complaint_counts(self, provider: str, period: Period) -> Statistics:
+        """One `$group` by kind per figure over the provider's tickets (indexed by each time field)."""
+        ticket = "state.acc.complaint"
+        base: dict[str, Any] = {"state.provider": provider, "state.category": "complaint_overdue"}
+        window = {"$gte": period.start_ms, "$lt": period.end_ms}
+        filters: dict[str, dict[str, Any]] = {
+            "received": {f"{ticket}.received_ms": window},
+            "resolved_in_time": {f"{ticket}.resolved_ms": window, f"{ticket}.in_time": True},
+            "resolved_late": {f"{ticket}.resolved_ms": window, f"{ticket}.in_time": False},
+            "overdue": {f"{ticket}.overdue_ms": window},
+        }
+        figures: dict[str, dict[str, int]] = {}
+        for name, flt in filters.items():
+            pipeline = [{"$match": {**base, **flt}}, {"$group": {"_id": f"${ticket}.kind", "n": {"$sum": 1}}}]
+            async for d in await self.store.collection.aggregate(pipeline):
+                figures.setdefault(str(d["_id"]), {})[name] = int(d["n"])
+        return statistics(period, (KindCounts(kind=k, **f) for k, f in figures.items()))
+
+    async def statistics_since(self, provider: str, now_ms: int) -> int:
+        """The first start's time, kept in `statistics_since` (the first writer wins, later ones read)."""
+        since = self.store.collection.database[STATISTICS_SINCE]
+        with contextlib.suppress(DuplicateKeyError):
+            await since.insert_one({"_id": provider, "since_ms": now_ms})
+        doc = await since.find_one({"_id": provider})
+        if doc is None:  # just inserted or found: a missing one means the store lost a write
+            raise RuntimeError(f"statistics_since of {provider} was not stored")
+        return int(doc["since_ms"])
 
     async def save(self, aggregates: Sequence[Aggregate]) -> list[str]:
         """Whole-document writes guarded by version; return the ids that lost a race."""

@@ -29,6 +29,9 @@ CATEGORY_ARTICLES: Final[dict[str, tuple[str, ...]]] = {
     # CIR-4: the CAC Measures for Reporting Cybersecurity Incidents, Art. 4 (grades, 1 h / 4 h);
     # not yet in regulations.md (proposed id).
     "incident": ("CIR-4",),
+    # DS-12 / GA-15: handle complaints and reports in the published time (+ PI-50 for rights requests).
+    "complaint_overdue": ("DS-12", "GA-15"),
+    "complaint_statistics": ("DS-12", "GA-15"),
 }
 
 # The enforcement ladder of DS-10.3 / GA-14.2, as the action each level took.

@@ -24,7 +24,7 @@ from datetime import UTC, datetime
 from typing import Any, Literal
 
 from services.regulator_reporting.chain import CanonicalizationError, canonical
-from services.regulator_reporting.domain import cyber
+from services.regulator_reporting.domain import complaints, cyber
 from services.regulator_reporting.domain.articles import (
     BLOCK_ACTIONS,
     CATEGORY_ARTICLES,
@@ -40,8 +40,19 @@ LISTED_IDS = 200  # ids listed in a report; the count and a SHA-256 over all of 
 CONTENT_CAP = 20_000  # content ids tracked per incident (a report says `truncated` beyond)
 RECIPIENT_CAP = 50_000  # recipient references tracked per rumour case
 
-Category = Literal["illegal_content", "user_sanction", "rumour", "takedown", "incident"]
-IMMEDIATE: frozenset[str] = frozenset({"illegal_content", "user_sanction", "incident"})
+Category = Literal[
+    "illegal_content",
+    "user_sanction",
+    "rumour",
+    "takedown",
+    "incident",
+    "complaint_overdue",
+    "complaint_statistics",
+]
+# Statistics are immediate once counted: the timer counts a period only after it ended (+ delay).
+IMMEDIATE: frozenset[str] = frozenset(
+    {"illegal_content", "user_sanction", "incident", "complaint_overdue", "complaint_statistics"}
+)
 
 
 class InvalidIncident(ValueError):
@@ -55,6 +66,7 @@ class Policy:
     settle_ms: int = 30_000
     max_delay_ms: int = 300_000
     incidents: IncidentPolicy = field(default_factory=IncidentPolicy)  # cybersecurity incidents
+    statistics: complaints.StatisticsPolicy = field(default_factory=complaints.StatisticsPolicy)
 
 
 @dataclass(frozen=True)
@@ -135,7 +147,14 @@ class TakedownOrder:
 
 
 Observation = (
-    Blocked | Sanction | RumourCase | Refutation | TakedownRequired | TakedownOrder | CyberObservation
+    Blocked
+    | Sanction
+    | RumourCase
+    | Refutation
+    | TakedownRequired
+    | TakedownOrder
+    | CyberObservation
+    | complaints.ComplaintObservation
 )
 
 
@@ -163,6 +182,8 @@ def incident_key(obs: Observation) -> str:
         return f"rumour/{obs.notice_id}"
     if isinstance(obs, CyberObservation):
         return f"incident/{obs.incident_id}"
+    if isinstance(obs, complaints.ComplaintObservation):
+        return f"complaint_overdue/{obs.complaint_id}"
     return f"takedown/{obs.notice_id}"
 
 
@@ -176,6 +197,8 @@ def category_of(obs: Observation) -> Category:
         return "rumour"
     if isinstance(obs, CyberObservation):
         return "incident"
+    if isinstance(obs, complaints.ComplaintObservation):
+        return "complaint_overdue"
     return "takedown"
 
 
@@ -230,6 +253,9 @@ class Facts(AggregateState):
     required_content_truncated: bool = False
     # cybersecurity incidents
     cyber: CyberFacts | None = None
+    # complaint tickets (reported when overdue) and handling statistics of a period
+    complaint: complaints.Ticket | None = None
+    statistics: complaints.Statistics | None = None
 
 
 class PartEntry(AggregateState):
@@ -371,10 +397,23 @@ def _cyber(acc: Facts, obs: CyberObservation, policy: IncidentPolicy) -> Facts:
     return acc.model_copy(update={"cyber": facts})
 
 
+def _complaint(acc: Facts, obs: complaints.ComplaintObservation) -> Facts:
+    ticket = complaints.observe(acc.complaint, obs)
+    if ticket.overdue_ms is None:
+        return acc.model_copy(update={"complaint": ticket})
+    # An overdue ticket's report: the deadline passed at `due_ms`, found at `overdue_ms`.
+    assert ticket.due_ms is not None  # every complaint event carries its deadline
+    return acc.model_copy(
+        update={"complaint": ticket, "occurred_ms": ticket.due_ms, "detected_ms": ticket.overdue_ms}
+    )
+
+
 def accumulate(acc: Facts, obs: Observation, policy: Policy = Policy()) -> Facts:
     """The facts with `obs` folded in."""
     if isinstance(obs, CyberObservation):
         return _cyber(acc, obs, policy.incidents)
+    if isinstance(obs, complaints.ComplaintObservation):
+        return _complaint(acc, obs)
     if isinstance(obs, Blocked):
         changes = _blocked(acc, obs)
     elif isinstance(obs, Sanction):
@@ -531,12 +570,62 @@ def _incident_draft(acc: Facts) -> tuple[Draft, list[str], set[str]]:
     return facts, actions, {"PI-57"} if c.affected_people else set()
 
 
+def _complaint_articles(kinds: set[str]) -> set[str]:
+    # PI-50: answering a personal-information rights request is its own obligation.
+    return {"PI-50"} if "rights_request" in kinds else set()
+
+
+def _overdue_draft(acc: Facts) -> tuple[Draft, list[str], set[str]]:
+    t = acc.complaint
+    assert t is not None  # only an overdue ticket is drafted
+    assert t.due_ms is not None
+    assert t.overdue_ms is not None
+    facts: Draft = {
+        "complaint_id": t.complaint_id,
+        "kind": t.kind,
+        "due_at": iso(t.due_ms),
+        "detected_at": iso(t.overdue_ms),
+    }
+    return facts, [], _complaint_articles({t.kind})
+
+
+def _counts(c: complaints.KindCounts) -> Draft:
+    return {
+        "received": c.received,
+        "resolved_in_time": c.resolved_in_time,
+        "resolved_late": c.resolved_late,
+        "overdue": c.overdue,
+    }
+
+
+def _statistics_draft(acc: Facts) -> tuple[Draft, list[str], set[str]]:
+    s = acc.statistics
+    assert s is not None  # a statistics incident starts with its counts
+    totals = {
+        name: sum(_counts(c)[name] for c in s.by_kind) for name in _counts(complaints.KindCounts(kind=""))
+    }
+    facts: Draft = {
+        "period": s.period,
+        "period_id": s.period_id,
+        "timezone": complaints.TIMEZONE_NAME,
+        "period_start": iso(s.start_ms),
+        "period_end": iso(s.end_ms),
+        "totals": totals,
+        "by_kind": {c.kind: _counts(c) for c in s.by_kind},
+        **_present(counted_from=iso(s.counted_from_ms) if s.counted_from_ms is not None else None),
+    }
+    handled = {c.kind for c in s.by_kind if any(_counts(c).values())}
+    return facts, [], _complaint_articles(handled)
+
+
 _DRAFTERS = {
     "illegal_content": _blocked_draft,
     "user_sanction": _sanction_draft,
     "rumour": _rumour_draft,
     "takedown": _takedown_draft,
     "incident": _incident_draft,
+    "complaint_overdue": _overdue_draft,
+    "complaint_statistics": _statistics_draft,
 }
 
 
@@ -609,7 +698,35 @@ def fold(
     Only the draft's digest is kept (documents stay small); `draft_of` rebuilds the draft.
     """
     current = state or new_incident(provider, obs, ref)
-    return _changed(current, accumulate(current.acc, obs, policy), ref, now_ms, policy)
+    acc = accumulate(current.acc, obs, policy)
+    if acc.complaint is not None and acc.complaint.overdue_ms is None:
+        return current.model_copy(update={"acc": acc})  # a ticket in time: counted, not reported
+    return _changed(current, acc, ref, now_ms, policy)
+
+
+def with_statistics(
+    state: Incident | None,
+    provider: str,
+    counted: complaints.Statistics,
+    ref: EventRef,
+    now_ms: int,
+    policy: Policy,
+) -> Incident:
+    """The period's statistics incident with fresh counts: due when they differ from the last report.
+
+    Counts that change after the period was reported make its next part (cumulative figures).
+    """
+    current = state or Incident(
+        provider=provider,
+        key=f"complaint_statistics/{counted.period}/{counted.period_id}",
+        category="complaint_statistics",
+        correlation_id=ref.correlation_id,
+        cause_event_id=ref.event_id,
+    )
+    acc = current.acc.model_copy(
+        update={"statistics": counted, "occurred_ms": counted.start_ms, "detected_ms": counted.end_ms}
+    )
+    return _changed(current, acc, ref, now_ms, policy)
 
 
 def _changed(current: Incident, acc: Facts, ref: EventRef, now_ms: int, policy: Policy) -> Incident:

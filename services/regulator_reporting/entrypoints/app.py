@@ -15,7 +15,7 @@ from services.regulator_reporting.outbound import SOURCE
 from services.regulator_reporting.ports import KeyConflict
 from services.regulator_reporting.publisher import ReportPublisher
 from services.regulator_reporting.sequencer import Sequencer
-from services.regulator_reporting.timers import IncidentTimers
+from services.regulator_reporting.timers import ComplaintStatisticsTimer, IncidentTimers
 from shared.contracts import topics
 from shared.contracts import types as T
 from shared.messaging.routing import Worker, every, on
@@ -29,9 +29,9 @@ DEFINITION = ServiceDefinition[ReportingHandlers](
     name="regulator_reporting",
     source=SOURCE,
     description=(
-        "Reports illegal content, user sanctions, rumours, takedowns and cybersecurity incidents to the "
-        "regulator as a signed, hash-chained, gap-free stream, re-sent until acknowledged "
-        "(DS-10.3, DS-11, GA-14, CIR-4)."
+        "Reports illegal content, user sanctions, rumours, takedowns, cybersecurity incidents, overdue "
+        "complaints and complaint handling statistics to the regulator as a signed, hash-chained, "
+        "gap-free stream, re-sent until acknowledged (DS-10.3, DS-11, DS-12, GA-14, GA-15, CIR-4)."
     ),
     routes=(
         *(on(t, ReportingHandlers.on_incident_event, Incident, key=by_incident) for t in INCIDENT_TYPES),
@@ -39,8 +39,15 @@ DEFINITION = ServiceDefinition[ReportingHandlers](
     ),
     publishes=(T.REPORT_SUBMITTED,),
     collection="incidents",
-    # The sequencer's query (due incidents, earliest first) and the incident timers' query.
-    indexes=(("state.due_ms",), ("state.timer_ms",)),
+    # The sequencer's query (due incidents, earliest first), the incident timers' query and the
+    # complaint statistics' counts (one per figure, each over a time window).
+    indexes=(
+        ("state.due_ms",),
+        ("state.timer_ms",),
+        ("state.acc.complaint.received_ms",),
+        ("state.acc.complaint.resolved_ms",),
+        ("state.acc.complaint.overdue_ms",),
+    ),
 )
 
 
@@ -87,12 +94,21 @@ def compose_with(
         )
         handlers = ReportingHandlers(ledger, policy, clock)
         timers = IncidentTimers(IncidentQueue(runtime.store), runtime.operations.apply, handlers, clock)
+        statistics = ComplaintStatisticsTimer(
+            IncidentQueue(runtime.store),
+            runtime.operations.apply,
+            handlers,
+            clock,
+            sorted(runtime.settings.served_providers),
+            policy.statistics,
+        )
         return Composition(
             handlers,
             workers=[
                 every("report-sequencer", settings.interval_s, sequencer.drain),
                 Worker("report-publisher", publisher.run),
                 every("incident-timers", settings.timer_interval_s, timers.tick),
+                every("complaint-statistics", settings.complaint_statistics_interval_s, statistics.tick),
             ],
         )
 

@@ -44,6 +44,7 @@ from shared.contracts.envelope import CloudEvent
 from shared.contracts.review import LibraryUpdated, ReviewQueued, ReviewResolved
 from shared.messaging.codec import Inbound
 from shared.storage.aggregates import AggregateState
+from tests.unit.console.fake_incidents import FakeIncidentBoard
 
 NOW = datetime(2026, 11, 22, 9, 30, tzinfo=UTC)
 SECRET = b"unit-test-session-secret-0123456789abcdef"
@@ -441,6 +442,7 @@ def make_fakes(
         desk=desk,
         pending=pending,
         site=FakeSite(),
+        incidents=FakeIncidentBoard(),
         clock=lambda: clock[0],
     )
     return Fakes(

@@ -7,6 +7,7 @@ from collections.abc import Sequence
 from typing import Any
 
 from services.regulator_reporting.chain import GENESIS_HASH
+from services.regulator_reporting.domain import complaints
 from services.regulator_reporting.domain.incidents import NEVER, Incident
 from services.regulator_reporting.domain.reports import Head
 from services.regulator_reporting.ports import Ack, NewReport, Outgoing, StoredReport
@@ -162,8 +163,9 @@ def _incident(a: Aggregate) -> Incident | None:
 class StoreQueue:
     """The sequencer's and the timers' queries over the in-memory twin of the engine's store."""
 
-    def __init__(self, store: InMemoryAggregateStore) -> None:
+    def __init__(self, store: InMemoryAggregateStore, since: dict[str, int] | None = None) -> None:
         self.store = store
+        self.since = {} if since is None else since  # pass the same dict to survive a "restart"
 
     def _states(self) -> list[tuple[str, dict[str, Any]]]:
         return [(i, d["state"]) for i, d in self.store.docs.items() if d.get("state")]
@@ -175,6 +177,17 @@ class StoreQueue:
     async def due_timers(self, now_ms: int, limit: int) -> list[tuple[str, int]]:
         due = sorted((s["timer_ms"], i) for i, s in self._states() if s.get("timer_ms", NEVER) <= now_ms)
         return [(i, t) for t, i in due[:limit]]
+
+    async def statistics_since(self, provider: str, now_ms: int) -> int:
+        return self.since.setdefault(provider, now_ms)
+
+    async def complaint_counts(self, provider: str, period: complaints.Period) -> complaints.Statistics:
+        tickets = [
+            Incident.model_validate(s).acc.complaint
+            for _, s in self._states()
+            if s.get("provider") == provider and s.get("category") == "complaint_overdue"
+        ]
+        return complaints.count((t for t in tickets if t is not None), period)
 
     async def save(self, aggregates: Sequence[Aggregate]) -> list[str]:
         return await self.store.save_many(aggregates)
