@@ -125,7 +125,9 @@ class Engine:
         table: dict[tuple[str, str], list[BoundRoute]] = defaultdict(list)
         for r in routes:
             table[(r.spec.topic, r.spec.type)].append(r)
-        self.routes: Mapping[tuple[str, str], tuple[BoundRoute, ...]] = {k: tuple(v) for k, v in table.items()}
+        self.routes: Mapping[tuple[str, str], tuple[BoundRoute, ...]] = {
+            k: tuple(v) for k, v in table.items()
+        }
         self.handled_types = frozenset(t for _, t in self.routes)
         self.store = store
         self.publisher = publisher

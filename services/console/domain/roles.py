@@ -21,6 +21,7 @@ class Permission(StrEnum):
     WITHDRAW = "withdraw"  # send a withdrawal command on the subject's behalf
     CURATE = "curate"  # propose, approve and disable feature-library entries (DS-10.2)
     REVIEW = "review"  # take and decide items of the human review queue (DS-10.1)
+    RESOLVE = "resolve"  # resolve complaints, reports, appeals and rights requests (DS-12, GA-15)
     ADMINISTER = "administer"  # users and the audit log
 
 
@@ -30,6 +31,7 @@ MINIMUM_ROLE: Final[dict[Permission, Role]] = {
     Permission.WITHDRAW: "operator",
     Permission.CURATE: "operator",
     Permission.REVIEW: "operator",
+    Permission.RESOLVE: "operator",
     Permission.ADMINISTER: "admin",
 }
 

@@ -21,6 +21,7 @@ import uvicorn
 from fastapi import FastAPI
 
 from services.console.adapters.commands import CommandSender
+from services.console.adapters.complaints import COMPLAINT_INDEXES, MongoComplaintDesk
 from services.console.adapters.mongo import (
     AUDIT,
     LOGIN_FAILURES,
@@ -39,6 +40,13 @@ from services.console.adapters.mongo import (
 )
 from services.console.config import ConsoleSettings
 from services.console.domain.commands import LIBRARY_CHANGE, REVIEW_DECISION, SOURCE, WITHDRAWAL
+from services.console.domain.complaint_resolution import RESOLUTION
+from services.console.domain.complaints_view import (
+    SANCTION_TYPES,
+    TICKET_TYPES,
+    TicketView,
+    UserSanctionsView,
+)
 from services.console.domain.library_view import LibraryEntryView
 from services.console.domain.passwords import Passwords
 from services.console.domain.projection import CONSENT_STATUS, IDENTITY_STATUS, ConsentView, IdentityView
@@ -52,6 +60,7 @@ from services.console.projections import (
     review_item_key,
     review_stats_key,
 )
+from services.console.projections_complaints import ticket_key, user_sanctions_key
 from services.console.web.app import create_app
 from services.console.web.base import ConsoleDeps
 from services.console.web.security import WebConfig
@@ -66,7 +75,7 @@ from shared.storage.aggregates import AggregateStore
 
 log = get_logger(__name__)
 
-COMMANDS = (WITHDRAWAL, LIBRARY_CHANGE, REVIEW_DECISION)
+COMMANDS = (WITHDRAWAL, LIBRARY_CHANGE, REVIEW_DECISION, RESOLUTION)
 CREATE_ADMIN_HINT = "python -m services.console create-user --username NAME --role admin"
 
 DEFINITION = ServiceDefinition[Projections](
@@ -75,7 +84,8 @@ DEFINITION = ServiceDefinition[Projections](
     description=(
         "The admins' web console: read models from dsgov.consent, dsgov.identity and dsgov.review; "
         "withdrawal of a biometric consent on the subject's behalf (DS-14.2, PI-15), feature-library "
-        "changes (DS-10.2) and human review decisions (DS-10.1) sent as commands."
+        "changes (DS-10.2) and human review decisions (DS-10.1) sent as commands; the complaints inbox "
+        "from dsgov.complaint with resolutions sent as commands (DS-12, GA-15, PI-50)."
     ),
     routes=(
         *(
@@ -95,11 +105,20 @@ DEFINITION = ServiceDefinition[Projections](
             on(t, Projections.on_review_stats, ReviewStats, key=review_stats_key, topic=topics.REVIEW)
             for t in STATS_TYPES
         ),
+        # The complaints inbox; the sanction events also feed the day counters above (two routes).
+        *(
+            on(t, Projections.on_ticket, TicketView, key=ticket_key, topic=topics.COMPLAINT)
+            for t in TICKET_TYPES
+        ),
+        *(
+            on(t, Projections.on_sanction, UserSanctionsView, key=user_sanctions_key, topic=topics.REVIEW)
+            for t in SANCTION_TYPES
+        ),
     ),
     publishes=COMMANDS,
     publishes_on=dict.fromkeys(COMMANDS, topics.CONSOLE_COMMANDS),
     collection=PROJECTIONS,
-    indexes=PROJECTION_INDEXES,
+    indexes=PROJECTION_INDEXES + COMPLAINT_INDEXES,
 )
 
 
@@ -123,14 +142,15 @@ def build_deps(
     provider = runtime.settings.provider_id
     projections = runtime.store.collection
     audit_store = AggregateStore(db[AUDIT])
+    commands = CommandSender(
+        audit_store, runtime.publisher, publish_timeout_s=settings.publish_timeout_s, provider_id=provider
+    )
     deps = ConsoleDeps(
         users=MongoUsers(db[USERS]),
         sessions=MongoSessions(db[SESSIONS]),
         audit=MongoAuditLog(audit_store),
         read_model=MongoReadModel(projections, provider),
-        commands=CommandSender(
-            audit_store, runtime.publisher, publish_timeout_s=settings.publish_timeout_s, provider_id=provider
-        ),
+        commands=commands,
         limiter=LoginRateLimiter(
             MongoFailureLog(db[LOGIN_FAILURES], settings.login_window_s),
             RateLimitPolicy(settings.login_max_failures, settings.login_window_s),
@@ -146,6 +166,7 @@ def build_deps(
         reviews=MongoReviewView(projections, provider),
         desk=MongoReviewDesk(audit_store),
         clock=clock,
+        complaints=MongoComplaintDesk(projections, audit_store, commands, provider),
     )
     return deps, audit_store
 

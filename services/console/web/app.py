@@ -13,6 +13,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from services.console.web import (
     pages_admin,
     pages_auth,
+    pages_complaints,
     pages_consents,
     pages_dashboard,
     pages_library,
@@ -65,6 +66,7 @@ def create_app(deps: ConsoleDeps) -> FastAPI:
     guarded = Guarded(app.router)  # straight onto the app: every route is an APIRoute of `app.routes`
     for pages in (pages_auth, pages_dashboard, pages_consents, pages_review, pages_library, pages_admin):
         pages.register(guarded)
+    pages_complaints.register(guarded)  # the complaints inbox (DS-12, GA-15)
     app.state.route_permissions = guarded.permissions
     _add_error_handlers(app)
     app.add_middleware(SecurityHeaders, hsts=deps.config.secure_cookies)

@@ -30,6 +30,7 @@ from services.console.ports import (
     Sessions,
     Users,
 )
+from services.console.ports_complaints import ComplaintDesk
 from services.console.web.security import (
     CsrfRejected,
     Forbidden,
@@ -60,6 +61,7 @@ class ConsoleDeps:
     reviews: ReviewView
     desk: ReviewDesk
     clock: Callable[[], datetime] = field(default=lambda: datetime.now(UTC))
+    complaints: ComplaintDesk = field(kw_only=True)  # the complaints inbox (DS-12, GA-15)
 
     def now_ms(self) -> int:
         """The clock in milliseconds."""

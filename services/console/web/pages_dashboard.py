@@ -33,6 +33,7 @@ async def dashboard(request: Request) -> Response:
         review=await deps.reviews.counts(now),
         decision_keys=[stats_key(t) for t in DECISION_TYPES],
         sanction_levels=SANCTION_LEVELS,
+        complaints=await deps.complaints.counts(),
     )
 
 

@@ -42,6 +42,7 @@ from shared.contracts.envelope import CloudEvent
 from shared.contracts.review import LibraryUpdated, ReviewQueued, ReviewResolved
 from shared.messaging.codec import Inbound
 from shared.storage.aggregates import AggregateState
+from tests.unit.console.fakes_complaints import FakeComplaintDesk
 
 NOW = datetime(2026, 11, 22, 9, 30, tzinfo=UTC)
 SECRET = b"unit-test-session-secret-0123456789abcdef"
@@ -353,6 +354,7 @@ class Fakes:
     library: FakeLibrary
     reviews: FakeReviews
     desk: FakeDesk
+    complaints: FakeComplaintDesk
 
 
 def make_fakes(*, secure_cookies: bool = True) -> Fakes:
@@ -374,8 +376,10 @@ def make_fakes(*, secure_cookies: bool = True) -> Fakes:
         reviews=reviews,
         desk=desk,
         clock=lambda: clock[0],
+        complaints=(complaints := FakeComplaintDesk()),
     )
-    return Fakes(users, sessions, failures, audit, read_model, commands, deps, clock, library, reviews, desk)
+    fakes = (users, sessions, failures, audit, read_model, commands, deps, clock, library, reviews, desk)
+    return Fakes(*fakes, complaints)
 
 
 def consent_event(

@@ -106,6 +106,7 @@ def test_the_service_definition_lists_every_command_on_the_console_topic_and_the
         "dsgov.consent.withdrawal-submitted",
         "dsgov.library.change-submitted",
         "dsgov.review.decision-submitted",
+        "dsgov.complaint.resolution-submitted",
     }
     assert set(DEFINITION.publishes_on.values()) == {topics.CONSOLE_COMMANDS}
     assert set(DEFINITION.consumes[topics.REVIEW]) == {
@@ -117,4 +118,5 @@ def test_the_service_definition_lists_every_command_on_the_console_topic_and_the
         "dsgov.output.approved",
         "dsgov.output.blocked",
         "dsgov.user.sanctioned",
+        "dsgov.user.sanction-lifted",
     }

@@ -1,7 +1,7 @@
 """Role matrix: every route by every role.
 
-viewer: read; operator: + withdraw, library changes (DS-10.2), review take and decide (DS-10.1);
-admin: + users and audit.
+viewer: read (the complaints inbox too); operator: + withdraw, library changes (DS-10.2), review take
+and decide (DS-10.1), resolve complaints (DS-12, GA-15); admin: + users and audit.
 """
 
 from __future__ import annotations
@@ -16,6 +16,7 @@ from services.console.domain.roles import ROLES, Permission, allows
 from services.console.web.app import create_app
 from tests.unit.console.conftest import PASSWORD, add_user, client_for, csrf_of, sign_in_as
 from tests.unit.console.fakes import NOW, granted_consent, make_fakes, pending_item, proposed_entry
+from tests.unit.console.fakes_complaints import received_ticket
 
 RID = "5f1a3c7e-0000-4000-8000-000000000001"
 
@@ -80,6 +81,17 @@ SAMPLES: dict[tuple[str, str], tuple[str, dict[str, str]]] = {
         "/review/decide/item%2F2",
         {"decision": "approve", "reason": "harmless in context", "request_id": RID},
     ),
+    ("GET", "/complaints"): ("/complaints?status=open&kind=report", {}),
+    ("GET", "/complaints/ticket/{complaint_id:path}"): ("/complaints/ticket/cmp%2F1", {}),
+    ("POST", "/complaints/resolve/{complaint_id:path}"): (
+        "/complaints/resolve/cmp%2F1",
+        {
+            "outcome": "upheld",
+            "reason": "the content breaks DS-12 rules",
+            "takedown": "on",
+            "request_id": RID,
+        },
+    ),
 }
 EXPECTED: dict[tuple[str, str], Permission | None] = {
     ("GET", "/login"): None,
@@ -108,6 +120,9 @@ EXPECTED: dict[tuple[str, str], Permission | None] = {
     ("GET", "/review/item/{item_id:path}"): Permission.READ,
     ("POST", "/review/take/{item_id:path}"): Permission.REVIEW,
     ("POST", "/review/decide/{item_id:path}"): Permission.REVIEW,
+    ("GET", "/complaints"): Permission.READ,
+    ("GET", "/complaints/ticket/{complaint_id:path}"): Permission.READ,
+    ("POST", "/complaints/resolve/{complaint_id:path}"): Permission.RESOLVE,
 }
 WHO = ("anonymous", *ROLES)
 
@@ -129,6 +144,9 @@ WHO = ("anonymous", *ROLES)
         ("admin", Permission.WITHDRAW, True),
         ("admin", Permission.CURATE, True),
         ("admin", Permission.REVIEW, True),
+        ("viewer", Permission.RESOLVE, False),
+        ("operator", Permission.RESOLVE, True),
+        ("admin", Permission.RESOLVE, True),
         ("admin", Permission.ADMINISTER, True),
         ("root", Permission.READ, False),
         ("", Permission.READ, False),
@@ -154,6 +172,7 @@ async def _request(role: str, method: str, route: str) -> tuple[Any, Any]:
     fakes.reviews.put(pending_item("item/1"))
     fakes.reviews.put(pending_item("item/2", request_id="req-2"))
     fakes.desk.all_takes.append(Take("item/2", 1, f"{role}-user", role, NOW.isoformat()))  # held by them
+    fakes.complaints.put(received_ticket("cmp/1", received_at=NOW))  # a report about content
     add_user(fakes, "target", "viewer")
     add_user(fakes, "second-admin", "admin")
     path, form = SAMPLES[(method, route)]
@@ -202,6 +221,8 @@ async def test_route_by_role(who: str, method: str, route: str) -> None:
     assert changed_library == (route.startswith("/library/") and method == "POST" and acts)
     decided = bool(fakes.commands.review_calls)
     assert decided == (route.startswith("/review/decide") and acts)
+    resolved = bool(fakes.complaints.resolutions)
+    assert resolved == (route.startswith("/complaints/resolve") and acts)
     took = any(t.item_id == "item/1" for t in fakes.desk.all_takes)
     assert took == (route.startswith("/review/take") and acts)
     users_changed = "newbie" in fakes.users.users or fakes.users.users["target"].role != "viewer"

@@ -287,6 +287,8 @@ async def test_an_event_with_two_routes_reaches_each_routes_aggregate_once() -> 
 
     by_user = (await w.store.load("provider-test/ann")).typed(Count)
     by_method = (await w.store.load("method:mobile")).typed(Count)
-    assert by_user is not None and by_user.count == 1
-    assert by_method is not None and by_method.count == 2
+    assert by_user is not None
+    assert by_user.count == 1
+    assert by_method is not None
+    assert by_method.count == 2
     assert len(w.outputs("ann")) == 1
