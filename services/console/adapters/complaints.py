@@ -3,6 +3,7 @@
 The inbox selects and sorts on one indexed string field (`state.inbox_key`, or `state.inbox_kind_key`
 when filtered by kind): a prefix range picks the provider's tickets of one status (and kind), and the
 sort names exactly that field, which the embedded store serves from its index (stack-notes §8.1).
+No other field is filtered on: the embedded store would check it document by document.
 """
 
 from __future__ import annotations
@@ -16,7 +17,7 @@ from pymongo.asynchronous.collection import AsyncCollection
 from services.console.adapters.commands import CommandSender, complaint_resolution_aggregate_id
 from services.console.adapters.mongo import count
 from services.console.domain.complaint_resolution import Resolution
-from services.console.domain.complaints_view import inbox_prefix, prefix_range
+from services.console.domain.complaints_view import SEP, inbox_prefix, prefix_range
 from services.console.ports import Actor, CommandResult, Page
 from services.console.ports_complaints import ComplaintCounts, ComplaintQuery
 from services.console.projections import identity_aggregate_id
@@ -55,8 +56,7 @@ class MongoComplaintDesk:
     def _range(self, status: str, kind: str = "") -> tuple[str, Doc]:
         field_ = "state.inbox_kind_key" if kind else "state.inbox_key"
         low, high = prefix_range(inbox_prefix(self.provider_id, status, kind))
-        # The provider test is exact even for a provider id holding the key's separator.
-        return field_, {field_: {"$gte": low, "$lt": high}, "state.provider_id": self.provider_id}
+        return field_, {field_: {"$gte": low, "$lt": high}}
 
     async def inbox(self, query: ComplaintQuery) -> Page:
         """One page of tickets: flagged overdue first, then by due date, then by id."""
@@ -77,8 +77,8 @@ class MongoComplaintDesk:
     async def counts(self) -> ComplaintCounts:
         """Open tickets and those flagged overdue (rank 0 of the open keys)."""
         _, open_ = self._range("open")
-        low, high = prefix_range(inbox_prefix(self.provider_id, "open") + "0|")
-        overdue = {"state.inbox_key": {"$gte": low, "$lt": high}, "state.provider_id": self.provider_id}
+        low, high = prefix_range(inbox_prefix(self.provider_id, "open") + "0" + SEP)
+        overdue = {"state.inbox_key": {"$gte": low, "$lt": high}}
         return ComplaintCounts(
             open=await count(self.collection, open_), overdue=await count(self.collection, overdue)
         )

@@ -115,8 +115,9 @@ def test_overdue_tickets_sort_first_then_by_due_date_and_a_resolved_one_leaves_t
     assert all(kind_low <= t["inbox_kind_key"] < kind_high for t in ordered)
     appeals = prefix_range(inbox_prefix(PROVIDER, "open", "appeal"))
     assert not any(appeals[0] <= t["inbox_kind_key"] < appeals[1] for t in ordered)
-    other_provider = prefix_range(inbox_prefix(PROVIDER + "-2", "open"))
-    assert not any(other_provider[0] <= t["inbox_key"] < other_provider[1] for t in ordered)
+    for other in (PROVIDER + "-2", PROVIDER[:-1], f"{PROVIDER}|open"):  # no provider's range holds another's
+        low, high = prefix_range(inbox_prefix(other, "open"))
+        assert not any(low <= t["inbox_key"] < high for t in ordered), other
 
 
 async def test_tickets_and_sanction_histories_are_stored_under_their_keys_redelivery_changes_nothing() -> (
@@ -148,7 +149,7 @@ async def test_tickets_and_sanction_histories_are_stored_under_their_keys_redeli
         "sanction-7",
         15,
     )
-    assert ticket["inbox_key"].startswith(f"{PROVIDER}|open|0|")  # flagged overdue: first
+    assert ticket["inbox_key"].startswith(f"{len(PROVIDER)}:{PROVIDER}|open|0|")  # flagged overdue: first
     assert ticket["correlation_id"] == "corr-cmp-1"
     history = store.docs[f"sanctions:{PROVIDER}/u-1"]["state"]
     assert [(s["type"], s["level"]) for s in history["steps"]] == [
@@ -169,7 +170,7 @@ async def test_a_resolution_seen_before_its_ticket_leaves_it_resolved_and_out_of
     assert ticket["status"] == "resolved"
     assert ticket["resolution"]["outcome"] == "upheld"
     assert ticket["resolution"]["command_id"] == "cmd-1"
-    assert ticket["inbox_key"].startswith(f"{PROVIDER}|resolved|")
+    assert ticket["inbox_key"].startswith(f"{len(PROVIDER)}:{PROVIDER}|resolved|")
     assert ticket["received_at"] == NOW.isoformat()
 
 
@@ -279,4 +280,4 @@ async def test_one_resolution_per_ticket_through_the_command_path_with_its_audit
 def test_inbox_keys_of_a_resolved_ticket_do_not_rank_it_overdue() -> None:
     ticket = received_ticket("cmp-8", received_at=NOW, overdue=True)
     resolved = TicketView.model_validate(ticket).model_copy(update={"status": "resolved"})
-    assert inbox_keys(resolved)["inbox_key"].startswith(f"{PROVIDER}|resolved|1|")
+    assert inbox_keys(resolved)["inbox_key"].startswith(f"{len(PROVIDER)}:{PROVIDER}|resolved|1|")
