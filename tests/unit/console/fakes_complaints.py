@@ -8,7 +8,7 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from services.console.domain.complaint_resolution import Resolution
-from services.console.domain.complaints_view import TicketView, fold_ticket
+from services.console.domain.complaints_view import fold_ticket
 from services.console.ports import Actor, CommandResult, Page
 from services.console.ports_complaints import ComplaintCounts, ComplaintQuery
 from shared.contracts import types as T
@@ -155,5 +155,3 @@ class FakeComplaintDesk:
         )
         return CommandResult(f"cmd-{request_id}", duplicate=False, published=True)
 
-
-__all__ = ["PROVIDER", "FakeComplaintDesk", "TicketView", "received_ticket"]
