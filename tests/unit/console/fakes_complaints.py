@@ -154,4 +154,3 @@ class FakeComplaintDesk:
             | {"request_id": request_id, "now": now, "client": client}
         )
         return CommandResult(f"cmd-{request_id}", duplicate=False, published=True)
-
