@@ -34,6 +34,7 @@ from pymongo import AsyncMongoClient
 
 from devtools.servers import free_port, mongo_uri, start_mongo
 from services.console.adapters.commands import CommandSender
+from services.console.adapters.complaints import MongoComplaintDesk
 from services.console.adapters.mongo import (
     AUDIT,
     LOGIN_FAILURES,
@@ -258,18 +259,20 @@ async def pages(args: argparse.Namespace, db: Any, projections: AggregateStore) 
     audit_store = AggregateStore(db[AUDIT])
     audit = MongoAuditLog(audit_store)
     await audit.ensure_indexes()
+    commands = CommandSender(audit_store, NullPublisher(), provider_id=PROVIDER)
     deps = ConsoleDeps(
         users=MongoUsers(db[USERS]),
         sessions=MongoSessions(db[SESSIONS]),
         audit=audit,
         read_model=MongoReadModel(projections.collection, PROVIDER),
-        commands=CommandSender(audit_store, NullPublisher(), provider_id=PROVIDER),
+        commands=commands,
         limiter=LoginRateLimiter(MongoFailureLog(db[LOGIN_FAILURES], 900)),
         passwords=Passwords(),
         config=WebConfig(session_secret=SECRET, secure_cookies=False),
         library=MongoLibraryView(projections.collection, PROVIDER),
         reviews=MongoReviewView(projections.collection, PROVIDER),
         desk=MongoReviewDesk(audit_store),
+        complaints=MongoComplaintDesk(projections.collection, audit_store, commands, PROVIDER),
     )
     await deps.users.add(User("olga", "operator", "not-a-real-hash", created_ms=0))
     token, now_ms = new_session_token(), int(time.time() * 1000)

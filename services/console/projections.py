@@ -1,8 +1,9 @@
 """The read-model consumer's handlers, folded by the foundation engine.
 
-Topics: `dsgov.consent`, `dsgov.identity` and `dsgov.review` (feature library, human review queue,
-decision counters). Every read model lives in one collection, told apart by the prefix of its key
-(the `*_aggregate_id` functions; the pages look documents up by them).
+Topics: `dsgov.consent`, `dsgov.identity`, `dsgov.complaint` (the complaints inbox) and `dsgov.review`
+(feature library, human review queue, decision counters, per-user sanction histories). Every read
+model lives in one collection, told apart by the prefix of its key (the `*_aggregate_id` functions;
+the pages look documents up by them).
 
 Projection handlers only change state: they return `Outcome(state)` with no events.
 """
@@ -13,6 +14,12 @@ from collections.abc import Callable
 from datetime import datetime
 from typing import Any
 
+from services.console.domain.complaints_view import (
+    TicketView,
+    UserSanctionsView,
+    fold_sanctions,
+    fold_ticket,
+)
 from services.console.domain.library_view import LibraryEntryView, fold_library_entry
 from services.console.domain.projection import ConsentView, IdentityView, fold_consent, fold_identity
 from services.console.domain.proof import NotCanonicalizable
@@ -23,6 +30,8 @@ from services.console.domain.review_view import (
     fold_stats,
     stats_day,
 )
+from services.console.projections_complaints import TicketEvent
+from shared.contracts.complaints import SanctionLifted
 from shared.contracts.consent import ConsentEvent
 from shared.contracts.generation import ReviewDecision, UserSanctioned
 from shared.contracts.identity import IdentityDecision
@@ -122,3 +131,13 @@ class Projections:
     ) -> Outcome[ReviewStats]:
         """A review decision or a sanction (DS-10.3): one more on the day's counters."""
         return Outcome(fold_stats(state, event=event.event, data=event.data))
+
+    async def on_ticket(self, state: TicketView | None, event: Inbound[TicketEvent]) -> Outcome[TicketView]:
+        """`dsgov.complaint.received|overdue|resolved` (DS-12, GA-15): the ticket as the service sees it."""
+        return Outcome(fold_ticket(state, event=event.event, data=event.data, received_at=self.clock()))
+
+    async def on_sanction(
+        self, state: UserSanctionsView | None, event: Inbound[UserSanctioned | SanctionLifted]
+    ) -> Outcome[UserSanctionsView]:
+        """`dsgov.user.sanctioned|sanction-lifted` (DS-10.3): one more step of the user's ladder."""
+        return Outcome(fold_sanctions(state, event=event.event, data=event.data))

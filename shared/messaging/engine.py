@@ -2,7 +2,9 @@
 
 A batch of records is decoded; bad ones become dead letters, and so do events of a provider this
 deployment does not serve (`unknown_provider`, before any state exists). Valid events are grouped
-by aggregate (each route names its key) and folded through the service's handlers in offset order
+by aggregate (each route names its key; an event with several routes, e.g. a read-model service
+that keeps per-day counters and per-user histories of the same event, goes to each route's
+aggregate) and folded through the service's handlers in offset order
 (so order per subject holds), each handler seeing the aggregate's typed state. Each aggregate is
 then written once, with its new state, its new outbox entries and the ids of the events it
 processed, in one document write. Only then are the outbox entries published and the batch
@@ -98,7 +100,7 @@ class _DeadLetter:
 @dataclass
 class _Fold:
     aggregate: Aggregate
-    events: list[Inbound[Any]]
+    events: list[tuple[Inbound[Any], BoundRoute]]
     dead: list[_DeadLetter] = field(default_factory=list)
     handled: int = 0
     duplicates: int = 0
@@ -120,7 +122,12 @@ class Engine:
         if not config.provider_ids:
             raise ValueError("an engine must serve at least one provider (DSGOV_PROVIDER_IDS)")
         self.config = config
-        self.routes: Mapping[tuple[str, str], BoundRoute] = {(r.spec.topic, r.spec.type): r for r in routes}
+        table: dict[tuple[str, str], list[BoundRoute]] = defaultdict(list)
+        for r in routes:
+            table[(r.spec.topic, r.spec.type)].append(r)
+        self.routes: Mapping[tuple[str, str], tuple[BoundRoute, ...]] = {
+            k: tuple(v) for k, v in table.items()
+        }
         self.handled_types = frozenset(t for _, t in self.routes)
         self.store = store
         self.publisher = publisher
@@ -131,7 +138,7 @@ class Engine:
         """Process one batch; raise only for infrastructure failures (then the batch is redelivered)."""
         report = BatchReport()
         dead: list[_DeadLetter] = []
-        groups: dict[str, list[Inbound[Any]]] = defaultdict(list)
+        groups: dict[str, list[tuple[Inbound[Any], BoundRoute]]] = defaultdict(list)
         for record in records:
             decoded = decode(record, self.handled_types, self.config.max_bytes)
             if isinstance(decoded, Ignored):
@@ -142,12 +149,13 @@ class Engine:
                         record, decoded.code, decoded.detail, 1, None, decoded.event_id, decoded.event_type
                     )
                 )
-            elif (route := self.routes.get((record.topic, decoded.type))) is None:
+            elif not (routes := self.routes.get((record.topic, decoded.type))):
                 report.ignored += 1  # a type this service handles, but not from this topic
             elif decoded.event.providerid not in self.config.provider_ids:
                 dead.append(self._unknown_provider(decoded))
             else:
-                groups[route.key(decoded)].append(decoded)
+                for route in routes:
+                    groups[route.key(decoded)].append((decoded, route))
         folds = await self._fold_and_save(groups, report)
         for fold in folds:
             dead.extend(fold.dead)
@@ -163,7 +171,7 @@ class Engine:
         return await self.operations.apply(aggregate_id, operation_id, state, decide)
 
     async def _fold_and_save(
-        self, groups: Mapping[str, list[Inbound[Any]]], report: BatchReport
+        self, groups: Mapping[str, list[tuple[Inbound[Any], BoundRoute]]], report: BatchReport
     ) -> list[_Fold]:
         done: list[_Fold] = []
         todo = dict(groups)
@@ -190,19 +198,20 @@ class Engine:
 
     async def _fold(self, fold: _Fold) -> None:
         agg = fold.aggregate
-        for event in fold.events:
+        for event, route in fold.events:
             if agg.has_processed(event.id):
                 fold.duplicates += 1
                 log.info("event.duplicate", event_id=event.id, type=event.type)
                 continue
             with bind_message(correlation_id=event.event.correlation, event_id=event.id, type=event.type):
-                outcome = await self._decide(agg, event, fold)
+                outcome = await self._decide(agg, event, route, fold)
             if outcome is not None:
                 fold.handled += 1
                 agg.record(event.id, outcome.state, outcome.outbox(self.config.publishes_on))
 
-    async def _decide(self, agg: Aggregate, event: Inbound[Any], fold: _Fold) -> Outcome[Any] | None:
-        route = self.routes[(event.record.topic, event.type)]
+    async def _decide(
+        self, agg: Aggregate, event: Inbound[Any], route: BoundRoute, fold: _Fold
+    ) -> Outcome[Any] | None:
         attempts = 0
         while True:
             attempts += 1

@@ -1,8 +1,8 @@
 """Sending console commands with the services' guarantees: audit record + outbox in ONE document write.
 
-Every command (a consent withdrawal, a library change, a review decision) is stored as one aggregate
-document in the audit collection: its state is the audit record (who, when, why), its outbox holds
-the command, and its processed ids hold the command id.
+Every command (a consent withdrawal, a library change, a review decision, a complaint resolution) is
+stored as one aggregate document in the audit collection: its state is the audit record (who, when,
+why), its outbox holds the command, and its processed ids hold the command id.
 Only then is the command published and the outbox marked sent (`Operations.apply`, the services'
 one save-and-publish step). If the broker does not confirm in time, or the process dies in between,
 the audit collection's outbox relay publishes it later; a resubmitted form (same request id) never
@@ -26,6 +26,7 @@ from services.console.domain.commands import (
     review_decision_command,
     withdrawal_command,
 )
+from services.console.domain.complaint_resolution import Resolution, resolution_command
 from services.console.ports import Actor, AuditEntry, CommandResult
 from shared.contracts import topics
 from shared.contracts.envelope import CloudEvent
@@ -40,6 +41,12 @@ log = get_logger(__name__)
 
 WITHDRAWAL_ACTION = "consent_withdrawal_submitted"
 LIBRARY_ACTION = "library_change_submitted"
+COMPLAINT_RESOLUTION_ACTION = "complaint_resolution_submitted"
+
+
+def complaint_resolution_aggregate_id(complaint_id: str) -> str:
+    """The audit document of the one resolution the console sends for a ticket."""
+    return f"complaint_resolution/{complaint_id}"
 
 
 def command_message(event: CloudEvent) -> OutboxMessage:
@@ -167,6 +174,37 @@ class CommandSender:
             REVIEW_DECISION_ACTION, actor, now, client, target=str(item["item_id"]), details=details
         )
         return await self._send(f"review_decision/{item['item_id']}", event, audit, one_per_aggregate=True)
+
+    async def resolve_complaint(
+        self,
+        ticket: Mapping[str, Any],
+        resolution: Resolution,
+        *,
+        actor: Actor,
+        request_id: str,
+        client: str | None,
+        now: datetime,
+    ) -> CommandResult:
+        """An operator's resolution of a ticket (DS-12, GA-15), at most one per ticket."""
+        event = resolution_command(
+            ticket, resolution, username=actor.username, role=actor.role, request_id=request_id, now=now
+        )
+        details = {
+            "outcome": resolution.outcome,
+            "reason": resolution.reason,
+            "actions": [a.model_dump(mode="json") for a in resolution.actions],
+            "ticket_kind": ticket.get("ticket_kind"),
+            "command_id": event.id,
+            "request_id": request_id,
+            "correlation_id": event.correlationid,
+        }
+        complaint_id = str(ticket["complaint_id"])
+        audit = AuditEntry(
+            COMPLAINT_RESOLUTION_ACTION, actor, now, client, target=complaint_id, details=details
+        )
+        return await self._send(
+            complaint_resolution_aggregate_id(complaint_id), event, audit, one_per_aggregate=True
+        )
 
     async def _send(
         self, aggregate_id: str, event: CloudEvent, entry: AuditEntry, *, one_per_aggregate: bool = False

@@ -75,6 +75,17 @@ def _ms(value: datetime) -> int:
     return int(value.timestamp() * 1000)
 
 
+def sorted_by(field_path: str, lowest: str | int) -> Doc:
+    """A range on the sorted field that every listed document satisfies.
+
+    With it the embedded store walks the sort field's index over the documents that have the field
+    and checks the other filters only on those; without it, a `find` checks every document of the
+    collection, and read models of other kinds (100,000 complaint tickets, say) make a 2 ms list
+    take 2 s.
+    """
+    return {field_path: {"$gte": lowest}}
+
+
 async def count(collection: AsyncCollection[Doc], flt: Doc) -> int:
     """How many documents match: `count_documents` written as `$match` + `$count`.
 
@@ -428,7 +439,7 @@ class MongoReadModel:
         flt = self._filter(query, now)
         total = await count(self.collection, flt)
         cursor = (
-            self.collection.find(flt, {"state.history": 0})
+            self.collection.find(flt | sorted_by("state.last_event_ms", 0), {"state.history": 0})
             .sort("state.last_event_ms", DESCENDING)
             .skip((query.page - 1) * query.page_size)
             .limit(query.page_size)
@@ -481,7 +492,9 @@ class MongoLibraryView:
         flt = self._filter(query)
         total = await count(self.collection, flt)
         cursor = (
-            self.collection.find(flt, {"state.history": 0, "state.search": 0})
+            self.collection.find(
+                flt | sorted_by("state.list_key", ""), {"state.history": 0, "state.search": 0}
+            )
             .sort("state.list_key", DESCENDING)
             .skip((query.page - 1) * query.page_size)
             .limit(query.page_size)
@@ -528,7 +541,10 @@ class MongoReviewView:
         cursor = (
             # Exclusion projections only: the embedded store returns an included nested field
             # flattened (`{"state.x": ...}`); it ignores nested exclusions, which MongoDB applies.
-            self.collection.find(flt, {"state.history": 0, "state.text": 0, "state.media": 0})
+            self.collection.find(
+                flt | sorted_by(order[0], 0 if order[0] == "state.resolved_ms" else ""),
+                {"state.history": 0, "state.text": 0, "state.media": 0},
+            )
             .sort(*order)
             .skip((query.page - 1) * query.page_size)
             .limit(query.page_size)
@@ -552,7 +568,7 @@ class MongoReviewView:
         decisions: dict[str, int] = {}
         sanctions: dict[str, int] = {}
         human = 0
-        async for doc in self.collection.find(days):
+        async for doc in await self.collection.aggregate([{"$match": days}]):  # in SQL, unlike `find`
             state = doc["state"]
             _add(decisions, state.get("decisions", {}))
             _add(sanctions, state.get("sanctions", {}))

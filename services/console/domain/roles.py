@@ -23,6 +23,7 @@ class Permission(StrEnum):
     CURATE = "curate"  # propose, approve and disable feature-library entries (DS-10.2)
     REVIEW = "review"  # take and decide items of the human review queue (DS-10.1)
     RUMOUR = "rumour"  # open and close rumour cases (DS-11)
+    RESOLVE = "resolve"  # resolve complaints, reports, appeals and rights requests (DS-12, GA-15)
     ADMINISTER = "administer"  # users and the audit log
 
 
@@ -33,6 +34,7 @@ MINIMUM_ROLE: Final[dict[Permission, Role]] = {
     Permission.CURATE: "operator",
     Permission.REVIEW: "operator",
     Permission.RUMOUR: "operator",
+    Permission.RESOLVE: "operator",
     Permission.ADMINISTER: "admin",
 }
 

@@ -20,6 +20,7 @@ import uvicorn
 from fastapi import FastAPI
 
 from services.console.adapters.commands import CommandSender
+from services.console.adapters.complaints import COMPLAINT_INDEXES, MongoComplaintDesk
 from services.console.adapters.incident_reports import INCIDENT_REPORT_INDEXES, MongoIncidentBoard
 from services.console.adapters.mongo import (
     AUDIT,
@@ -45,6 +46,13 @@ from services.console.adapters.rumours import RUMOUR_INDEXES, MongoRumourView, R
 from services.console.config import ConsoleSettings, login_limiter, web_config
 from services.console.config import create_admin_command as first_admin_command
 from services.console.domain.commands import LIBRARY_CHANGE, REVIEW_DECISION, SOURCE, WITHDRAWAL
+from services.console.domain.complaint_resolution import RESOLUTION
+from services.console.domain.complaints_view import (
+    SANCTION_TYPES,
+    TICKET_TYPES,
+    TicketView,
+    UserSanctionsView,
+)
 from services.console.domain.incident_reports import IncidentReportView
 from services.console.domain.library_view import LibraryEntryView
 from services.console.domain.passwords import Passwords
@@ -61,6 +69,7 @@ from services.console.projections import (
     review_item_key,
     review_stats_key,
 )
+from services.console.projections_complaints import ticket_key, user_sanctions_key
 from services.console.rumour_projection import on_rumour_case, rumour_case_key
 from services.console.web.app import create_app, prepare_store
 from services.console.web.base import ConsoleDeps
@@ -75,7 +84,14 @@ from shared.storage.aggregates import AggregateStore
 
 log = get_logger(__name__)
 
-COMMANDS = (WITHDRAWAL, LIBRARY_CHANGE, REVIEW_DECISION, CASE_SUBMITTED, CASE_CLOSE_SUBMITTED)
+COMMANDS = (
+    WITHDRAWAL,
+    LIBRARY_CHANGE,
+    REVIEW_DECISION,
+    CASE_SUBMITTED,
+    CASE_CLOSE_SUBMITTED,
+    RESOLUTION,
+)
 CREATE_ADMIN_HINT = "python -m services.console create-user --username NAME --role admin"
 
 DEFINITION = ServiceDefinition[Projections](
@@ -85,7 +101,8 @@ DEFINITION = ServiceDefinition[Projections](
         "The admins' web console: read models from dsgov.consent, dsgov.identity and dsgov.review; "
         "withdrawal of a biometric consent on the subject's behalf (DS-14.2, PI-15), feature-library "
         "changes (DS-10.2) and human review decisions (DS-10.1) sent as commands. "
-        "Rumour cases (DS-11) read from dsgov.rumour, opened and closed by commands."
+        "Rumour cases (DS-11) read from dsgov.rumour, opened and closed by commands. "
+        "The complaints inbox from dsgov.complaint, resolutions sent as commands (DS-12, GA-15, PI-50)."
     ),
     routes=(
         *(
@@ -111,11 +128,20 @@ DEFINITION = ServiceDefinition[Projections](
             for t in CASE_TYPES
         ),
         on(T.REPORT_SUBMITTED, on_incident_report, IncidentReportView, key=incident_report_key),
+        # The complaints inbox; the sanction events also feed the day counters above (two routes).
+        *(
+            on(t, Projections.on_ticket, TicketView, key=ticket_key, topic=topics.COMPLAINT)
+            for t in TICKET_TYPES
+        ),
+        *(
+            on(t, Projections.on_sanction, UserSanctionsView, key=user_sanctions_key, topic=topics.REVIEW)
+            for t in SANCTION_TYPES
+        ),
     ),
     publishes=COMMANDS,
     publishes_on=dict.fromkeys(COMMANDS, topics.CONSOLE_COMMANDS),
     collection=PROJECTIONS,
-    indexes=(*PROJECTION_INDEXES, *RUMOUR_INDEXES, *INCIDENT_REPORT_INDEXES),
+    indexes=(*PROJECTION_INDEXES, *RUMOUR_INDEXES, *INCIDENT_REPORT_INDEXES, *COMPLAINT_INDEXES),
 )
 
 
@@ -139,14 +165,15 @@ def build_deps(
     provider = runtime.settings.provider_id
     projections = runtime.store.collection
     audit_store = AggregateStore(db[AUDIT])
+    commands = CommandSender(
+        audit_store, runtime.publisher, publish_timeout_s=settings.publish_timeout_s, provider_id=provider
+    )
     deps = ConsoleDeps(
         users=MongoUsers(db[USERS]),
         sessions=MongoSessions(db[SESSIONS]),
         audit=MongoAuditLog(audit_store),
         read_model=MongoReadModel(projections, provider),
-        commands=CommandSender(
-            audit_store, runtime.publisher, publish_timeout_s=settings.publish_timeout_s, provider_id=provider
-        ),
+        commands=commands,
         limiter=login_limiter(MongoFailureLog(db[LOGIN_FAILURES], settings.login_window_s), settings),
         passwords=Passwords(),
         config=web_config(settings, runtime.settings),
@@ -161,6 +188,7 @@ def build_deps(
         site=MongoSite(db[SITE]),
         incidents=MongoIncidentBoard(projections, provider),
         clock=clock,
+        complaints=MongoComplaintDesk(projections, audit_store, commands, provider),
     )
     return deps, audit_store
 

@@ -14,6 +14,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from services.console.web import (
     pages_admin,
     pages_auth,
+    pages_complaints,
     pages_consents,
     pages_dashboard,
     pages_library,
@@ -70,6 +71,7 @@ def create_app(deps: ConsoleDeps) -> FastAPI:
     for pages in (pages_auth, pages_dashboard, pages_consents, pages_review, pages_library, pages_admin):
         pages.register(guarded)
     pages_rumours.register(guarded)
+    pages_complaints.register(guarded)  # the complaints inbox (DS-12, GA-15)
     app.state.route_permissions = guarded.permissions
     _add_error_handlers(app)
     # Unknown Host headers get 400 before any route runs (DNS rebinding, poisoned absolute URLs).

@@ -37,6 +37,7 @@ from services.console.ports import (
     Site,
     Users,
 )
+from services.console.ports_complaints import ComplaintDesk
 from services.console.web.security import (
     CsrfRejected,
     Forbidden,
@@ -73,6 +74,7 @@ class ConsoleDeps:
     site: Site
     incidents: IncidentBoardSource  # late and at-risk incident reports (CIR-4, issue 14)
     clock: Callable[[], datetime] = field(default=lambda: datetime.now(UTC))
+    complaints: ComplaintDesk = field(kw_only=True)  # the complaints inbox (DS-12, GA-15)
 
     def now_ms(self) -> int:
         """The clock in milliseconds."""

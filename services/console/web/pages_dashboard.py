@@ -40,6 +40,7 @@ async def dashboard(request: Request) -> Response:
         pending=pending,
         library_url=library_url,
         incidents=await deps.incidents.board(now),
+        complaints=await deps.complaints.counts(),
     )
 
 

@@ -45,6 +45,7 @@ from shared.contracts.review import LibraryUpdated, ReviewQueued, ReviewResolved
 from shared.messaging.codec import Inbound
 from shared.storage.aggregates import AggregateState
 from tests.unit.console.fake_incidents import FakeIncidentBoard
+from tests.unit.console.fakes_complaints import FakeComplaintDesk
 
 NOW = datetime(2026, 11, 22, 9, 30, tzinfo=UTC)
 SECRET = b"unit-test-session-secret-0123456789abcdef"
@@ -401,6 +402,7 @@ class Fakes:
     pending: FakePending
     rumours: Any  # rumour_fakes.FakeRumours (that module imports this one)
     rumour_commands: Any  # rumour_fakes.FakeRumourCommands
+    complaints: FakeComplaintDesk
 
 
 FIRST_RUN = (
@@ -444,6 +446,7 @@ def make_fakes(
         site=FakeSite(),
         incidents=FakeIncidentBoard(),
         clock=lambda: clock[0],
+        complaints=(complaints := FakeComplaintDesk()),
     )
     return Fakes(
         users,
@@ -460,6 +463,7 @@ def make_fakes(
         pending,
         rumours,
         rumour_commands,
+        complaints,
     )
 
 

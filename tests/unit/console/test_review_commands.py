@@ -108,6 +108,7 @@ def test_the_service_definition_lists_every_command_on_the_console_topic_and_the
         "dsgov.review.decision-submitted",
         "dsgov.rumour.case-submitted",  # DS-11: the provider opens and closes rumour cases
         "dsgov.rumour.case-close-submitted",
+        "dsgov.complaint.resolution-submitted",
     }
     assert set(DEFINITION.publishes_on.values()) == {topics.CONSOLE_COMMANDS}
     assert set(DEFINITION.consumes[topics.REVIEW]) == {
@@ -119,4 +120,5 @@ def test_the_service_definition_lists_every_command_on_the_console_topic_and_the
         "dsgov.output.approved",
         "dsgov.output.blocked",
         "dsgov.user.sanctioned",
+        "dsgov.user.sanction-lifted",
     }

@@ -1,7 +1,7 @@
 """Role matrix: every route by every role.
 
-viewer: read; operator: + withdraw, library changes (DS-10.2), review take and decide (DS-10.1),
-rumour cases opened and closed (DS-11);
+viewer: read (the complaints inbox too); operator: + withdraw, library changes (DS-10.2), review take
+and decide (DS-10.1), rumour cases opened and closed (DS-11), resolve complaints (DS-12, GA-15);
 admin: + users and audit.
 """
 
@@ -18,6 +18,7 @@ from services.console.ports import PendingAction
 from services.console.web.app import create_app
 from tests.unit.console.conftest import PASSWORD, add_user, client_for, csrf_of, sign_in_as
 from tests.unit.console.fakes import NOW, granted_consent, make_fakes, pending_item, proposed_entry
+from tests.unit.console.fakes_complaints import received_ticket
 from tests.unit.console.rumour_fakes import open_case_state
 
 RID = "5f1a3c7e-0000-4000-8000-000000000001"
@@ -108,6 +109,17 @@ SAMPLES: dict[tuple[str, str], tuple[str, dict[str, str]]] = {
         "/rumours/close/n%2F1",
         {"reason": "the claim no longer circulates", "request_id": RID},
     ),
+    ("GET", "/complaints"): ("/complaints?status=open&kind=report", {}),
+    ("GET", "/complaints/ticket/{complaint_id:path}"): ("/complaints/ticket/cmp%2F1", {}),
+    ("POST", "/complaints/resolve/{complaint_id:path}"): (
+        "/complaints/resolve/cmp%2F1",
+        {
+            "outcome": "upheld",
+            "reason": "the content breaks DS-12 rules",
+            "takedown": "on",
+            "request_id": RID,
+        },
+    ),
 }
 EXPECTED: dict[tuple[str, str], Permission | None] = {
     ("GET", "/login"): None,
@@ -146,6 +158,9 @@ EXPECTED: dict[tuple[str, str], Permission | None] = {
     ("POST", "/rumours/open"): Permission.RUMOUR,
     ("GET", "/rumours/case/{notice_id:path}"): Permission.READ,
     ("POST", "/rumours/close/{notice_id:path}"): Permission.RUMOUR,
+    ("GET", "/complaints"): Permission.READ,
+    ("GET", "/complaints/ticket/{complaint_id:path}"): Permission.READ,
+    ("POST", "/complaints/resolve/{complaint_id:path}"): Permission.RESOLVE,
 }
 WHO = ("anonymous", *ROLES)
 
@@ -170,6 +185,9 @@ WHO = ("anonymous", *ROLES)
         ("admin", Permission.WITHDRAW, True),
         ("admin", Permission.CURATE, True),
         ("admin", Permission.REVIEW, True),
+        ("viewer", Permission.RESOLVE, False),
+        ("operator", Permission.RESOLVE, True),
+        ("admin", Permission.RESOLVE, True),
         ("admin", Permission.ADMINISTER, True),
         ("root", Permission.READ, False),
         ("", Permission.READ, False),
@@ -196,6 +214,7 @@ async def _request(role: str, method: str, route: str) -> tuple[Any, Any]:
     fakes.reviews.put(pending_item("item/2", request_id="req-2"))
     fakes.rumours.put(open_case_state("n/1"))
     fakes.desk.all_takes.append(Take("item/2", 1, f"{role}-user", role, NOW.isoformat()))  # held by them
+    fakes.complaints.put(received_ticket("cmp/1", received_at=NOW))  # a report about content
     add_user(fakes, "target", "viewer")
     add_user(fakes, "second-admin", "admin")
     # Requests waiting for a second person, by people no test signs in as.
@@ -270,6 +289,8 @@ async def test_route_by_role(who: str, method: str, route: str) -> None:
     opened, closed = bool(fakes.rumour_commands.opened), bool(fakes.rumour_commands.closed)
     assert opened == (route == "/rumours/open" and acts)  # DS-11
     assert closed == (route.startswith("/rumours/close") and acts)
+    resolved = bool(fakes.complaints.resolutions)
+    assert resolved == (route.startswith("/complaints/resolve") and acts)
     took = any(t.item_id == "item/1" for t in fakes.desk.all_takes)
     assert took == (route.startswith("/review/take") and acts)
     target = fakes.users.users["target"]

@@ -260,3 +260,35 @@ async def test_an_operation_is_applied_once_with_its_events() -> None:
     assert await w.engine.execute("provider-test/ann", "expire:1", Count, decide) is False
     [out] = w.outputs("ann")
     assert (out["causationid"], out["correlationid"]) == ("expire:1", "expire:1")
+
+
+class Tally:
+    """A second read model of the same event type, keyed differently (per method)."""
+
+    async def count(self, state: Count | None, event: Inbound[IdentitySubmitted]) -> Outcome[Count]:
+        return Outcome(Count(count=(state.count if state else 0) + 1, last=event.id))
+
+
+class Both(Probe, Tally):
+    pass
+
+
+async def test_an_event_with_two_routes_reaches_each_routes_aggregate_once() -> None:
+    # The console keeps per-day sanction counters and per-user sanction histories of one event type.
+    routes = (
+        on(T.IDENTITY_SUBMITTED, Both.handle, Count),
+        on(T.IDENTITY_SUBMITTED, Both.count, Count, key=lambda e: f"method:{e.data.method}"),
+    )
+    w = World()
+    w.engine = Engine(w.engine.config, [r.bind(Both()) for r in routes], w.store, w.publisher)
+    first, second = w.record("ann"), w.record("bob")
+    await w.engine.process([first, second])
+    await w.engine.process([first])  # redelivered: no second effect on either aggregate
+
+    by_user = (await w.store.load("provider-test/ann")).typed(Count)
+    by_method = (await w.store.load("method:mobile")).typed(Count)
+    assert by_user is not None
+    assert by_user.count == 1
+    assert by_method is not None
+    assert by_method.count == 2
+    assert len(w.outputs("ann")) == 1
