@@ -29,41 +29,24 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-import httpx
 from pymongo import AsyncMongoClient
 
-from bench.console_review import BATCH, PROVIDER, SECRET, NullPublisher, percentiles, timed
+from bench.console_app import NullPublisher, console_deps, signed_in
+from bench.console_review import BATCH, PROVIDER, percentiles, timed
 from devtools.servers import free_port, mongo_uri, start_mongo
-from services.console.adapters.commands import CommandSender
-from services.console.adapters.complaints import COMPLAINT_INDEXES, MongoComplaintDesk
+from services.console.adapters.complaints import COMPLAINT_INDEXES
 from services.console.adapters.mongo import (
     AUDIT,
-    LOGIN_FAILURES,
     PROJECTION_INDEXES,
     PROJECTIONS,
-    SESSIONS,
-    USERS,
     MongoAuditLog,
-    MongoFailureLog,
-    MongoLibraryView,
-    MongoReadModel,
-    MongoReviewDesk,
-    MongoReviewView,
-    MongoSessions,
-    MongoUsers,
 )
 from services.console.domain.complaint_resolution import ResolutionForm, check_resolution
 from services.console.domain.complaints_view import TICKET_KINDS, fold_ticket
-from services.console.domain.csrf import new_token
-from services.console.domain.passwords import Passwords
-from services.console.domain.ratelimit import LoginRateLimiter
 from services.console.entrypoints.app import DEFINITION
-from services.console.ports import Actor, Session, User
+from services.console.ports import Actor
 from services.console.projections import Projections
 from services.console.projections_complaints import ticket_aggregate_id
-from services.console.web.app import create_app
-from services.console.web.base import ConsoleDeps
-from services.console.web.security import WebConfig, new_session_token, session_digest
 from shared.contracts import topics
 from shared.contracts import types as T
 from shared.contracts.complaints import ComplaintOverdue, ComplaintReceived
@@ -183,34 +166,13 @@ async def pages(args: argparse.Namespace, db: Any, projections: AggregateStore) 
     audit_store = AggregateStore(db[AUDIT])
     audit = MongoAuditLog(audit_store)
     await audit.ensure_indexes()
-    commands = CommandSender(audit_store, NullPublisher(), provider_id=PROVIDER)
-    complaints = MongoComplaintDesk(projections.collection, audit_store, commands, PROVIDER)
-    deps = ConsoleDeps(
-        users=MongoUsers(db[USERS]),
-        sessions=MongoSessions(db[SESSIONS]),
-        audit=audit,
-        read_model=MongoReadModel(projections.collection, PROVIDER),
-        commands=commands,
-        limiter=LoginRateLimiter(MongoFailureLog(db[LOGIN_FAILURES], 900)),
-        passwords=Passwords(),
-        config=WebConfig(session_secret=SECRET, secure_cookies=False),
-        library=MongoLibraryView(projections.collection, PROVIDER),
-        reviews=MongoReviewView(projections.collection, PROVIDER),
-        desk=MongoReviewDesk(audit_store),
-        complaints=complaints,
-    )
-    await deps.users.add(User("olga", "operator", "not-a-real-hash", created_ms=0))
-    token, now_ms = new_session_token(), int(time.time() * 1000)
-    await deps.sessions.add(
-        Session(session_digest(SECRET, token), new_token(), now_ms + 3_600_000, "olga", now_ms)
-    )
+    deps = console_deps(db, projections, PROVIDER)
+    complaints = deps.complaints
     counts = await complaints.counts()
     print(
         f"pages ({args.rounds} requests each; {counts.open} open tickets, {counts.overdue} flagged overdue):"
     )
-    transport = httpx.ASGITransport(app=create_app(deps))
-    async with httpx.AsyncClient(transport=transport, base_url="http://bench") as web:
-        web.cookies.set(deps.config.cookie_name, token)
+    async with signed_in(deps) as web:
         first = (await web.get("/complaints")).text
         assert 'data-id="cmp-' in first, "the inbox lists no ticket"
         assert "badge rejected overdue" in first, "no flagged ticket first"

@@ -24,64 +24,34 @@ import statistics
 import tempfile
 import time
 import uuid
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-import httpx
 from pymongo import AsyncMongoClient
 
+from bench.console_app import NullPublisher, console_deps, signed_in
 from devtools.servers import free_port, mongo_uri, start_mongo
-from services.console.adapters.commands import CommandSender
-from services.console.adapters.complaints import MongoComplaintDesk
 from services.console.adapters.mongo import (
     AUDIT,
-    LOGIN_FAILURES,
     PROJECTION_INDEXES,
     PROJECTIONS,
-    SESSIONS,
-    USERS,
     MongoAuditLog,
-    MongoFailureLog,
-    MongoLibraryView,
-    MongoReadModel,
-    MongoReviewDesk,
-    MongoReviewView,
-    MongoSessions,
-    MongoUsers,
 )
-from services.console.domain.csrf import new_token
-from services.console.domain.passwords import Passwords
-from services.console.domain.ratelimit import LoginRateLimiter
 from services.console.entrypoints.app import DEFINITION
-from services.console.ports import Actor, Session, User
+from services.console.ports import Actor
 from services.console.projections import Projections
-from services.console.web.app import create_app
-from services.console.web.base import ConsoleDeps
-from services.console.web.security import WebConfig, new_session_token, session_digest
 from shared.contracts import topics
 from shared.contracts import types as T
 from shared.messaging.codec import RawRecord
 from shared.messaging.engine import Engine, EngineConfig
 from shared.observability import configure_logging
 from shared.storage.aggregates import AggregateStore
-from shared.storage.outbox import OutboxMessage
 
 PROVIDER = "provider-bench"
 BATCH = 500
 SECRET = b"benchmark-session-secret-0123456789abcdef"
-
-
-class NullPublisher:
-    """Projections publish nothing; commands are 'sent' instantly (the store's share is measured)."""
-
-    def topic(self, name: str) -> str:
-        """No prefix."""
-        return name
-
-    async def publish(self, messages: Sequence[OutboxMessage]) -> None:
-        del messages
 
 
 def _event(type_: str, subject: str, data: dict[str, Any], at: datetime, n: int) -> bytes:
@@ -259,29 +229,8 @@ async def pages(args: argparse.Namespace, db: Any, projections: AggregateStore) 
     audit_store = AggregateStore(db[AUDIT])
     audit = MongoAuditLog(audit_store)
     await audit.ensure_indexes()
-    commands = CommandSender(audit_store, NullPublisher(), provider_id=PROVIDER)
-    deps = ConsoleDeps(
-        users=MongoUsers(db[USERS]),
-        sessions=MongoSessions(db[SESSIONS]),
-        audit=audit,
-        read_model=MongoReadModel(projections.collection, PROVIDER),
-        commands=commands,
-        limiter=LoginRateLimiter(MongoFailureLog(db[LOGIN_FAILURES], 900)),
-        passwords=Passwords(),
-        config=WebConfig(session_secret=SECRET, secure_cookies=False),
-        library=MongoLibraryView(projections.collection, PROVIDER),
-        reviews=MongoReviewView(projections.collection, PROVIDER),
-        desk=MongoReviewDesk(audit_store),
-        complaints=MongoComplaintDesk(projections.collection, audit_store, commands, PROVIDER),
-    )
-    await deps.users.add(User("olga", "operator", "not-a-real-hash", created_ms=0))
-    token, now_ms = new_session_token(), int(time.time() * 1000)
-    await deps.sessions.add(
-        Session(session_digest(SECRET, token), new_token(), now_ms + 3_600_000, "olga", now_ms)
-    )
-    transport = httpx.ASGITransport(app=create_app(deps))
-    async with httpx.AsyncClient(transport=transport, base_url="http://bench") as web:
-        web.cookies.set(deps.config.cookie_name, token)
+    deps = console_deps(db, projections, PROVIDER)
+    async with signed_in(deps) as web:
         print(f"pages ({args.rounds} requests each, {args.entries} entries, {args.items} items):")
         for label, path in [
             ("queue, pending", "/review"),
