@@ -6,6 +6,7 @@ import builtins
 from dataclasses import dataclass
 
 from shared.contracts import (
+    activity,
     consent,
     console,
     deadletter,
@@ -54,6 +55,7 @@ EVENTS: tuple[EventSpec, ...] = (
         distribution.ContentDistributed,
         "content_id",
     ),
+    _spec(T.ACTIVITY_RECORDED, t.PLATFORM_ACTIVITY, activity.ActivityRecorded, "user_id"),
     # regulator -> dsgov
     _spec(T.RUMOUR_DETERMINED, t.REGULATOR_NOTICES, rumour.RumourDetermined, "notice_id"),
     _spec(T.TAKEDOWN_ORDERED, t.REGULATOR_NOTICES, rumour.TakedownOrdered, "notice_id"),

@@ -11,6 +11,7 @@ PLATFORM_DISTRIBUTION: Final = "dsgov.platform.distribution"
 REGULATOR_NOTICES: Final = "dsgov.regulator.notices"
 REGULATOR_ACKS: Final = "dsgov.regulator.acks"
 CONSOLE_COMMANDS: Final = "dsgov.console.commands"
+PLATFORM_ACTIVITY: Final = "dsgov.platform.activity"
 
 IDENTITY: Final = "dsgov.identity"
 CONSENT: Final = "dsgov.consent"
@@ -28,6 +29,7 @@ ALL_TOPICS: Final = (
     REGULATOR_NOTICES,
     REGULATOR_ACKS,
     CONSOLE_COMMANDS,
+    PLATFORM_ACTIVITY,
     IDENTITY,
     CONSENT,
     REVIEW,
