@@ -9,7 +9,9 @@ from pydantic import Field
 
 from shared.contracts.base import Payload
 
-Action = Literal["register", "login", "logout", "generate", "publish", "share", "download", "comment", "other"]
+Action = Literal[
+    "register", "login", "logout", "generate", "publish", "share", "download", "comment", "other"
+]
 
 
 class ActivityRecorded(Payload):

@@ -62,6 +62,19 @@ class ServiceDefinition(Generic[H]):
 
 
 @dataclass(frozen=True)
+class RawConsumer:
+    """A batch consumer of raw records, for an audit service that keeps every record of `topics`.
+
+    It replaces per-type routes: the engine would dead-letter the types it does not route.
+
+    `handle` must make the batch durable before it returns; offsets are committed only then.
+    """
+
+    topics: tuple[str, ...]
+    handle: Callable[[list[RawRecord]], Awaitable[object]]
+
+
+@dataclass(frozen=True)
 class Composition(Generic[H]):
     """What a composition root built: the handlers object its routes bind to, and its workers.
 
@@ -73,6 +86,7 @@ class Composition(Generic[H]):
     workers: Sequence[Worker] = ()
     closers: Sequence[Callable[[], Awaitable[None]]] = ()
     readiness: Callable[[], Awaitable[str | None]] | None = None
+    raw: RawConsumer | None = None  # consume raw batches instead of the routes (network_log)
 
 
 @dataclass
@@ -129,12 +143,25 @@ def engine_config(spec: ServiceDefinition[Any], s: CommonSettings) -> EngineConf
 
 def attach_engine(runtime: Runtime, handlers: H) -> tuple[Engine, Any]:
     """Create the engine over the bound routes and subscribe it to their topics as one batch consumer."""
-    s, spec = runtime.settings, runtime.spec
+    spec = runtime.spec
     routes = [r.bind(handlers) for r in spec.routes]
-    engine = Engine(engine_config(spec, s), routes, runtime.store, runtime.publisher)
+    engine = Engine(engine_config(spec, runtime.settings), routes, runtime.store, runtime.publisher)
+
+    async def process(records: list[RawRecord]) -> None:
+        report = await engine.process(records)
+        log.debug("batch.done", **report.__dict__)
+
+    return engine, attach_batches(runtime, tuple(spec.consumes), process)
+
+
+def attach_batches(
+    runtime: Runtime, topics: tuple[str, ...], process: Callable[[list[RawRecord]], Awaitable[object]]
+) -> Any:
+    """Subscribe `process` to `topics` as one batch consumer; a failed batch is redelivered whole."""
+    s, spec = runtime.settings, runtime.spec
     prefix = s.topic_prefix
     subscriber = runtime.broker.subscriber(
-        *[prefix + t for t in spec.consumes],
+        *[prefix + t for t in topics],
         group_id=f"{prefix}dsgov.{spec.name}",
         batch=True,
         max_records=s.max_batch,
@@ -150,16 +177,15 @@ def attach_engine(runtime: Runtime, handlers: H) -> tuple[Engine, Any]:
         nonlocal failures
         records = [_raw(r, prefix) for r in msg.raw_message]
         try:
-            report = await engine.process(records)
+            await process(records)
         except Exception:
             failures += 1
             log.exception("batch.failed_will_retry", records=len(records), consecutive=failures)
             await asyncio.sleep(min(0.2 * 2**failures, 10.0))
             raise NackMessage() from None  # seek back: the batch is redelivered, nothing is skipped
         failures = 0
-        log.debug("batch.done", **report.__dict__)
 
-    return engine, subscriber
+    return subscriber
 
 
 def _raw(record: Any, prefix: str) -> RawRecord:
@@ -237,7 +263,10 @@ async def run_service(
     await connect_store(runtime.client, settings.mongo_uri)
     await runtime.store.ensure_indexes(spec.indexes)
     composition = await compose(runtime)
-    _, subscriber = attach_engine(runtime, composition.handlers)
+    if composition.raw is not None:
+        subscriber = attach_batches(runtime, composition.raw.topics, composition.raw.handle)
+    else:
+        _, subscriber = attach_engine(runtime, composition.handlers)
     relay = OutboxRelay(runtime.store, runtime.publisher, interval_s=settings.relay_interval_s)
     health = _Health(runtime, composition, subscriber)
     app = _health_app(runtime, health)

@@ -1,0 +1,119 @@
+"""One entry of the network log: what was on the wire, in the form that is hashed, sealed and exported.
+
+The entry's canonical JSON (RFC 8785) is the Merkle leaf, so an inspector who holds an exported
+entry can recompute its leaf and check it against a signed checkpoint. A random `salt` (kept only
+inside the encrypted body) makes the stored leaf hash useless for guessing an IP address.
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import json
+from typing import Any
+
+import rfc8785
+from pydantic import BaseModel, ConfigDict
+
+from services.network_log.domain.merkle import leaf_hash
+from shared.contracts import topics
+
+# Identity numbers never enter the log (DS-9, ARCHITECTURE rule 6): of an identity submission only
+# the envelope is kept (who, when, which event), never its payload, not even encrypted.
+WITHHELD_TOPICS = frozenset({topics.PLATFORM_IDENTITY})
+WITHHELD_REASON = "payload not kept: identity numbers never enter network_log (DS-9)"
+
+# Where a payload names the user it is about, in the order looked at (export filter `--user`).
+USER_FIELDS = ("user_id", "recipient_user_id", "subject_id", "grantee_user_id", "complainant_user_id")
+CONTENT_FIELDS = ("content_id",)
+
+
+class LogEntry(BaseModel):
+    """One record of the log as exported (and as hashed into its segment's Merkle tree)."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    topic: str
+    partition: int
+    offset: int
+    received_at_ms: int
+    event_id: str
+    type: str
+    subject: str
+    providerid: str
+    user_id: str | None = None
+    content_id: str | None = None
+    event: dict[str, Any] | None = None  # the CloudEvent as received; None when withheld
+    withheld: str | None = None
+    salt: str
+
+    def canonical(self) -> bytes:
+        """RFC 8785 canonical JSON: the bytes hashed into the Merkle leaf."""
+        return rfc8785.dumps(self.model_dump(mode="json"))
+
+    def leaf(self) -> bytes:
+        """The RFC 6962 leaf hash of this entry."""
+        return leaf_hash(self.canonical())
+
+
+def entry_id(topic: str, partition: int, offset: int, event_id: str) -> str:
+    """The idempotency key of a delivery: the same record redelivered maps to the same id.
+
+    Topic/partition/offset alone is not enough: the embedded broker starts empty after a restart,
+    so offsets repeat; with the CloudEvents id they do not collide.
+    """
+    return hashlib.sha256(f"{topic}\x1f{partition}\x1f{offset}\x1f{event_id}".encode()).hexdigest()
+
+
+def _first(data: dict[str, Any], fields: tuple[str, ...]) -> str | None:
+    for name in fields:
+        value = data.get(name)
+        if isinstance(value, str) and value:
+            return value[:256]
+    return None
+
+
+def entry_of(
+    *,
+    topic: str,
+    partition: int,
+    offset: int,
+    received_at_ms: int,
+    event: dict[str, Any],
+    salt: bytes,
+) -> LogEntry:
+    """The log entry of a CloudEvent (already validated as an envelope) received on `topic`."""
+    data = event.get("data")
+    payload = data if isinstance(data, dict) else {}
+    withheld = topic in WITHHELD_TOPICS
+    user = _first(payload, USER_FIELDS) if not withheld else None
+    if withheld or (user is None and str(event.get("type", "")).startswith("dsgov.identity.")):
+        user = str(event["subject"])  # identity events are about the user named by their subject
+    return LogEntry(
+        topic=topic,
+        partition=partition,
+        offset=offset,
+        received_at_ms=received_at_ms,
+        event_id=str(event["id"]),
+        type=str(event["type"]),
+        subject=str(event["subject"]),
+        providerid=str(event["providerid"]),
+        user_id=user,
+        content_id=_first(payload, CONTENT_FIELDS),
+        event=None if withheld else _plain_json(event),
+        withheld=WITHHELD_REASON if withheld else None,
+        salt=base64.b64encode(salt).decode("ascii"),
+    )
+
+
+def _plain_json(event: dict[str, Any]) -> dict[str, Any]:
+    # Round-trip through JSON so the exported entry is exactly what RFC 8785 canonicalises.
+    out: dict[str, Any] = json.loads(json.dumps(event, ensure_ascii=False))
+    return out
+
+
+def source_ip(entry: LogEntry) -> str | None:
+    """The source IP of an activity entry (SA-5), for the blind index of `--ip`."""
+    data = (entry.event or {}).get("data")
+    ip = data.get("source_ip") if isinstance(data, dict) else None
+    return ip if isinstance(ip, str) and ip else None
