@@ -66,8 +66,9 @@ class MongoLogStore:
         return [bytes.fromhex(d["leaf"]) async for d in cursor]
 
     async def checkpoints(self) -> list[dict[str, Any]]:
-        """Every checkpoint, by size."""
-        return [d async for d in self.checkpoints_coll.find({}, sort=[("_id", ASCENDING)])]
+        """Every checkpoint, by size (sorted here: nx-27017 does not order integer `_id`s numerically)."""
+        docs = [d async for d in self.checkpoints_coll.find({})]
+        return sorted(docs, key=lambda d: int(d["_id"]))
 
     async def add_checkpoint(self, doc: dict[str, Any]) -> bool:
         """Insert; False when a checkpoint of that size exists (a crashed seal redone)."""
