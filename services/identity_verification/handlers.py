@@ -5,7 +5,7 @@ from __future__ import annotations
 import hashlib
 import hmac
 from collections.abc import Callable
-from datetime import datetime
+from datetime import datetime, timedelta
 
 from services.identity_verification.domain.decision import (
     LocalCheck,
@@ -14,7 +14,12 @@ from services.identity_verification.domain.decision import (
     check_locally,
     decide,
 )
-from services.identity_verification.domain.record import DecisionSummary, VerificationRecord, recorded
+from services.identity_verification.domain.record import (
+    HISTORY_MIN_RETENTION,
+    DecisionSummary,
+    VerificationRecord,
+    recorded,
+)
 from services.identity_verification.outbound import decision_event, decision_id
 from services.identity_verification.ports import IdentityAuthority
 from shared.contracts.identity import IdentitySubmitted
@@ -26,13 +31,19 @@ class IdentityHandlers:
     """The service's use case, with its ports injected."""
 
     def __init__(
-        self, authority: IdentityAuthority, hmac_key: bytes, policy: Policy, clock: Callable[[], datetime]
+        self,
+        authority: IdentityAuthority,
+        hmac_key: bytes,
+        policy: Policy,
+        clock: Callable[[], datetime],
+        history_retention: timedelta = HISTORY_MIN_RETENTION,
     ) -> None:
         """`hmac_key` keys the identifier digests kept for matching."""
         self.authority = authority
         self.hmac_key = hmac_key
         self.policy = policy
         self.clock = clock
+        self.history_retention = history_retention
 
     async def on_submitted(
         self, state: VerificationRecord | None, event: Inbound[IdentitySubmitted]
@@ -59,6 +70,7 @@ class IdentityHandlers:
             provider_id=event.event.providerid,
             identifier_hmac=self._digest(sub.method, check.identifier),
             masked_identifier=decision.masked,
+            keep_since=now - self.history_retention,
         )
         return Outcome(record, [out])
 
