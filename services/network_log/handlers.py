@@ -20,7 +20,7 @@ from typing import Any
 from pydantic import ValidationError
 
 from services.network_log.domain.checkpoint import Checkpoint, SegmentSeal, Signer
-from services.network_log.domain.merkle import Tree
+from services.network_log.domain.merkle import Tree, leaf_hash
 from services.network_log.domain.records import LogEntry, entry_id, entry_of, source_ip
 from services.network_log.domain.retention import first_kept_segment, segment_bounds, segment_of
 from services.network_log.ports import FieldCipher, LogStore
@@ -206,6 +206,7 @@ def stored_doc(entry: LogEntry, cipher: FieldCipher, segment_ms: int) -> dict[st
     segment = segment_of(entry.received_at_ms, segment_ms)
     eid = entry_id(entry.topic, entry.partition, entry.offset, entry.event_id)
     ip = source_ip(entry)
+    body = entry.canonical()
     return {
         "_id": eid,
         "pos": f"{segment:010d}/{eid}",
@@ -217,16 +218,17 @@ def stored_doc(entry: LogEntry, cipher: FieldCipher, segment_ms: int) -> dict[st
         "user_id": entry.user_id,
         "content_id": entry.content_id,
         "ip": cipher.blind(ip) if ip else None,
-        "leaf": entry.leaf().hex(),
-        "body": base64.b64encode(cipher.seal(entry.canonical())).decode("ascii"),
+        "leaf": leaf_hash(body).hex(),
+        "body": base64.b64encode(cipher.seal(body)).decode("ascii"),
     }
 
 
-def open_doc(doc: dict[str, Any], cipher: FieldCipher) -> LogEntry:
-    """The entry of a stored document; ValueError when its body or leaf does not match."""
-    entry = LogEntry.model_validate_json(cipher.open(base64.b64decode(doc["body"])))
-    if entry.leaf().hex() != doc["leaf"]:
+def open_doc(doc: dict[str, Any], cipher: FieldCipher) -> dict[str, Any]:
+    """The entry (as exported) of a stored document; ValueError when body and leaf hash disagree."""
+    body = cipher.open(base64.b64decode(doc["body"]))
+    if leaf_hash(body).hex() != doc["leaf"]:
         raise ValueError(f"entry {doc['_id']}: body does not match its leaf hash")
+    entry: dict[str, Any] = json.loads(body)
     return entry
 
 

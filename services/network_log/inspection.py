@@ -141,7 +141,7 @@ class Exporter:
                 {
                     "kind": "entry",
                     "index": index,
-                    "entry": entry.model_dump(mode="json"),
+                    "entry": entry,
                     "proof": current.tree.inclusion(index),
                 }
             )

@@ -9,12 +9,11 @@ from __future__ import annotations
 
 import base64
 import hashlib
-import json
 from typing import Any
 
-import rfc8785
 from pydantic import BaseModel, ConfigDict
 
+from services.network_log.domain.canonical import canonical
 from services.network_log.domain.merkle import leaf_hash
 from shared.contracts import topics
 
@@ -49,7 +48,25 @@ class LogEntry(BaseModel):
 
     def canonical(self) -> bytes:
         """RFC 8785 canonical JSON: the bytes hashed into the Merkle leaf."""
-        return rfc8785.dumps(self.model_dump(mode="json"))
+        return canonical(self.as_json())
+
+    def as_json(self) -> dict[str, Any]:
+        """The entry as a JSON object (what is exported)."""
+        return {
+            "topic": self.topic,
+            "partition": self.partition,
+            "offset": self.offset,
+            "received_at_ms": self.received_at_ms,
+            "event_id": self.event_id,
+            "type": self.type,
+            "subject": self.subject,
+            "providerid": self.providerid,
+            "user_id": self.user_id,
+            "content_id": self.content_id,
+            "event": self.event,
+            "withheld": self.withheld,
+            "salt": self.salt,
+        }
 
     def leaf(self) -> bytes:
         """The RFC 6962 leaf hash of this entry."""
@@ -73,7 +90,7 @@ def _first(data: dict[str, Any], fields: tuple[str, ...]) -> str | None:
     return None
 
 
-def entry_of(
+def entry_of(  # the event is parsed JSON as received (json.loads), so it is plain JSON already
     *,
     topic: str,
     partition: int,
@@ -100,16 +117,10 @@ def entry_of(
         providerid=str(event["providerid"]),
         user_id=user,
         content_id=_first(payload, CONTENT_FIELDS),
-        event=None if withheld else _plain_json(event),
+        event=None if withheld else event,
         withheld=WITHHELD_REASON if withheld else None,
         salt=base64.b64encode(salt).decode("ascii"),
     )
-
-
-def _plain_json(event: dict[str, Any]) -> dict[str, Any]:
-    # Round-trip through JSON so the exported entry is exactly what RFC 8785 canonicalises.
-    out: dict[str, Any] = json.loads(json.dumps(event, ensure_ascii=False))
-    return out
 
 
 def source_ip(entry: LogEntry) -> str | None:

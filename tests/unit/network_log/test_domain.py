@@ -122,3 +122,26 @@ def test_a_checkpoint_verifies_under_its_key_only_and_not_after_a_change() -> No
     assert not checkpoint_valid(keys, cp.model_copy(update={"size": 4}))
     assert not checkpoint_valid({"k1": Signer("k1", bytes(32)).public_key}, cp)
     assert not checkpoint_valid({}, cp)
+
+
+@pytest.mark.parametrize(
+    "value",
+    [
+        {"b": 1, "a": [True, None, "x"], "c": {"z": "换行\n\t\"q\" \\ \u0001 \u007f é"}},
+        {"f": 1.5, "g": 1e-7, "h": 10000000000000000.0, "i": -0.0, "n": 3},
+        {"\ue000": 1, "\U0001f600": 2, "a": 3},
+        {"big": 2**60, "ok": 2**53 - 1},
+        [],
+        {"emoji": "😀", "zh": "张三"},
+    ],
+)
+def test_the_fast_canonical_form_is_rfc_8785(value: object) -> None:
+    import rfc8785
+
+    from services.network_log.domain.canonical import MAX_SAFE_INT, canonical
+
+    expected = value
+    if isinstance(value, dict) and "big" in value:
+        expected = {**value, "big": str(2**60)}  # JCS cannot carry it exactly: kept as text
+        assert value["ok"] == MAX_SAFE_INT
+    assert canonical(value) == rfc8785.dumps(expected)
