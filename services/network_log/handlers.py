@@ -19,6 +19,7 @@ from typing import Any
 
 from pydantic import ValidationError
 
+from services.network_log.domain.canonical import plain_text
 from services.network_log.domain.checkpoint import Checkpoint, SegmentSeal, Signer
 from services.network_log.domain.merkle import Tree, leaf_hash
 from services.network_log.domain.records import LogEntry, entry_id, entry_of, source_ip
@@ -82,23 +83,65 @@ class NetworkLogHandlers:
         # segment is closed: no entry can land in a segment after it was sealed.
         self._segment_lock = asyncio.Lock()
         self._checkpoints: list[dict[str, Any]] | None = None
+        self._appended_through: dict[tuple[str, int], int] = {}
 
     # -- append ---------------------------------------------------------------------------------
 
     async def append(self, records: Sequence[RawRecord]) -> AppendReport:
-        """Keep every readable record of the batch; durable when this returns (then commit offsets)."""
+        """Keep every readable record of the batch; durable when this returns (then commit offsets).
+
+        Records are grouped into runs per topic partition. A record already stored (same topic,
+        partition, offset and event id: a redelivery) is dropped; the store is asked only when a
+        run reaches back to offsets this process has not seen appended (after a start or a retry).
+        """
         report = AppendReport()
-        events: list[tuple[RawRecord, dict[str, Any]]] = []
+        groups: dict[tuple[str, int], list[tuple[RawRecord, dict[str, Any]]]] = {}
         for record in records:
             kept = self._admit(record, report)
             if kept is not None:
-                events.append((record, kept))
+                groups.setdefault((record.topic, record.partition), []).append((record, kept))
         async with self._segment_lock:
             now_ms = self._now_ms()
-            docs = [self._doc(r, e, now_ms) for r, e in events]
-            new = await self.store.append(docs)
-        report.appended, report.duplicates = new, len(docs) - new
+            runs = []
+            for (topic, partition), items in groups.items():
+                items.sort(key=lambda item: item[0].offset)
+                fresh = await self._fresh(topic, partition, items)
+                report.duplicates += len(items) - len(fresh)
+                if fresh:
+                    runs.append(self._run(topic, partition, fresh, now_ms))
+            report.appended = await self.store.append_runs(runs)
+            for run in runs:
+                self._appended_through[(run["topic"], run["partition"])] = run["last"]
         return report
+
+    async def _fresh(
+        self, topic: str, partition: int, items: list[tuple[RawRecord, dict[str, Any]]]
+    ) -> list[tuple[RawRecord, dict[str, Any]]]:
+        through = self._appended_through.get((topic, partition))
+        first, last = items[0][0].offset, items[-1][0].offset
+        if through is not None and first > through:
+            return items  # the hot path: strictly after what this process appended
+        stored = await self.store.stored_pairs(topic, partition, first, last)
+        return [(r, e) for r, e in items if (r.offset, str(e["id"])) not in stored]
+
+    def _run(
+        self, topic: str, partition: int, items: list[tuple[RawRecord, dict[str, Any]]], now_ms: int
+    ) -> dict[str, Any]:
+        entries = [
+            (
+                entry_of(
+                    topic=topic,
+                    partition=partition,
+                    offset=record.offset,
+                    received_at_ms=now_ms,
+                    event=event,
+                    salt=self.salt(),
+                ),
+                plain_text(record.value),
+            )
+            for record, event in items
+        ]
+        return run_doc(entries, self.cipher, self.segment_ms)
 
     def _admit(self, record: RawRecord, report: AppendReport) -> dict[str, Any] | None:
         if record.topic == topics.PLATFORM_ACTIVITY:
@@ -123,17 +166,6 @@ class NetworkLogHandlers:
             return None
         raw: dict[str, Any] = json.loads(record.value)
         return raw
-
-    def _doc(self, record: RawRecord, event: dict[str, Any], now_ms: int) -> dict[str, Any]:
-        entry = entry_of(
-            topic=record.topic,
-            partition=record.partition,
-            offset=record.offset,
-            received_at_ms=now_ms,
-            event=event,
-            salt=self.salt(),
-        )
-        return stored_doc(entry, self.cipher, self.segment_ms)
 
     # -- sealing --------------------------------------------------------------------------------
 
@@ -197,37 +229,50 @@ class NetworkLogHandlers:
         return int(self.clock().timestamp() * 1000)
 
 
-def stored_doc(entry: LogEntry, cipher: FieldCipher, segment_ms: int) -> dict[str, Any]:
-    """The stored form: plaintext index fields, the salted leaf hash, the entry encrypted.
+def run_doc(entries: Sequence[tuple[LogEntry, bool]], cipher: FieldCipher, segment_ms: int) -> dict[str, Any]:
+    """The stored form of a run (one partition's entries of one batch, one receive time).
 
-    Source IPs, device ids and user agents (PI-28/51) exist only inside `body`; `ip` is a keyed
-    blind index of the address, for the `--ip` export filter.
+    Per entry: plaintext index fields, the salted leaf hash, the entry encrypted (`body`). Source
+    IPs, device ids and user agents (PI-28/51) exist only inside `body`; `ip` is a keyed blind
+    index of the address, for the `--ip` export filter.
     """
-    segment = segment_of(entry.received_at_ms, segment_ms)
-    eid = entry_id(entry.topic, entry.partition, entry.offset, entry.event_id)
-    ip = source_ip(entry)
-    body = entry.canonical()
+    head, tail = entries[0][0], entries[-1][0]
+    segment = segment_of(head.received_at_ms, segment_ms)
+    run_id = entry_id(head.topic, head.partition, head.offset, head.event_id)
+    stored = []
+    for entry, known_simple in entries:
+        body = entry.canonical(known_simple=known_simple)
+        ip = source_ip(entry)
+        stored.append(
+            {
+                "o": entry.offset,
+                "ev": entry.event_id,
+                "u": entry.user_id,
+                "c": entry.content_id,
+                "ip": cipher.blind(ip) if ip else None,
+                "leaf": leaf_hash(body).hex(),
+                "body": base64.b64encode(cipher.seal(body)).decode("ascii"),
+            }
+        )
     return {
-        "_id": eid,
-        "pos": f"{segment:010d}/{eid}",
+        "_id": run_id,
+        "pos": f"{segment:010d}/{run_id}",
         "seg": segment,
-        "received_at_ms": entry.received_at_ms,
-        "topic": entry.topic,
-        "type": entry.type,
-        "providerid": entry.providerid,
-        "user_id": entry.user_id,
-        "content_id": entry.content_id,
-        "ip": cipher.blind(ip) if ip else None,
-        "leaf": leaf_hash(body).hex(),
-        "body": base64.b64encode(cipher.seal(body)).decode("ascii"),
+        "topic": head.topic,
+        "partition": head.partition,
+        "first": head.offset,
+        "last": tail.offset,
+        "received_at_ms": head.received_at_ms,
+        "n": len(stored),
+        "entries": stored,
     }
 
 
-def open_doc(doc: dict[str, Any], cipher: FieldCipher) -> dict[str, Any]:
-    """The entry (as exported) of a stored document; ValueError when body and leaf hash disagree."""
-    body = cipher.open(base64.b64decode(doc["body"]))
-    if leaf_hash(body).hex() != doc["leaf"]:
-        raise ValueError(f"entry {doc['_id']}: body does not match its leaf hash")
+def open_entry(stored: dict[str, Any], cipher: FieldCipher) -> dict[str, Any]:
+    """The entry (as exported) of a stored one; ValueError when body and leaf hash disagree."""
+    body = cipher.open(base64.b64decode(stored["body"]))
+    if leaf_hash(body).hex() != stored["leaf"]:
+        raise ValueError(f"entry at offset {stored['o']}: body does not match its leaf hash")
     entry: dict[str, Any] = json.loads(body)
     return entry
 

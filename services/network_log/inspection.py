@@ -1,14 +1,15 @@
 """The inspection export (DS-21, AR-28, SA-5): stream matching entries with their proofs.
 
 Only sealed segments are exported (an entry is provable once its segment is sealed, within one
-segment length); matches in the open segment are counted in the manifest as `unsealed_entries`.
+segment length); the manifest says up to when (`sealed_through_ms`). The requested time range is
+scanned run by run; only matching entries are decrypted.
 Every export is itself recorded in the store: who, when, why and what was asked.
 """
 
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Callable
+from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, BinaryIO
@@ -17,7 +18,7 @@ from services.network_log.domain.bundle import FORMAT, line, manifest_message
 from services.network_log.domain.checkpoint import Checkpoint, SegmentSeal, Signer
 from services.network_log.domain.merkle import Tree
 from services.network_log.domain.retention import segment_of
-from services.network_log.handlers import open_doc
+from services.network_log.handlers import open_entry
 from services.network_log.ports import FieldCipher, LogStore
 
 
@@ -51,7 +52,7 @@ class ExportRequest:
 class _Segment:
     seal: SegmentSeal
     tree: Tree
-    index_of: dict[str, int]
+    leaves: list[str]
 
 
 class Exporter:
@@ -72,42 +73,30 @@ class Exporter:
         self.segment_ms = segment_ms
         self.clock = clock
 
-    async def plan(self, request: ExportRequest) -> tuple[dict[str, Any], int, int]:
-        """(query, sealed matches, unsealed matches)."""
+    async def plan(self, request: ExportRequest) -> tuple[int, int, int]:
+        """(first segment, last sealed segment, entries to scan) for the request."""
         checkpoints = await self.store.checkpoints()
         if not checkpoints:
             raise NothingSealed("no segment is sealed yet: nothing can be exported with proofs")
         sealed_through = int(checkpoints[-1]["seal"]["segment"])
-        query = self._query(request)
-        sealed = {**query, "seg": {"$lte": sealed_through}}
-        unsealed = {**query, "seg": {"$gt": sealed_through}}
-        return sealed, await self.store.count(sealed), await self.store.count(unsealed)
-
-    def _query(self, r: ExportRequest) -> dict[str, Any]:
-        start_ms, end_ms = _ms(r.start), _ms(r.end)
-        first, last = segment_of(start_ms, self.segment_ms), segment_of(end_ms - 1, self.segment_ms)
-        query: dict[str, Any] = {
-            "pos": {"$gte": f"{first:010d}/", "$lt": f"{last + 1:010d}/"},
-            "received_at_ms": {"$gte": start_ms, "$lt": end_ms},
-        }
-        if r.user_id:
-            query["user_id"] = r.user_id
-        if r.content_id:
-            query["content_id"] = r.content_id
-        if r.ip:
-            query["ip"] = self.cipher.blind(r.ip)
-        return query
+        first = segment_of(_ms(request.start), self.segment_ms)
+        last = min(segment_of(_ms(request.end) - 1, self.segment_ms), sealed_through)
+        return first, last, await self.store.entry_count(first, last) if last >= first else 0
 
     async def export(
         self, request: ExportRequest, out: BinaryIO, progress: Callable[[int], None] = lambda n: None
     ) -> dict[str, Any]:
-        """Write the bundle to `out`; return its manifest (also recorded in the store)."""
-        query, _, unsealed = await self.plan(request)
+        """Write the bundle to `out`; return its manifest (also recorded in the store).
+
+        `progress(n)` is told how many more entries were scanned.
+        """
+        first, last, _ = await self.plan(request)
         checkpoints = await self.store.checkpoints()
         seals = [SegmentSeal.model_validate(c["seal"]) for c in checkpoints]
         by_segment = {s.segment: i for i, s in enumerate(seals)}
         log_tree = Tree([s.leaf() for s in seals])
         head = Checkpoint.model_validate(checkpoints[-1]["checkpoint"])
+        match = self._matcher(request)
         digest, lines, entries, segments = hashlib.sha256(), 0, 0, 0
 
         def emit(obj: dict[str, Any]) -> None:
@@ -119,51 +108,72 @@ class Exporter:
 
         emit({"kind": "checkpoint", "checkpoint": head.model_dump(mode="json")})
         current: _Segment | None = None
-        async for doc in self.store.entries(query):
-            segment = int(doc["seg"])
-            if current is None or current.seal.segment != segment:
-                current = await self._segment(seals[by_segment[segment]])
-                i = by_segment[segment]
+        segment, position = -1, 0  # position: index in the segment of the run's first entry
+        async for run in self.store.runs(first, last) if last >= first else _no_runs():
+            if run["seg"] != segment:
+                segment, position = int(run["seg"]), 0
+            progress(len(run["entries"]))
+            for i, stored in enumerate(run["entries"]):
+                if not match(run, stored):
+                    continue
+                if current is None or current.seal.segment != segment:
+                    current = await self._segment(seals[by_segment[segment]])
+                    emit(self._segment_line(current, by_segment[segment], log_tree, checkpoints))
+                    segments += 1
+                index = position + i
+                if current.leaves[index] != stored["leaf"]:
+                    raise ValueError(f"segment {segment} changed while exporting: the store was altered")
                 emit(
                     {
-                        "kind": "segment",
-                        "seal": current.seal.model_dump(mode="json"),
-                        "index": i,
-                        "proof": log_tree.inclusion(i),
-                        "sealed_checkpoint": checkpoints[i]["checkpoint"],
-                        "consistency": log_tree.consistency(i + 1) if i + 1 < log_tree.size else {},
+                        "kind": "entry",
+                        "index": index,
+                        "entry": open_entry(stored, self.cipher),
+                        "proof": current.tree.inclusion(index),
                     }
                 )
-                segments += 1
-            entry = open_doc(doc, self.cipher)
-            index = current.index_of[doc["leaf"]]
-            emit(
-                {
-                    "kind": "entry",
-                    "index": index,
-                    "entry": entry,
-                    "proof": current.tree.inclusion(index),
-                }
-            )
-            entries += 1
-            if entries % 1000 == 0:
-                progress(1000)
-        progress(entries % 1000)
-        manifest = self._manifest(request, head, lines, digest.hexdigest(), entries, segments, unsealed)
+                entries += 1
+            position += len(run["entries"])
+        manifest = self._manifest(request, head, lines, digest.hexdigest(), entries, segments, seals[-1])
         out.write(line(manifest))
-        r = request
         # The IP asked for is personal information: the store keeps only its blind index.
-        query = {**manifest["query"], "ip": self.cipher.blind(r.ip) if r.ip else None}
+        query = {**manifest["query"], "ip": self.cipher.blind(request.ip) if request.ip else None}
         record = {**manifest, "query": query, "manifest_sha256": hashlib.sha256(line(manifest)).hexdigest()}
         await self.store.record_export(record)
         return manifest
+
+    def _matcher(self, r: ExportRequest) -> Callable[[dict[str, Any], dict[str, Any]], bool]:
+        start_ms, end_ms = _ms(r.start), _ms(r.end)
+        ip = self.cipher.blind(r.ip) if r.ip else None
+
+        def match(run: dict[str, Any], e: dict[str, Any]) -> bool:
+            return (
+                start_ms <= run["received_at_ms"] < end_ms
+                and (r.user_id is None or e["u"] == r.user_id)
+                and (r.content_id is None or e["c"] == r.content_id)
+                and (ip is None or e["ip"] == ip)
+            )
+
+        return match
+
+    @staticmethod
+    def _segment_line(
+        current: _Segment, i: int, log_tree: Tree, checkpoints: list[dict[str, Any]]
+    ) -> dict[str, Any]:
+        return {
+            "kind": "segment",
+            "seal": current.seal.model_dump(mode="json"),
+            "index": i,
+            "proof": log_tree.inclusion(i),
+            "sealed_checkpoint": checkpoints[i]["checkpoint"],
+            "consistency": log_tree.consistency(i + 1) if i + 1 < log_tree.size else {},
+        }
 
     async def _segment(self, seal: SegmentSeal) -> _Segment:
         leaves = await self.store.segment_leaves(seal.segment)
         tree = Tree(leaves)
         if len(leaves) != seal.records or tree.root().hex() != seal.root:
             raise ValueError(f"segment {seal.segment} no longer matches its seal: the store was altered")
-        return _Segment(seal, tree, {leaf.hex(): i for i, leaf in enumerate(leaves)})
+        return _Segment(seal, tree, [leaf.hex() for leaf in leaves])
 
     def _manifest(
         self,
@@ -173,7 +183,7 @@ class Exporter:
         sha256: str,
         entries: int,
         segments: int,
-        unsealed: int,
+        last_sealed: SegmentSeal,
     ) -> dict[str, Any]:
         manifest: dict[str, Any] = {
             "kind": "manifest",
@@ -191,13 +201,18 @@ class Exporter:
             "checkpoint": head.model_dump(mode="json"),
             "entries": entries,
             "segments": segments,
-            "unsealed_entries": unsealed,
+            "sealed_through_ms": last_sealed.end_ms,  # later entries await their segment's seal
             "lines": lines,
             "sha256": sha256,
             "key_id": self.signer.key_id,
         }
         manifest["signature"] = self.signer.sign(manifest_message(manifest))
         return manifest
+
+
+async def _no_runs() -> AsyncIterator[dict[str, Any]]:
+    return
+    yield  # an empty async generator
 
 
 def _ms(at: datetime) -> int:

@@ -23,10 +23,14 @@ class FieldCipher(Protocol):
 
 
 class LogStore(Protocol):
-    """The append-only log: entries, sealed checkpoints, and the record of exports."""
+    """The append-only log (runs of entries), sealed checkpoints, and the record of exports."""
 
-    async def append(self, docs: Sequence[dict[str, Any]]) -> int:
-        """Insert entries durably; already present ids are skipped. Returns how many were new."""
+    async def append_runs(self, runs: Sequence[dict[str, Any]]) -> int:
+        """Insert runs durably; a run already stored is skipped. Returns how many entries were added."""
+        ...
+
+    async def stored_pairs(self, topic: str, partition: int, first: int, last: int) -> set[tuple[int, str]]:
+        """(offset, event id) of the stored entries of a partition with offsets in [first, last]."""
         ...
 
     async def next_segment_after(self, segment: int) -> int | None:
@@ -35,6 +39,14 @@ class LogStore(Protocol):
 
     async def segment_leaves(self, segment: int) -> list[bytes]:
         """The leaf hashes of one segment, in log order."""
+        ...
+
+    def runs(self, first_segment: int, last_segment: int) -> AsyncIterator[dict[str, Any]]:
+        """The runs of segments [first, last], in log order, streamed."""
+        ...
+
+    async def entry_count(self, first_segment: int, last_segment: int) -> int:
+        """How many entries segments [first, last] hold."""
         ...
 
     async def checkpoints(self) -> list[dict[str, Any]]:
@@ -47,14 +59,6 @@ class LogStore(Protocol):
 
     async def delete_segments_before(self, segment: int) -> int:
         """Remove every entry of segments below `segment` (retention); returns how many."""
-        ...
-
-    def entries(self, query: dict[str, Any]) -> AsyncIterator[dict[str, Any]]:
-        """Entries matching `query`, in log order, streamed."""
-        ...
-
-    async def count(self, query: dict[str, Any]) -> int:
-        """How many entries match `query`."""
         ...
 
     async def record_export(self, doc: dict[str, Any]) -> None:

@@ -9,8 +9,7 @@ from services.identity_verification.adapters.authority_http import HttpIdentityA
 from services.identity_verification.adapters.authority_simulator import SimulatedIdentityAuthority
 from services.identity_verification.config import IdentitySettings
 from services.identity_verification.domain.decision import Policy
-from services.identity_verification.domain.record import history_retention
-from services.identity_verification.domain.record import VerificationRecord
+from services.identity_verification.domain.record import VerificationRecord, history_retention
 from services.identity_verification.handlers import IdentityHandlers
 from services.identity_verification.outbound import SOURCE
 from services.identity_verification.ports import IdentityAuthority

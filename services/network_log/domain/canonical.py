@@ -10,6 +10,7 @@ Integers JCS cannot carry exactly are written as strings first (the value is kep
 from __future__ import annotations
 
 import json
+import re
 from typing import Any
 
 import rfc8785
@@ -18,9 +19,23 @@ MAX_SAFE_INT = 2**53 - 1
 _ENCODER = json.JSONEncoder(sort_keys=True, separators=(",", ":"), ensure_ascii=False, allow_nan=False)
 
 
-def canonical(value: Any) -> bytes:
-    """The RFC 8785 bytes of a JSON value."""
-    if _simple(value):
+# In JSON text a float is a number token (after `:`, `[` or `,`, before `,`, `}` or `]`, spaces
+# allowed) with a `.` or an exponent; an unsafe integer has 16+ digits; a character beyond U+FFFF
+# is a 4-byte UTF-8 sequence or an escaped surrogate. Text with none of these parses to a value
+# `_simple` accepts; a match inside a string is a false alarm that only costs the slow path.
+_MAYBE_NOT_SIMPLE = re.compile(
+    rb"[:\[,]\s*-?[0-9]+(?:\.[0-9]+[eE]?|[eE])[-+0-9]*\s*[,}\]]|[0-9]{16}|[\xf0-\xf4]|\\u[dD][89abAB]"
+)
+
+
+def plain_text(raw: bytes) -> bool:
+    """True when JSON text `raw` certainly parses to a value the fast path writes exactly."""
+    return _MAYBE_NOT_SIMPLE.search(raw) is None
+
+
+def canonical(value: Any, *, known_simple: bool = False) -> bytes:
+    """The RFC 8785 bytes of a JSON value (`known_simple`: checked by `plain_text` already)."""
+    if known_simple or _simple(value):
         return _ENCODER.encode(value).encode("utf-8")
     return rfc8785.dumps(_safe(value))
 

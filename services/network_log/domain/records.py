@@ -46,9 +46,13 @@ class LogEntry(BaseModel):
     withheld: str | None = None
     salt: str
 
-    def canonical(self) -> bytes:
-        """RFC 8785 canonical JSON: the bytes hashed into the Merkle leaf."""
-        return canonical(self.as_json())
+    def canonical(self, *, known_simple: bool = False) -> bytes:
+        """RFC 8785 canonical JSON: the bytes hashed into the Merkle leaf.
+
+        `known_simple`: the event's JSON text passed `canonical.plain_text` (our own fields are
+        ASCII strings and small integers), so the fast encoder is exact.
+        """
+        return canonical(self.as_json(), known_simple=known_simple)
 
     def as_json(self) -> dict[str, Any]:
         """The entry as a JSON object (what is exported)."""

@@ -101,13 +101,13 @@ async def export(args: argparse.Namespace) -> int:
             settings.segment_ms,
             lambda: datetime.now(UTC),
         )
-        _, total, _ = await exporter.plan(request)
+        _, _, total = await exporter.plan(request)
         with _progress() as bar, _open_out(args.out) as out:
-            task = bar.add_task("exporting", total=total)
+            task = bar.add_task("scanning", total=total)
             manifest = await exporter.export(request, out, lambda n: bar.advance(task, n))
     finally:
         await client.close()
-    summary = {k: manifest[k] for k in ("entries", "segments", "unsealed_entries", "sha256")}
+    summary = {k: manifest[k] for k in ("entries", "segments", "sealed_through_ms", "sha256")}
     print(json.dumps({"bundle": args.out, **summary}))
     return 0
 

@@ -24,7 +24,7 @@ def _ms(at: datetime) -> int:
 
 
 def test_the_floor_is_184_days_because_six_calendar_months_can_be_184_days() -> None:
-    assert MIN_RETENTION == timedelta(days=184)
+    assert timedelta(days=184) == MIN_RETENTION
     with pytest.raises(ValueError, match="CS-1"):
         check_retention(timedelta(days=183))
     assert check_retention(timedelta(days=184)) == timedelta(days=184)
@@ -33,7 +33,10 @@ def test_the_floor_is_184_days_because_six_calendar_months_can_be_184_days() -> 
 def test_settings_refuse_to_start_below_184_days() -> None:
     with pytest.raises(ValidationError, match="184-day floor"):
         NetworkLogSettings(encryption_key="k" * 32, signing_key=SEED, retention_days=183)
-    assert NetworkLogSettings(encryption_key="k" * 32, signing_key=SEED, retention_days=200).retention_days == 200
+    assert (
+        NetworkLogSettings(encryption_key="k" * 32, signing_key=SEED, retention_days=200).retention_days
+        == 200
+    )
 
 
 def test_settings_refuse_a_signing_key_that_is_not_a_32_byte_seed() -> None:
@@ -127,7 +130,7 @@ def test_a_checkpoint_verifies_under_its_key_only_and_not_after_a_change() -> No
 @pytest.mark.parametrize(
     "value",
     [
-        {"b": 1, "a": [True, None, "x"], "c": {"z": "换行\n\t\"q\" \\ \u0001 \u007f é"}},
+        {"b": 1, "a": [True, None, "x"], "c": {"z": '换行\n\t"q" \\ \u0001 \u007f é'}},
         {"f": 1.5, "g": 1e-7, "h": 10000000000000000.0, "i": -0.0, "n": 3},
         {"\ue000": 1, "\U0001f600": 2, "a": 3},
         {"big": 2**60, "ok": 2**53 - 1},
@@ -145,3 +148,30 @@ def test_the_fast_canonical_form_is_rfc_8785(value: object) -> None:
         expected = {**value, "big": str(2**60)}  # JCS cannot carry it exactly: kept as text
         assert value["ok"] == MAX_SAFE_INT
     assert canonical(value) == rfc8785.dumps(expected)
+
+
+@pytest.mark.parametrize(
+    ("text", "plain"),
+    [
+        (b'{"a":"x","n":12}', True),
+        (b'{"a":1.5}', False),
+        (b'{"a":1e5}', False),
+        (b'{"a":12345678901234567}', False),
+        ('{"😀":1}'.encode(), False),
+        (b'{"\\ud83d\\ude00":1}', False),
+        (b'{"a": [1, -2.5e-3 ]}', False),
+        (b'{"a":2E+5}', False),
+        (b'{"t":"2026-12-06T13:28:08.123456+00:00","z":"13:28:08.5Z"}', True),
+        (b'{"v":"a string with :1.5, in it is a harmless false alarm"}', False),
+    ],
+)
+def test_plain_text_is_never_wrong_about_a_value_the_fast_path_cannot_write(text: bytes, plain: bool) -> None:
+    import json
+
+    import rfc8785
+
+    from services.network_log.domain.canonical import canonical, plain_text
+
+    assert plain_text(text) is plain
+    if plain:
+        assert canonical(json.loads(text), known_simple=True) == rfc8785.dumps(json.loads(text))
