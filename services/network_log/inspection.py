@@ -9,6 +9,7 @@ Every export is itself recorded in the store: who, when, why and what was asked.
 from __future__ import annotations
 
 import hashlib
+import json
 from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass
 from datetime import datetime
@@ -16,9 +17,9 @@ from typing import Any, BinaryIO
 
 from services.network_log.domain.bundle import FORMAT, line, manifest_message
 from services.network_log.domain.checkpoint import Checkpoint, SegmentSeal, Signer
-from services.network_log.domain.merkle import Tree
+from services.network_log.domain.merkle import Tree, leaf_hash
 from services.network_log.domain.retention import segment_of
-from services.network_log.handlers import open_entry
+from services.network_log.handlers import open_run
 from services.network_log.ports import FieldCipher, LogStore
 
 
@@ -52,7 +53,7 @@ class ExportRequest:
 class _Segment:
     seal: SegmentSeal
     tree: Tree
-    leaves: list[str]
+    leaves: list[bytes]
 
 
 class Exporter:
@@ -112,27 +113,23 @@ class Exporter:
         async for run in self.store.runs(first, last) if last >= first else _no_runs():
             if run["seg"] != segment:
                 segment, position = int(run["seg"]), 0
-            progress(len(run["entries"]))
-            for i, stored in enumerate(run["entries"]):
-                if not match(run, stored):
-                    continue
+            progress(int(run["n"]))
+            hits = [i for i in range(int(run["n"])) if match(run, i)]
+            bodies = open_run(run, self.cipher) if hits else []
+            for i in hits:
                 if current is None or current.seal.segment != segment:
                     current = await self._segment(seals[by_segment[segment]])
                     emit(self._segment_line(current, by_segment[segment], log_tree, checkpoints))
                     segments += 1
                 index = position + i
-                if current.leaves[index] != stored["leaf"]:
+                if current.leaves[index] != leaf_hash(bodies[i]):
                     raise ValueError(f"segment {segment} changed while exporting: the store was altered")
+                entry = json.loads(bodies[i])
                 emit(
-                    {
-                        "kind": "entry",
-                        "index": index,
-                        "entry": open_entry(stored, self.cipher),
-                        "proof": current.tree.inclusion(index),
-                    }
+                    {"kind": "entry", "index": index, "entry": entry, "proof": current.tree.inclusion(index)}
                 )
                 entries += 1
-            position += len(run["entries"])
+            position += int(run["n"])
         manifest = self._manifest(request, head, lines, digest.hexdigest(), entries, segments, seals[-1])
         out.write(line(manifest))
         # The IP asked for is personal information: the store keeps only its blind index.
@@ -141,16 +138,16 @@ class Exporter:
         await self.store.record_export(record)
         return manifest
 
-    def _matcher(self, r: ExportRequest) -> Callable[[dict[str, Any], dict[str, Any]], bool]:
+    def _matcher(self, r: ExportRequest) -> Callable[[dict[str, Any], int], bool]:
         start_ms, end_ms = _ms(r.start), _ms(r.end)
         ip = self.cipher.blind(r.ip) if r.ip else None
 
-        def match(run: dict[str, Any], e: dict[str, Any]) -> bool:
+        def match(run: dict[str, Any], i: int) -> bool:
             return (
                 start_ms <= run["received_at_ms"] < end_ms
-                and (r.user_id is None or e["u"] == r.user_id)
-                and (r.content_id is None or e["c"] == r.content_id)
-                and (ip is None or e["ip"] == ip)
+                and (r.user_id is None or run["u"][i] == r.user_id)
+                and (r.content_id is None or run["c"][i] == r.content_id)
+                and (ip is None or run["ip"][i] == ip)
             )
 
         return match
@@ -173,7 +170,7 @@ class Exporter:
         tree = Tree(leaves)
         if len(leaves) != seal.records or tree.root().hex() != seal.root:
             raise ValueError(f"segment {seal.segment} no longer matches its seal: the store was altered")
-        return _Segment(seal, tree, [leaf.hex() for leaf in leaves])
+        return _Segment(seal, tree, leaves)
 
     def _manifest(
         self,

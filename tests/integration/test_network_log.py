@@ -34,7 +34,7 @@ from services.network_log.adapters.mongo import MongoLogStore
 from services.network_log.config import NetworkLogSettings
 from services.network_log.domain.bundle import BundleInvalid, verify_bundle
 from services.network_log.entrypoints.app import build_handlers
-from services.network_log.handlers import NetworkLogHandlers
+from services.network_log.handlers import NetworkLogHandlers, open_run
 from services.network_log.inspection import Exporter, ExportRequest
 from shared.messaging.codec import RawRecord
 from shared.runtime.settings import CommonSettings
@@ -108,9 +108,14 @@ async def log(stack: EmbeddedStack) -> AsyncIterator[Log]:
     await client.close()
 
 
-async def stored_entries(store: MongoLogStore, *users: str) -> list[dict[str, Any]]:
-    """Every stored entry (as stored: encrypted body, index fields) of these users."""
-    return [e async for run in store.runs_coll.find({}) for e in run["entries"] if e["u"] in users]
+async def stored_entries(store: MongoLogStore, *users: str) -> list[tuple[str, int]]:
+    """(run id, slot) of every stored entry of these users."""
+    return [
+        (run["_id"], i)
+        async for run in store.runs_coll.find({})
+        for i, u in enumerate(run["u"])
+        if u in users
+    ]
 
 
 async def entry_count(log: Log, *users: str) -> int:
@@ -346,10 +351,10 @@ async def test_nothing_plaintext_sensitive_reaches_the_store_files(log: Log, sta
             assert secret.encode() not in data, f"{secret!r} in plaintext in {path.name}"
     run = await log.store.runs_coll.find_one({"topic": "dsgov.platform.identity"})
     assert run is not None
-    [stored] = [e for e in run["entries"] if e["u"] == "pi-user"]
-    assert ID_CARD.encode() not in AesGcmCipher(ENC_KEY).open(
-        base64.b64decode(stored["body"])
-    )  # never entered
+    assert run["u"] == ["pi-user"]
+    [body] = open_run(run, AesGcmCipher(ENC_KEY))
+    assert ID_CARD.encode() not in body  # never entered, not even encrypted
+    assert json.loads(body)["event"] is None
 
 
 # -- the service as a real process: crash and restart mid-segment --------------------------------
@@ -410,7 +415,7 @@ async def test_a_crash_and_restart_mid_segment_loses_and_doubles_nothing(
         await producer.send_and_wait(h.topic("dsgov.review"), to_bytes(review), key=user.encode())
 
     async def count() -> int:
-        return len([e async for run in runs.find({}) for e in run["entries"] if e["u"] == user])
+        return len([u async for run in runs.find({}) for u in run["u"] if u == user])
 
     try:
         await send(30, "before")

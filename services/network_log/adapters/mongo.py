@@ -1,8 +1,9 @@
 """The log in MongoDB: `runs` (append-only), `checkpoints` (signed tree heads), `exports`.
 
 Entries are stored in runs: the records of one consumed batch from one topic partition, in offset
-order, as one document. The embedded store costs about 0.2 ms a document whatever its size, so one
-document per entry would cap ingestion near 5,000/s; runs of hundreds of entries do not. Runs are
+order, as one compact document (see `handlers.run_doc`). The embedded store costs about 0.2 ms a
+document and takes a few MB of documents a second, so one document per entry would cap ingestion
+near 5,000/s; compact runs of hundreds of entries do not. Runs are
 only ever inserted and, past retention, deleted by whole segments; nothing updates them. `pos`
 (`<segment, 10 digits>/<run id>`) orders the log and serves the segment scans.
 """
@@ -51,14 +52,14 @@ class MongoLogStore:
             if any(e.get("code") != DUPLICATE_KEY for e in errors):
                 raise
             skipped = {e.get("index") for e in errors}
-            return sum(len(r["entries"]) for i, r in enumerate(runs) if i not in skipped)
-        return sum(len(r["entries"]) for r in runs)
+            return sum(int(r["n"]) for i, r in enumerate(runs) if i not in skipped)
+        return sum(int(r["n"]) for r in runs)
 
     async def stored_pairs(self, topic: str, partition: int, first: int, last: int) -> set[tuple[int, str]]:
         """(offset, event id) of every stored entry of this partition with an offset in [first, last]."""
         query = {"topic": topic, "partition": partition, "last": {"$gte": first}, "first": {"$lte": last}}
-        cursor = self.runs_coll.find(query, {"entries.o": 1, "entries.ev": 1, "entries": 1})
-        return {(int(e["o"]), str(e["ev"])) async for run in cursor for e in run["entries"]}
+        cursor = self.runs_coll.find(query, {"o": 1, "ev": 1})
+        return {(int(o), str(ev)) async for run in cursor for o, ev in zip(run["o"], run["ev"], strict=True)}
 
     async def next_segment_after(self, segment: int) -> int | None:
         """Lowest segment above `segment` that has entries."""
@@ -69,10 +70,10 @@ class MongoLogStore:
 
     async def segment_leaves(self, segment: int) -> list[bytes]:
         """Leaf hashes of one segment, in log order (runs by `pos`, entries in run order)."""
-        leaves: list[bytes] = []
-        async for run in self.runs(segment, segment):
-            leaves.extend(bytes.fromhex(e["leaf"]) for e in run["entries"])
-        return leaves
+        query = {"pos": {"$gte": segment_prefix(segment), "$lt": segment_prefix(segment + 1)}}
+        cursor = self.runs_coll.find(query, {"leaves": 1}, sort=[("pos", ASCENDING)])
+        raw = b"".join([bytes.fromhex(run["leaves"]) async for run in cursor])
+        return [raw[i : i + 32] for i in range(0, len(raw), 32)]
 
     async def runs(self, first_segment: int, last_segment: int) -> AsyncIterator[dict[str, Any]]:
         """The runs of segments [first, last] in log order, streamed."""
