@@ -20,16 +20,23 @@ from typing import Any
 
 from pydantic import ValidationError
 
-from services.network_log.domain.canonical import plain_text
+from services.network_log.domain.canonical import canonical, parse_json
 from services.network_log.domain.checkpoint import Checkpoint, SegmentSeal, Signer
 from services.network_log.domain.merkle import Tree, leaf_hash
-from services.network_log.domain.records import LogEntry, entry_id, entry_of, source_ip
+from services.network_log.domain.records import entry_id, entry_json, source_ip
 from services.network_log.domain.retention import first_kept_segment, segment_bounds, segment_of
 from services.network_log.ports import FieldCipher, LogStore
 from shared.contracts import topics
 from shared.contracts import types as T
 from shared.contracts.envelope import CloudEvent
-from shared.messaging.codec import DecodeFailure, Inbound, RawRecord, decode
+from shared.messaging.codec import (
+    DEFAULT_MAX_BYTES,
+    DecodeFailure,
+    Inbound,
+    RawRecord,
+    decode_parsed,
+    json_failure,
+)
 
 ACTIVITY_TYPES = frozenset({T.ACTIVITY_RECORDED})
 
@@ -42,6 +49,15 @@ class Rejected:
     code: str
     detail: str
     event: CloudEvent | None = None
+
+
+@dataclass(frozen=True)
+class Admitted:
+    """A record to keep: its parsed event, and whether the fast canonical encoder is exact for it."""
+
+    record: RawRecord
+    event: dict[str, Any]
+    simple: bool
 
 
 @dataclass
@@ -96,16 +112,16 @@ class NetworkLogHandlers:
         run reaches back to offsets this process has not seen appended (after a start or a retry).
         """
         report = AppendReport()
-        groups: dict[tuple[str, int], list[tuple[RawRecord, dict[str, Any]]]] = {}
+        groups: dict[tuple[str, int], list[Admitted]] = {}
         for record in records:
             kept = self._admit(record, report)
             if kept is not None:
-                groups.setdefault((record.topic, record.partition), []).append((record, kept))
+                groups.setdefault((record.topic, record.partition), []).append(kept)
         async with self._segment_lock:
             now_ms = self._now_ms()
             runs = []
             for (topic, partition), items in groups.items():
-                items.sort(key=lambda item: item[0].offset)
+                items.sort(key=lambda item: item.record.offset)
                 fresh = await self._fresh(topic, partition, items)
                 report.duplicates += len(items) - len(fresh)
                 if fresh:
@@ -115,46 +131,47 @@ class NetworkLogHandlers:
                 self._appended_through[(run["topic"], run["partition"])] = run["last"]
         return report
 
-    async def _fresh(
-        self, topic: str, partition: int, items: list[tuple[RawRecord, dict[str, Any]]]
-    ) -> list[tuple[RawRecord, dict[str, Any]]]:
+    async def _fresh(self, topic: str, partition: int, items: list[Admitted]) -> list[Admitted]:
         through = self._appended_through.get((topic, partition))
-        first, last = items[0][0].offset, items[-1][0].offset
+        first, last = items[0].record.offset, items[-1].record.offset
         if through is not None and first > through:
             return items  # the hot path: strictly after what this process appended
         stored = await self.store.stored_pairs(topic, partition, first, last)
-        return [(r, e) for r, e in items if (r.offset, str(e["id"])) not in stored]
+        return [a for a in items if (a.record.offset, str(a.event["id"])) not in stored]
 
-    def _run(
-        self, topic: str, partition: int, items: list[tuple[RawRecord, dict[str, Any]]], now_ms: int
-    ) -> dict[str, Any]:
+    def _run(self, topic: str, partition: int, items: list[Admitted], now_ms: int) -> dict[str, Any]:
         entries = [
             (
-                entry_of(
+                entry_json(
                     topic=topic,
                     partition=partition,
-                    offset=record.offset,
+                    offset=a.record.offset,
                     received_at_ms=now_ms,
-                    event=event,
+                    event=a.event,
                     salt=self.salt(),
                 ),
-                plain_text(record.value),
+                a.simple,
             )
-            for record, event in items
+            for a in items
         ]
         return run_doc(entries, self.cipher, self.segment_ms)
 
-    def _admit(self, record: RawRecord, report: AppendReport) -> dict[str, Any] | None:
+    def _admit(self, record: RawRecord, report: AppendReport) -> Admitted | None:
+        parsed = _parse(record)
         if record.topic == topics.PLATFORM_ACTIVITY:
-            return self._admit_activity(record, report)
-        event = _envelope(record.value)
-        if event is None or event.get("providerid") not in self.providers:
+            return self._admit_activity(record, parsed, report)
+        if isinstance(parsed, DecodeFailure) or not _served_envelope(parsed[0], self.providers):
             report.skipped += 1  # the owning service dead-letters it; nothing of it is kept here
             return None
-        return event
+        return Admitted(record, parsed[0], parsed[1])
 
-    def _admit_activity(self, record: RawRecord, report: AppendReport) -> dict[str, Any] | None:
-        decoded = decode(record, ACTIVITY_TYPES)
+    def _admit_activity(
+        self, record: RawRecord, parsed: tuple[Any, bool] | DecodeFailure, report: AppendReport
+    ) -> Admitted | None:
+        if isinstance(parsed, DecodeFailure):
+            report.rejected.append(Rejected(record, parsed.code, parsed.detail))
+            return None
+        decoded = decode_parsed(record, parsed[0], ACTIVITY_TYPES)
         if isinstance(decoded, DecodeFailure):
             report.rejected.append(Rejected(record, decoded.code, decoded.detail))
             return None
@@ -165,8 +182,7 @@ class NetworkLogHandlers:
             detail = f"provider {decoded.event.providerid[:128]!r} is not served here (DSGOV_PROVIDER_IDS)"
             report.rejected.append(Rejected(record, "unknown_provider", detail, decoded.event))
             return None
-        raw: dict[str, Any] = json.loads(record.value)
-        return raw
+        return Admitted(record, parsed[0], parsed[1])
 
     # -- sealing --------------------------------------------------------------------------------
 
@@ -230,7 +246,9 @@ class NetworkLogHandlers:
         return int(self.clock().timestamp() * 1000)
 
 
-def run_doc(entries: Sequence[tuple[LogEntry, bool]], cipher: FieldCipher, segment_ms: int) -> dict[str, Any]:
+def run_doc(
+    entries: Sequence[tuple[dict[str, Any], bool]], cipher: FieldCipher, segment_ms: int
+) -> dict[str, Any]:
     """The stored form of a run (one partition's entries of one batch, one receive time).
 
     Parallel arrays, one slot per entry, of what dedupe and the export filters need: offset `o`,
@@ -241,24 +259,24 @@ def run_doc(entries: Sequence[tuple[LogEntry, bool]], cipher: FieldCipher, segme
     lets the embedded store take 10,000+ entries a second.
     """
     head, tail = entries[0][0], entries[-1][0]
-    segment = segment_of(head.received_at_ms, segment_ms)
-    run_id = entry_id(head.topic, head.partition, head.offset, head.event_id)
-    bodies = [entry.canonical(known_simple=known_simple) for entry, known_simple in entries]
+    segment = segment_of(head["received_at_ms"], segment_ms)
+    run_id = entry_id(head["topic"], head["partition"], head["offset"], head["event_id"])
+    bodies = [canonical(entry, known_simple=known_simple) for entry, known_simple in entries]
     ips = [source_ip(entry) for entry, _ in entries]
     return {
         "_id": run_id,
         "pos": f"{segment:010d}/{run_id}",
         "seg": segment,
-        "topic": head.topic,
-        "partition": head.partition,
-        "first": head.offset,
-        "last": tail.offset,
-        "received_at_ms": head.received_at_ms,
+        "topic": head["topic"],
+        "partition": head["partition"],
+        "first": head["offset"],
+        "last": tail["offset"],
+        "received_at_ms": head["received_at_ms"],
         "n": len(entries),
-        "o": [entry.offset for entry, _ in entries],
-        "ev": [entry.event_id for entry, _ in entries],
-        "u": [entry.user_id for entry, _ in entries],
-        "c": [entry.content_id for entry, _ in entries],
+        "o": [entry["offset"] for entry, _ in entries],
+        "ev": [entry["event_id"] for entry, _ in entries],
+        "u": [entry["user_id"] for entry, _ in entries],
+        "c": [entry["content_id"] for entry, _ in entries],
         "ip": [cipher.blind(ip) if ip else None for ip in ips],
         "leaves": b"".join(leaf_hash(body) for body in bodies).hex(),
         # Canonical JSON never holds a raw newline (RFC 8785 escapes it): one entry per line.
@@ -283,12 +301,20 @@ def open_run(run: dict[str, Any], cipher: FieldCipher) -> list[bytes]:
     return bodies
 
 
-def _envelope(value: bytes) -> dict[str, Any] | None:
+def _parse(record: RawRecord) -> tuple[Any, bool] | DecodeFailure:
+    if len(record.value) > DEFAULT_MAX_BYTES:
+        return DecodeFailure("payload_too_large", f"{len(record.value)} bytes > limit {DEFAULT_MAX_BYTES}")
     try:
-        raw = json.loads(value)
-        if not isinstance(raw, dict):
-            return None
+        return parse_json(record.value)
+    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
+        return json_failure(exc)
+
+
+def _served_envelope(raw: Any, providers: frozenset[str]) -> bool:
+    if not isinstance(raw, dict) or raw.get("providerid") not in providers:
+        return False
+    try:
         CloudEvent.model_validate(raw)
-    except (UnicodeDecodeError, json.JSONDecodeError, ValidationError):
-        return None
-    return raw
+    except ValidationError:
+        return False
+    return True

@@ -169,6 +169,7 @@ def attach_batches(
         fetch_max_wait_ms=s.fetch_max_wait_ms,
         auto_offset_reset="earliest",
         include_in_schema=False,  # documented by the typed AsyncAPI app (shared.messaging.asyncapi)
+        decoder=_undecoded,
     )
     failures = 0
 
@@ -186,6 +187,13 @@ def attach_batches(
         failures = 0
 
     return subscriber
+
+
+async def _undecoded(msg: KafkaMessage) -> None:
+    # Handlers read `msg.raw_message` and decode each record themselves (dead-lettering what does
+    # not parse); FastStream's own per-record decoding (a message object and a JSON parse per
+    # record) would only be thrown away.
+    del msg
 
 
 def _raw(record: Any, prefix: str) -> RawRecord:

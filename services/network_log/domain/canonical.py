@@ -19,22 +19,37 @@ MAX_SAFE_INT = 2**53 - 1
 _ENCODER = json.JSONEncoder(sort_keys=True, separators=(",", ":"), ensure_ascii=False, allow_nan=False)
 
 
-# In JSON text a float is a number token (after `:`, `[` or `,`, before `,`, `}` or `]`, spaces
-# allowed) with a `.` or an exponent; an unsafe integer has 16+ digits; a character beyond U+FFFF
-# is a 4-byte UTF-8 sequence or an escaped surrogate. Text with none of these parses to a value
-# `_simple` accepts; a match inside a string is a false alarm that only costs the slow path.
-_MAYBE_NOT_SIMPLE = re.compile(
-    rb"[:\[,]\s*-?[0-9]+(?:\.[0-9]+[eE]?|[eE])[-+0-9]*\s*[,}\]]|[0-9]{16}|[\xf0-\xf4]|\\u[dD][89abAB]"
-)
+_NOT_BMP = re.compile(rb"[\xf0-\xf4]")  # the lead byte of a 4-byte UTF-8 sequence
 
 
-def plain_text(raw: bytes) -> bool:
-    """True when JSON text `raw` certainly parses to a value the fast path writes exactly."""
-    return _MAYBE_NOT_SIMPLE.search(raw) is None
+def parse_json(raw: bytes) -> tuple[Any, bool]:
+    """Parse JSON text; also say whether the value is certainly one the fast path writes exactly.
+
+    The parser reports every float and every integer too long to be safe; characters beyond U+FFFF
+    show as a 4-byte UTF-8 sequence or an escaped surrogate (any backslash-u escape counts as one).
+    Raises like `json.loads`.
+    """
+    simple = True
+
+    def on_float(text: str) -> float:
+        nonlocal simple
+        simple = False
+        return float(text)
+
+    def on_int(text: str) -> int:
+        nonlocal simple
+        if len(text) > 15:
+            simple = False
+        return int(text)
+
+    value = json.loads(raw, parse_float=on_float, parse_int=on_int)
+    if b"\\u" in raw or (not raw.isascii() and _NOT_BMP.search(raw)):
+        simple = False
+    return value, simple
 
 
 def canonical(value: Any, *, known_simple: bool = False) -> bytes:
-    """The RFC 8785 bytes of a JSON value (`known_simple`: checked by `plain_text` already)."""
+    """The RFC 8785 bytes of a JSON value (`known_simple`: vouched for by `parse_json`)."""
     if known_simple or _simple(value):
         return _ENCODER.encode(value).encode("utf-8")
     return rfc8785.dumps(_safe(value))

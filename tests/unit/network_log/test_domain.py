@@ -153,25 +153,25 @@ def test_the_fast_canonical_form_is_rfc_8785(value: object) -> None:
 @pytest.mark.parametrize(
     ("text", "plain"),
     [
-        (b'{"a":"x","n":12}', True),
+        (b'{"a":"x","n":12,"t":"2026-12-06T13:28:08.123456+00:00"}', True),
         (b'{"a":1.5}', False),
-        (b'{"a":1e5}', False),
-        (b'{"a":12345678901234567}', False),
-        ('{"😀":1}'.encode(), False),
-        (b'{"\\ud83d\\ude00":1}', False),
         (b'{"a": [1, -2.5e-3 ]}', False),
         (b'{"a":2E+5}', False),
-        (b'{"t":"2026-12-06T13:28:08.123456+00:00","z":"13:28:08.5Z"}', True),
-        (b'{"v":"a string with :1.5, in it is a harmless false alarm"}', False),
+        (b'{"a":12345678901234567}', False),
+        ('{"😀":1}'.encode(), False),
+        ('{"k":"张三"}'.encode(), True),
+        (b'{"\\ud83d\\ude00":1}', False),
     ],
 )
-def test_plain_text_is_never_wrong_about_a_value_the_fast_path_cannot_write(text: bytes, plain: bool) -> None:
+def test_parse_json_is_never_wrong_about_a_value_the_fast_path_cannot_write(text: bytes, plain: bool) -> None:
     import json
 
     import rfc8785
 
-    from services.network_log.domain.canonical import canonical, plain_text
+    from services.network_log.domain.canonical import canonical, parse_json
 
-    assert plain_text(text) is plain
-    if plain:
-        assert canonical(json.loads(text), known_simple=True) == rfc8785.dumps(json.loads(text))
+    value, simple = parse_json(text)
+    assert value == json.loads(text)
+    assert simple is plain
+    if simple:
+        assert canonical(value, known_simple=True) == rfc8785.dumps(value)
