@@ -99,6 +99,7 @@ SERVICES: tuple[ServiceSpec, ...] = (
         "services.network_log",
         # any token_urlsafe(32) is a valid Ed25519 seed and a strong encryption secret
         secrets=(DEADLETTER_KEY, "DSGOV_NETLOG_ENCRYPTION_KEY", "DSGOV_NETLOG_SIGNING_KEY"),
+        env={"DSGOV_MAX_BATCH": "5000"},  # bigger runs: the log is written in runs per batch
     ),
     ServiceSpec(
         "console",
