@@ -470,3 +470,32 @@ async def test_a_crash_and_restart_mid_segment_loses_and_doubles_nothing(
 
 async def _at_least(count: Any, n: int) -> bool:
     return bool(await count() >= n)
+
+
+async def test_the_open_segment_is_never_sealed_and_a_restart_continues_it(
+    log: Log, stack: EmbeddedStack
+) -> None:
+    user = unique("open")
+    log.clock.now = T0 + timedelta(minutes=5)
+    first = [log.record(ACTIVITY, activity(user)) for _ in range(3)]
+    await log.handlers.append(first)
+    log.clock.now = T0 + timedelta(minutes=59)
+    assert await log.handlers.seal_due() == []  # the hour is still open
+
+    # A new process on the same store (a restart mid-segment): the redelivered records are not
+    # kept twice, new ones join the same segment, and the segment is sealed once it closes.
+    client: AsyncMongoClient[dict[str, Any]] = AsyncMongoClient(stack.mongo_uri, tz_aware=True)
+    try:
+        common = CommonSettings(deadletter_key=TEST_SECRET, provider_ids=PROVIDER)
+        restarted, store = build_handlers(log.settings, common, client[log.database], clock=log.clock)
+        report = await restarted.append([*first, log.record(ACTIVITY, activity(user))])
+        assert (report.appended, report.duplicates) == (1, 3)
+        assert len(await stored_entries(store, user)) == 4
+        log.clock.now = T0 + timedelta(hours=1)
+        [checkpoint] = await restarted.seal_due()
+        assert checkpoint.size == 1
+        [doc] = await store.checkpoints()
+        assert doc["seal"]["records"] == 4
+        assert doc["seal"]["segment"] == int((T0.timestamp() * 1000) // log.settings.segment_ms)
+    finally:
+        await client.close()
