@@ -16,10 +16,12 @@ from pydantic import BaseModel, ConfigDict
 from services.network_log.domain.canonical import canonical
 from services.network_log.domain.merkle import leaf_hash
 from shared.contracts import topics
+from shared.contracts import types as T
 
 # Identity numbers never enter the log (DS-9, ARCHITECTURE rule 6): of an identity submission only
 # the envelope is kept (who, when, which event), never its payload, not even encrypted.
 WITHHELD_TOPICS = frozenset({topics.PLATFORM_IDENTITY})
+IDENTITY_TYPES = frozenset({T.IDENTITY_SUBMITTED, T.IDENTITY_VERIFIED, T.IDENTITY_REJECTED})
 WITHHELD_REASON = "payload not kept: identity numbers never enter network_log (DS-9)"
 
 # Where a payload names the user it is about, in the order looked at (export filter `--user`).
@@ -112,7 +114,7 @@ def entry_json(  # the event is parsed JSON as received, so it is plain JSON alr
     payload = data if isinstance(data, dict) else {}
     withheld = topic in WITHHELD_TOPICS
     user = _first(payload, USER_FIELDS) if not withheld else None
-    if withheld or (user is None and str(event.get("type", "")).startswith("dsgov.identity.")):
+    if withheld or (user is None and event.get("type") in IDENTITY_TYPES):
         user = str(event["subject"])  # identity events are about the user named by their subject
     return {
         "topic": topic,
