@@ -85,6 +85,7 @@ class NetworkLogHandlers:
         segment_ms: int,
         clock: Callable[[], datetime],
         salt: Callable[[], bytes],
+        max_bytes: int = DEFAULT_MAX_BYTES,
     ) -> None:
         """Ports and policy; `salt` gives each entry its random salt."""
         self.store = store
@@ -96,6 +97,7 @@ class NetworkLogHandlers:
         self.segment_ms = segment_ms
         self.clock = clock
         self.salt = salt
+        self.max_bytes = max_bytes
         # Held from taking the time until the insert is durable, and by the sealer to confirm a
         # segment is closed: no entry can land in a segment after it was sealed.
         self._segment_lock = asyncio.Lock()
@@ -157,7 +159,7 @@ class NetworkLogHandlers:
         return run_doc(entries, self.cipher, self.segment_ms)
 
     def _admit(self, record: RawRecord, report: AppendReport) -> Admitted | None:
-        parsed = _parse(record)
+        parsed = _parse(record, self.max_bytes)
         if record.topic == topics.PLATFORM_ACTIVITY:
             return self._admit_activity(record, parsed, report)
         if isinstance(parsed, DecodeFailure) or not _served_envelope(parsed[0], self.providers):
@@ -301,9 +303,9 @@ def open_run(run: dict[str, Any], cipher: FieldCipher) -> list[bytes]:
     return bodies
 
 
-def _parse(record: RawRecord) -> tuple[Any, bool] | DecodeFailure:
-    if len(record.value) > DEFAULT_MAX_BYTES:
-        return DecodeFailure("payload_too_large", f"{len(record.value)} bytes > limit {DEFAULT_MAX_BYTES}")
+def _parse(record: RawRecord, max_bytes: int) -> tuple[Any, bool] | DecodeFailure:
+    if len(record.value) > max_bytes:
+        return DecodeFailure("payload_too_large", f"{len(record.value)} bytes > limit {max_bytes}")
     try:
         return parse_json(record.value)
     except (UnicodeDecodeError, json.JSONDecodeError) as exc:

@@ -74,6 +74,7 @@ def build_handlers(
         segment_ms=settings.segment_ms,
         clock=clock,
         salt=random_salt,
+        max_bytes=common.max_message_bytes,
     )
     return handlers, store
 
