@@ -6,7 +6,7 @@ then:
 1. ingest: one network_log process; N activity records (default 100,000) are published as fast as
    the producer can; records/s is measured from the first publish to the last record durable in the
    log (and from the first to the last record stored, "sustained");
-2. export: M records (default 200,000) are appended straight into a fresh log over hourly segments
+2. export: M records (default 100,000) are appended straight into a fresh log over hourly segments
    (M / 2,000 of them), sealed, then exported whole with `dsgov-inspect export` in its own process
    (wall time, peak RSS of that process, bundle size) and checked with `dsgov-inspect verify`. The
    issue asks for 1,000,000 records; that takes several minutes here, so the default measures M and
@@ -248,5 +248,5 @@ if __name__ == "__main__":
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
     )
     parser.add_argument("-n", type=int, default=100_000, help="activity records for the ingest run")
-    parser.add_argument("--export-n", type=int, default=200_000, help="records in the exported log")
+    parser.add_argument("--export-n", type=int, default=100_000, help="records in the exported log")
     asyncio.run(main(parser.parse_args()))

@@ -121,14 +121,21 @@ class NetworkLogHandlers:
                 groups.setdefault((record.topic, record.partition), []).append(kept)
         async with self._segment_lock:
             now_ms = self._now_ms()
-            runs = []
+            runs, inserts = [], []
             for (topic, partition), items in groups.items():
                 items.sort(key=lambda item: item.record.offset)
                 fresh = await self._fresh(topic, partition, items)
                 report.duplicates += len(items) - len(fresh)
                 if fresh:
                     runs.append(self._run(topic, partition, fresh, now_ms))
-            report.appended = await self.store.append_runs(runs)
+                    # Each run is written while the next one is built: the store works in parallel.
+                    inserts.append(asyncio.create_task(self.store.append_runs(runs[-1:])))
+                    await asyncio.sleep(0)
+            results = await asyncio.gather(*inserts, return_exceptions=True)
+            failed = [r for r in results if isinstance(r, BaseException)]
+            if failed:
+                raise failed[0]  # the batch is redelivered; what was written is recognised then
+            report.appended = sum(r for r in results if isinstance(r, int))
             for run in runs:
                 self._appended_through[(run["topic"], run["partition"])] = run["last"]
         return report
