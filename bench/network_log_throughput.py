@@ -220,7 +220,9 @@ async def main(args: argparse.Namespace) -> None:
 
 def report(i: dict[str, float], e: dict[str, float]) -> None:
     scale = 1_000_000 / e["m"]
+    load = ", ".join(f"{x:.1f}" for x in os.getloadavg())
     print("network_log on the embedded stack (1 service process, 4 partitions, batches up to 5,000)")
+    print(f"  machine: {os.cpu_count()} cores, load average {load} (other work shares them)")
     print(
         f"  ingest: {i['n']:.0f} activity records published in {i['publish_s']:.1f} s; "
         f"{i['end_to_end_per_s']:.0f} records/s end to end (first publish -> last durable), "
