@@ -237,7 +237,8 @@ def report(i: dict[str, float], e: dict[str, float]) -> None:
     )
     if e["m"] < 1_000_000:
         print(
-            f"  1,000,000 records extrapolated (linear, x{scale:.1f}): export ~{e['export_s'] * scale:.0f} s, "
+            f"  1,000,000 records extrapolated (linear, x{scale:.1f}): "
+            f"export ~{e['export_s'] * scale:.0f} s, "
             f"bundle ~{e['bundle_mib'] * scale:.0f} MiB, verify ~{e['verify_s'] * scale:.0f} s; "
             "memory stays flat (streamed, bounded by the largest segment)"
         )
