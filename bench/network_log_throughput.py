@@ -66,6 +66,12 @@ def activity(i: int, run: str) -> tuple[str, bytes]:
     return user, to_bytes(cloud_event("dsgov.activity.recorded", data, subject=user, event_id=f"{run}-{i}"))
 
 
+def cpu_seconds(pid: int) -> float:
+    """User + system CPU time a process has used so far (Linux /proc)."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
 async def stored(client: AsyncMongoClient[dict[str, Any]], database: str) -> int:
     pipeline: list[dict[str, Any]] = [{"$group": {"_id": None, "n": {"$sum": "$n"}}}]
     rows = [r async for r in await client[database]["runs"].aggregate(pipeline)]
@@ -104,6 +110,10 @@ async def ingest(stack: EmbeddedStack, tmp: Path, n: int) -> dict[str, float]:
         await wait_stored(client, database, len(warm), 120)
         run = "b" + uuid.uuid4().hex[:6]
         messages = [activity(i, run) for i in range(n)]
+        assert service.popen is not None
+        assert stack.mongo is not None
+        pids = (service.popen.pid, stack.mongo.pid)
+        cpu_before = [cpu_seconds(p) for p in pids]
         start = time.monotonic()
         futures = [
             await producer.send(PREFIX + "dsgov.platform.activity", v, key=k.encode()) for k, v in messages
@@ -117,6 +127,7 @@ async def ingest(stack: EmbeddedStack, tmp: Path, n: int) -> dict[str, float]:
             else:
                 await asyncio.sleep(0.05)
         done = await wait_stored(client, database, len(warm) + n, 600)
+        service_cpu, store_cpu = (cpu_seconds(p) - b for p, b in zip(pids, cpu_before, strict=True))
     finally:
         await producer.stop()
         await client.close()
@@ -127,6 +138,8 @@ async def ingest(stack: EmbeddedStack, tmp: Path, n: int) -> dict[str, float]:
         "end_to_end_per_s": n / (done - start),
         "sustained_per_s": n / max(done - first_seen, 1e-9),
         "total_s": done - start,
+        "per_service_cpu_s": n / service_cpu,
+        "per_store_cpu_s": n / store_cpu,
     }
 
 
@@ -227,6 +240,10 @@ def report(i: dict[str, float], e: dict[str, float]) -> None:
         f"  ingest: {i['n']:.0f} activity records published in {i['publish_s']:.1f} s; "
         f"{i['end_to_end_per_s']:.0f} records/s end to end (first publish -> last durable), "
         f"{i['sustained_per_s']:.0f}/s sustained (first -> last stored)"
+    )
+    print(
+        f"  capacity (independent of the load): {i['per_service_cpu_s']:.0f} records per CPU-second of "
+        f"the service, {i['per_store_cpu_s']:.0f} per CPU-second of the store (separate processes)"
     )
     print(
         f"  export: {e['entries']:.0f} records in {e['m'] / BATCH:.0f} sealed hourly segments "
