@@ -17,9 +17,9 @@ from typing import Any, BinaryIO
 
 from services.network_log.domain.bundle import FORMAT, line, manifest_message
 from services.network_log.domain.checkpoint import Checkpoint, SegmentSeal, Signer
-from services.network_log.domain.merkle import Tree, leaf_hash
+from services.network_log.domain.merkle import Tree
 from services.network_log.domain.retention import segment_of
-from services.network_log.handlers import open_run
+from services.network_log.handlers import open_run, run_leaves
 from services.network_log.ports import FieldCipher, LogStore
 
 
@@ -100,12 +100,14 @@ class Exporter:
         match = self._matcher(request)
         digest, lines, entries, segments = hashlib.sha256(), 0, 0, 0
 
-        def emit(obj: dict[str, Any]) -> None:
+        def write(data: bytes) -> None:
             nonlocal lines
-            data = line(obj)
             out.write(data)
             digest.update(data)
             lines += 1
+
+        def emit(obj: dict[str, Any]) -> None:
+            write(line(obj))
 
         emit({"kind": "checkpoint", "checkpoint": head.model_dump(mode="json")})
         current: _Segment | None = None
@@ -115,19 +117,19 @@ class Exporter:
                 segment, position = int(run["seg"]), 0
             progress(int(run["n"]))
             hits = [i for i in range(int(run["n"])) if match(run, i)]
-            bodies = open_run(run, self.cipher) if hits else []
+            bodies = open_run(run, self.cipher) if hits else []  # checks each body against its leaf
+            leaves = run_leaves(run) if hits else []
             for i in hits:
                 if current is None or current.seal.segment != segment:
                     current = await self._segment(seals[by_segment[segment]])
                     emit(self._segment_line(current, by_segment[segment], log_tree, checkpoints))
                     segments += 1
                 index = position + i
-                if current.leaves[index] != leaf_hash(bodies[i]):
+                if current.leaves[index] != leaves[i]:
                     raise ValueError(f"segment {segment} changed while exporting: the store was altered")
-                entry = json.loads(bodies[i])
-                emit(
-                    {"kind": "entry", "index": index, "entry": entry, "proof": current.tree.inclusion(index)}
-                )
+                # The entry's canonical JSON goes into the line as it is (it is valid JSON).
+                proof = json.dumps(current.tree.inclusion(index), separators=(",", ":")).encode()
+                write(b'{"kind":"entry","index":%d,"entry":%s,"proof":%s}\n' % (index, bodies[i], proof))
                 entries += 1
             position += int(run["n"])
         manifest = self._manifest(request, head, lines, digest.hexdigest(), entries, segments, seals[-1])
