@@ -167,13 +167,19 @@ async def seed(stack: EmbeddedStack, database: str, m: int) -> float:
 
 
 def cli(env: dict[str, str], *args: str) -> tuple[str, float, int]:
-    """Run dsgov-inspect; (stdout, seconds, peak RSS of that process alone in KiB)."""
+    """Run dsgov-inspect; (stdout, seconds, peak RSS of that process in KiB).
+
+    The peak is the process's own high-water mark (`VmHWM`, per address space, so not inherited
+    from this process as `ru_maxrss` would be), read until it exits (it only grows).
+    """
     argv = [sys.executable, "-m", "services.network_log.entrypoints.inspect_cli", *args]
     with tempfile.TemporaryFile() as out, tempfile.TemporaryFile() as err:
         start = time.monotonic()
         child = subprocess.Popen(argv, stdout=out, stderr=err, cwd=CHECKOUT, env=env)
-        _, status, usage = os.wait4(child.pid, 0)  # this child's own rusage (ru_maxrss in KiB)
-        child.returncode = os.waitstatus_to_exitcode(status)
+        peak = 0
+        while child.poll() is None:
+            peak = max(peak, high_water_kib(child.pid))
+            time.sleep(0.05)  # sampling a running process, not synchronisation
         seconds = time.monotonic() - start
         out.seek(0)
         err.seek(0)
@@ -181,7 +187,18 @@ def cli(env: dict[str, str], *args: str) -> tuple[str, float, int]:
             raise RuntimeError(
                 f"dsgov-inspect {args[0]} failed: {err.read()[-2000:].decode(errors='replace')}"
             )
-        return out.read().decode(), seconds, usage.ru_maxrss
+        return out.read().decode(), seconds, peak
+
+
+def high_water_kib(pid: int) -> int:
+    """VmHWM of a running process in KiB (0 once it is gone)."""
+    try:
+        for row in Path(f"/proc/{pid}/status").read_text().splitlines():
+            if row.startswith("VmHWM:"):
+                return int(row.split()[1])
+    except OSError:
+        pass
+    return 0
 
 
 async def export(stack: EmbeddedStack, tmp: Path, m: int) -> dict[str, float]:
