@@ -78,7 +78,7 @@ class MongoLogStore:
     async def runs(self, first_segment: int, last_segment: int) -> AsyncIterator[dict[str, Any]]:
         """The runs of segments [first, last] in log order, streamed."""
         query = {"pos": {"$gte": segment_prefix(first_segment), "$lt": segment_prefix(last_segment + 1)}}
-        async for run in self.runs_coll.find(query, sort=[("pos", ASCENDING)], batch_size=20):
+        async for run in self.runs_coll.find(query, sort=[("pos", ASCENDING)], batch_size=4):
             yield run
 
     async def entry_count(self, first_segment: int, last_segment: int) -> int:
