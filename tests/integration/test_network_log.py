@@ -248,6 +248,21 @@ async def test_a_tampered_bundle_is_caught_and_the_line_is_named(log: Log, tmp_p
     with pytest.raises(BundleInvalid, match=f"line {entry_at + 1}: entry .* is not in segment"):
         verify_bundle(changed_ip, keys)
 
+    segment_at = next(i for i, x in enumerate(lines) if b'"kind":"segment"' in x)
+
+    def with_segment(change: Any) -> list[bytes]:
+        obj = json.loads(lines[segment_at])
+        change(obj)
+        return [*lines[:segment_at], json.dumps(obj).encode() + b"\n", *lines[segment_at + 1 :]]
+
+    assert json.loads(lines[segment_at])["consistency"]["path"]  # sealed before the newest checkpoint
+    other_root = with_segment(lambda o: o["sealed_checkpoint"].update(root="00" * 32))
+    with pytest.raises(BundleInvalid, match=f"line {segment_at + 1}: the checkpoint that sealed"):
+        verify_bundle(other_root, keys)  # its signature no longer holds
+    bad_path = with_segment(lambda o: o["consistency"]["path"].__setitem__(-1, "00" * 32))
+    with pytest.raises(BundleInvalid, match=f"line {segment_at + 1}: the log was rewritten"):
+        verify_bundle(bad_path, keys)
+
     dropped = lines[:entry_at] + lines[entry_at + 1 :]
     with pytest.raises(BundleInvalid):
         verify_bundle(dropped, keys)
