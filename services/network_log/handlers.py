@@ -23,7 +23,7 @@ from pydantic import ValidationError
 from services.network_log.domain.canonical import canonical, parse_json
 from services.network_log.domain.checkpoint import Checkpoint, SegmentSeal, Signer
 from services.network_log.domain.merkle import Tree, leaf_hash
-from services.network_log.domain.records import entry_id, entry_json, source_ip
+from services.network_log.domain.records import Rejected, entry_id, entry_json, source_ip
 from services.network_log.domain.retention import first_kept_segment, segment_bounds, segment_of
 from services.network_log.ports import FieldCipher, LogStore
 from shared.contracts import topics
@@ -39,16 +39,6 @@ from shared.messaging.codec import (
 )
 
 ACTIVITY_TYPES = frozenset({T.ACTIVITY_RECORDED})
-
-
-@dataclass(frozen=True)
-class Rejected:
-    """An activity record that cannot be kept: it goes to the dead-letter topic."""
-
-    record: RawRecord
-    code: str
-    detail: str
-    event: CloudEvent | None = None
 
 
 @dataclass(frozen=True)

@@ -8,7 +8,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from datetime import datetime
 
-from services.network_log.handlers import Rejected
+from services.network_log.domain.records import Rejected
 from shared.contracts.deadletter import ErrorCode
 from shared.contracts.envelope import CloudEvent
 from shared.messaging.deadletter import dead_letter_event

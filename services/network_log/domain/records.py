@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import base64
 import hashlib
+from dataclasses import dataclass
 from typing import Any
 
 from pydantic import BaseModel, ConfigDict
@@ -17,6 +18,8 @@ from services.network_log.domain.canonical import canonical
 from services.network_log.domain.merkle import leaf_hash
 from shared.contracts import topics
 from shared.contracts import types as T
+from shared.contracts.envelope import CloudEvent
+from shared.messaging.codec import RawRecord
 
 # Identity numbers never enter the log (DS-9, ARCHITECTURE rule 6): of an identity submission only
 # the envelope is kept (who, when, which event), never its payload, not even encrypted.
@@ -77,6 +80,16 @@ class LogEntry(BaseModel):
     def leaf(self) -> bytes:
         """The RFC 6962 leaf hash of this entry."""
         return leaf_hash(self.canonical())
+
+
+@dataclass(frozen=True)
+class Rejected:
+    """An activity record that cannot be kept: it goes to the dead-letter topic with `code`."""
+
+    record: RawRecord
+    code: str
+    detail: str
+    event: CloudEvent | None = None
 
 
 def entry_id(topic: str, partition: int, offset: int, event_id: str) -> str:
