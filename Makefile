@@ -4,7 +4,7 @@ PYTHON ?= python3
 VENV   ?= .venv
 PY     := $(VENV)/bin/python
 STAMP  := $(VENV)/.installed-$(shell sha1sum pyproject.toml | cut -c1-12)
-SERVICES := identity_verification biometric_consent generation_review labeling rumour_refutation regulator_reporting console complaints
+SERVICES := identity_verification biometric_consent generation_review labeling rumour_refutation regulator_reporting network_log console complaints
 # Debian packages the tests need: a CJK font to burn explicit labels (GB 45438 5.2), Chromium
 # for the console's browser tests (driven by Playwright; never `playwright install`), and the
 # independent label readers / media tools of the labeling tests: exiftool, ffmpeg (ffprobe),
@@ -83,6 +83,7 @@ bench: install  ## every benchmark on the embedded stack (each starts its own br
 	$(PY) -m bench.rumour_matching
 	$(PY) -m bench.reporting_throughput
 	$(PY) -m bench.console_review
+	$(PY) -m bench.network_log_throughput
 
 clean:  ## remove runtime data (var/); keeps the virtualenv
 	rm -rf var

@@ -96,6 +96,13 @@ SERVICES: tuple[ServiceSpec, ...] = (
         env={"DSGOV_LABELING_PROVIDER_CODE": "001191110108MA0000000A1DEMO"},
     ),  # fictitious demo code; any token_urlsafe(32) is a valid Ed25519 seed
     ServiceSpec(
+        "network_log",
+        "services.network_log",
+        # any token_urlsafe(32) is a valid Ed25519 seed and a strong encryption secret
+        secrets=(DEADLETTER_KEY, "DSGOV_NETLOG_ENCRYPTION_KEY", "DSGOV_NETLOG_SIGNING_KEY"),
+        env={"DSGOV_MAX_BATCH": "5000"},  # bigger runs: the log is written in runs per batch
+    ),
+    ServiceSpec(
         "console",
         "services.console",
         "web",

@@ -60,9 +60,26 @@ def crash_after_report_insert() -> None:
     MongoReportLedger.append = append  # type: ignore[method-assign]
 
 
+def crash_after_log_append() -> None:
+    """network_log: exit hard right after entries were appended, before the offsets are committed."""
+    from services.network_log.adapters.mongo import MongoLogStore
+
+    original = MongoLogStore.append_runs
+
+    @functools.wraps(original)
+    async def append_runs(self: MongoLogStore, runs: Sequence[dict[str, Any]]) -> int:
+        added = await original(self, runs)
+        if added:
+            _crash("crash_after_log_append")
+        return added
+
+    MongoLogStore.append_runs = append_runs  # type: ignore[method-assign]
+
+
 FAULTS: dict[str, Callable[[], None]] = {
     "crash_after_store_write": crash_after_store_write,
     "crash_after_report_insert": crash_after_report_insert,
+    "crash_after_log_append": crash_after_log_append,
 }
 
 

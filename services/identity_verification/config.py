@@ -4,8 +4,10 @@ from __future__ import annotations
 
 from typing import Literal, Self
 
-from pydantic import Field, SecretStr, model_validator
+from pydantic import Field, SecretStr, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from services.identity_verification.domain.record import history_retention
 
 
 class IdentitySettings(BaseSettings):
@@ -23,6 +25,15 @@ class IdentitySettings(BaseSettings):
     authority_token: SecretStr | None = None
     authority_timeout_s: float = Field(default=5.0, gt=0)
     otp_max_age_s: int = Field(default=600, gt=0, description="how recent the SMS code confirmation must be")
+    history_retention_days: int = Field(
+        default=184, description="earlier decisions kept this long; refused below 184 days (CS-1)"
+    )
+
+    @field_validator("history_retention_days")
+    @classmethod
+    def _at_least_six_months(cls, value: int) -> int:
+        history_retention(value)
+        return value
 
     @model_validator(mode="after")
     def _http_needs_endpoint(self) -> Self:

@@ -6,7 +6,7 @@ import dataclasses
 import hashlib
 import hmac
 from collections.abc import Callable
-from datetime import datetime
+from datetime import datetime, timedelta
 
 from services.identity_verification.domain.decision import (
     CHINA_TZ,
@@ -17,6 +17,7 @@ from services.identity_verification.domain.decision import (
     decide,
 )
 from services.identity_verification.domain.record import (
+    HISTORY_MIN_RETENTION,
     DecisionSummary,
     VerificationRecord,
     established_age,
@@ -34,13 +35,19 @@ class IdentityHandlers:
     """The service's use case, with its ports injected."""
 
     def __init__(
-        self, authority: IdentityAuthority, hmac_key: bytes, policy: Policy, clock: Callable[[], datetime]
+        self,
+        authority: IdentityAuthority,
+        hmac_key: bytes,
+        policy: Policy,
+        clock: Callable[[], datetime],
+        history_retention: timedelta = HISTORY_MIN_RETENTION,
     ) -> None:
         """`hmac_key` keys the identifier digests kept for matching."""
         self.authority = authority
         self.hmac_key = hmac_key
         self.policy = policy
         self.clock = clock
+        self.history_retention = history_retention
 
     async def on_submitted(
         self, state: VerificationRecord | None, event: Inbound[IdentitySubmitted]
@@ -76,6 +83,7 @@ class IdentityHandlers:
             identifier_hmac=self._digest(sub.method, check.identifier),
             masked_identifier=decision.masked,
             established=kept,
+            keep_since=now - self.history_retention,
         )
         return Outcome(record, [out])
 

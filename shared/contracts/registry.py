@@ -6,6 +6,7 @@ import builtins
 from dataclasses import dataclass
 
 from shared.contracts import (
+    activity,
     complaints,
     consent,
     console,
@@ -59,6 +60,7 @@ EVENTS: tuple[EventSpec, ...] = (
     _spec(T.INCIDENT_DETECTED, t.PLATFORM_INCIDENTS, incidents.IncidentDetected, "incident_id"),
     _spec(T.INCIDENT_UPDATED, t.PLATFORM_INCIDENTS, incidents.IncidentUpdated, "incident_id"),
     _spec(T.INCIDENT_CLOSED, t.PLATFORM_INCIDENTS, incidents.IncidentClosed, "incident_id"),
+    _spec(T.ACTIVITY_RECORDED, t.PLATFORM_ACTIVITY, activity.ActivityRecorded, "user_id"),
     # regulator -> dsgov
     _spec(T.RUMOUR_DETERMINED, t.REGULATOR_NOTICES, rumour.RumourDetermined, "notice_id"),
     _spec(T.TAKEDOWN_ORDERED, t.REGULATOR_NOTICES, rumour.TakedownOrdered, "notice_id"),

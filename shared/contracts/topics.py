@@ -13,6 +13,7 @@ REGULATOR_NOTICES: Final = "dsgov.regulator.notices"
 REGULATOR_ACKS: Final = "dsgov.regulator.acks"
 CONSOLE_COMMANDS: Final = "dsgov.console.commands"
 PLATFORM_COMPLAINTS: Final = "dsgov.platform.complaints"
+PLATFORM_ACTIVITY: Final = "dsgov.platform.activity"
 
 IDENTITY: Final = "dsgov.identity"
 CONSENT: Final = "dsgov.consent"
@@ -33,6 +34,7 @@ ALL_TOPICS: Final = (
     REGULATOR_ACKS,
     CONSOLE_COMMANDS,
     PLATFORM_COMPLAINTS,
+    PLATFORM_ACTIVITY,
     IDENTITY,
     CONSENT,
     REVIEW,

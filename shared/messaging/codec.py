@@ -103,7 +103,14 @@ def decode(
     try:
         raw = json.loads(record.value)
     except (UnicodeDecodeError, json.JSONDecodeError) as exc:
-        return DecodeFailure("invalid_json", f"not UTF-8 JSON: {type(exc).__name__} at {_pos(exc)}")
+        return json_failure(exc)
+    return decode_parsed(record, raw, handled_types)
+
+
+def decode_parsed(
+    record: RawRecord, raw: Any, handled_types: frozenset[str]
+) -> Inbound[Any] | DecodeFailure | Ignored:
+    """`decode` for a record whose value the caller has parsed already (to keep the parsed JSON)."""
     if not isinstance(raw, dict):
         return DecodeFailure("invalid_envelope", f"expected a JSON object, got {type(raw).__name__}")
     try:
@@ -125,6 +132,11 @@ def decode(
         detail = f"subject does not equal data.{spec.subject}"
         return DecodeFailure("schema_violation", detail, event.id, event.type)
     return Inbound(record=record, event=event, data=data)
+
+
+def json_failure(exc: Exception) -> DecodeFailure:
+    """The dead-letter reason for a value that is not UTF-8 JSON."""
+    return DecodeFailure("invalid_json", f"not UTF-8 JSON: {type(exc).__name__} at {_pos(exc)}")
 
 
 def _pos(exc: Exception) -> str:

@@ -62,6 +62,19 @@ class ServiceDefinition(Generic[H]):
 
 
 @dataclass(frozen=True)
+class RawConsumer:
+    """A batch consumer of raw records, for an audit service that keeps every record of `topics`.
+
+    It replaces per-type routes: the engine would dead-letter the types it does not route.
+
+    `handle` must make the batch durable before it returns; offsets are committed only then.
+    """
+
+    topics: tuple[str, ...]
+    handle: Callable[[list[RawRecord]], Awaitable[object]]
+
+
+@dataclass(frozen=True)
 class Composition(Generic[H]):
     """What a composition root built: the handlers object its routes bind to, and its workers.
 
@@ -73,6 +86,7 @@ class Composition(Generic[H]):
     workers: Sequence[Worker] = ()
     closers: Sequence[Callable[[], Awaitable[None]]] = ()
     readiness: Callable[[], Awaitable[str | None]] | None = None
+    raw: RawConsumer | None = None  # consume raw batches instead of the routes (network_log)
 
 
 @dataclass
@@ -131,12 +145,25 @@ def engine_config(spec: ServiceDefinition[Any], s: CommonSettings) -> EngineConf
 
 def attach_engine(runtime: Runtime, handlers: H) -> tuple[Engine, Any]:
     """Create the engine over the bound routes and subscribe it to their topics as one batch consumer."""
-    s, spec = runtime.settings, runtime.spec
+    spec = runtime.spec
     routes = [r.bind(handlers) for r in spec.routes]
-    engine = Engine(engine_config(spec, s), routes, runtime.store, runtime.publisher)
+    engine = Engine(engine_config(spec, runtime.settings), routes, runtime.store, runtime.publisher)
+
+    async def process(records: list[RawRecord]) -> None:
+        report = await engine.process(records)
+        log.debug("batch.done", **report.__dict__)
+
+    return engine, attach_batches(runtime, tuple(spec.consumes), process)
+
+
+def attach_batches(
+    runtime: Runtime, topics: tuple[str, ...], process: Callable[[list[RawRecord]], Awaitable[object]]
+) -> Any:
+    """Subscribe `process` to `topics` as one batch consumer; a failed batch is redelivered whole."""
+    s, spec = runtime.settings, runtime.spec
     prefix = s.topic_prefix
     subscriber = runtime.broker.subscriber(
-        *[prefix + t for t in spec.consumes],
+        *[prefix + t for t in topics],
         group_id=f"{prefix}dsgov.{spec.name}",
         batch=True,
         max_records=s.max_batch,
@@ -144,6 +171,7 @@ def attach_engine(runtime: Runtime, handlers: H) -> tuple[Engine, Any]:
         fetch_max_wait_ms=s.fetch_max_wait_ms,
         auto_offset_reset="earliest",
         include_in_schema=False,  # documented by the typed AsyncAPI app (shared.messaging.asyncapi)
+        decoder=_undecoded,
     )
     failures = 0
 
@@ -152,16 +180,22 @@ def attach_engine(runtime: Runtime, handlers: H) -> tuple[Engine, Any]:
         nonlocal failures
         records = [_raw(r, prefix) for r in msg.raw_message]
         try:
-            report = await engine.process(records)
+            await process(records)
         except Exception:
             failures += 1
             log.exception("batch.failed_will_retry", records=len(records), consecutive=failures)
             await asyncio.sleep(min(0.2 * 2**failures, 10.0))
             raise NackMessage() from None  # seek back: the batch is redelivered, nothing is skipped
         failures = 0
-        log.debug("batch.done", **report.__dict__)
 
-    return engine, subscriber
+    return subscriber
+
+
+async def _undecoded(msg: KafkaMessage) -> None:
+    # Handlers read `msg.raw_message` and decode each record themselves (dead-lettering what does
+    # not parse); FastStream's own per-record decoding (a message object and a JSON parse per
+    # record) would only be thrown away.
+    del msg
 
 
 def _raw(record: Any, prefix: str) -> RawRecord:
@@ -242,7 +276,10 @@ async def run_service(
     # (a seed, say); connecting again at start-up is a no-op.
     await runtime.broker.connect()
     composition = await compose(runtime)
-    _, subscriber = attach_engine(runtime, composition.handlers)
+    if composition.raw is not None:
+        subscriber = attach_batches(runtime, composition.raw.topics, composition.raw.handle)
+    else:
+        _, subscriber = attach_engine(runtime, composition.handlers)
     relay = OutboxRelay(runtime.store, runtime.publisher, interval_s=settings.relay_interval_s)
     health = _Health(runtime, composition, subscriber)
     app = _health_app(runtime, health)

@@ -84,6 +84,7 @@ def test_every_outbound_type_travels_on_exactly_one_topic() -> None:
         topics.REGULATOR_NOTICES,
         topics.REGULATOR_ACKS,
         topics.CONSOLE_COMMANDS,
+        topics.PLATFORM_ACTIVITY,
     }
     for spec in EVENTS:
         if spec.topic not in inbound_topics:
@@ -104,5 +105,7 @@ def test_the_console_withdrawal_command_needs_an_actor_and_a_reason_but_the_plat
     )
 
 
-def test_only_the_identity_submission_topic_is_sensitive() -> None:
-    assert {d.name for d in load_declarations() if d.sensitive} == {topics.PLATFORM_IDENTITY}
+def test_only_the_identity_submission_and_activity_topics_are_sensitive() -> None:
+    # The activity topic carries source IPs, device ids and user agents (CS-1, SA-5; PI-28).
+    sensitive = {d.name for d in load_declarations() if d.sensitive}
+    assert sensitive == {topics.PLATFORM_IDENTITY, topics.PLATFORM_ACTIVITY}

@@ -2,14 +2,17 @@
 
 from __future__ import annotations
 
-from datetime import date, datetime
+from datetime import date, datetime, timedelta
 from typing import Literal
 
 from shared.standards.identifiers import AgeGroup
 from shared.storage.state import AggregateState
 
 Status = Literal["verified", "rejected"]
-HISTORY_LIMIT = 20
+# Earlier decisions are records of the real-identity checks at registration (DS-9, SA-5: user
+# account and operation records), kept as network logs for at least six months (CS-1: the longest
+# six calendar months are 184 days) and no longer than that by default (PI-19: shortest necessary).
+HISTORY_MIN_RETENTION = timedelta(days=184)
 
 
 class DecisionSummary(AggregateState):
@@ -104,9 +107,15 @@ def recorded(
     identifier_hmac: str | None,
     masked_identifier: str | None,
     established: EstablishedAge | None,
+    keep_since: datetime,
 ) -> VerificationRecord:
-    """The record after `summary`: it becomes the latest decision and joins the history."""
-    history = (*(previous.history if previous else ()), summary)[-HISTORY_LIMIT:]
+    """The record after `summary`: it becomes the latest decision and joins the history.
+
+    Earlier decisions made before `keep_since` (now minus the retention period) leave the
+    history; the latest decision always stays, it is the user's current standing.
+    """
+    kept = tuple(d for d in (previous.history if previous else ()) if d.decided_at >= keep_since)
+    history = (*kept, summary)
     return VerificationRecord(
         **summary.model_dump(),
         user_id=user_id,
@@ -116,3 +125,14 @@ def recorded(
         established_age=established,
         history=history,
     )
+
+
+def history_retention(days: int) -> timedelta:
+    """The history retention period, or ValueError below the 184-day floor (CS-1)."""
+    period = timedelta(days=days)
+    if period < HISTORY_MIN_RETENTION:
+        raise ValueError(
+            f"identity history retention of {days} days is below 184 days "
+            "(CS-1: network logs are kept no less than six months)"
+        )
+    return period

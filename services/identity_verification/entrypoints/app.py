@@ -9,7 +9,7 @@ from services.identity_verification.adapters.authority_http import HttpIdentityA
 from services.identity_verification.adapters.authority_simulator import SimulatedIdentityAuthority
 from services.identity_verification.config import IdentitySettings
 from services.identity_verification.domain.decision import Policy
-from services.identity_verification.domain.record import VerificationRecord
+from services.identity_verification.domain.record import VerificationRecord, history_retention
 from services.identity_verification.handlers import IdentityHandlers
 from services.identity_verification.outbound import SOURCE
 from services.identity_verification.ports import IdentityAuthority
@@ -52,6 +52,7 @@ def build_handlers(
         hmac_key=settings.hmac_key.get_secret_value().encode("utf-8"),
         policy=Policy(otp_max_age=timedelta(seconds=settings.otp_max_age_s)),
         clock=clock,
+        history_retention=history_retention(settings.history_retention_days),
     )
 
 

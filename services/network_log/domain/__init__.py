@@ -1,0 +1,1 @@
+"""The pure domain of `network_log`: log records, segments, Merkle trees, checkpoints, retention."""

@@ -1,0 +1,1 @@
+"""Entrypoints of the network log: the composition root, the AsyncAPI document, `dsgov-inspect`."""
