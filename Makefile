@@ -83,6 +83,8 @@ bench: install  ## every benchmark on the embedded stack (each starts its own br
 	$(PY) -m bench.rumour_matching
 	$(PY) -m bench.reporting_throughput
 	$(PY) -m bench.console_review
+	$(PY) -m bench.complaints_throughput
+	$(PY) -m bench.console_complaints
 	$(PY) -m bench.network_log_throughput
 
 clean:  ## remove runtime data (var/); keeps the virtualenv

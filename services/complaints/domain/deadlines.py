@@ -14,6 +14,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import date, datetime, time, timedelta, timezone
+from functools import cache
 from importlib.metadata import version
 
 import chinese_calendar
@@ -48,7 +49,7 @@ class WorkingCalendar:
     @property
     def name(self) -> str:
         """How the calendar is cited in a published rule."""
-        return f"PRC State Council holiday schedule (chinese-calendar {version('chinese-calendar')})"
+        return f"PRC State Council holiday schedule (chinese-calendar {_package_version()})"
 
     def knows(self, year: int) -> bool:
         """True when the schedule of `year` is known (packaged or supplied)."""
@@ -68,10 +69,10 @@ class WorkingCalendar:
             return False
         if day.year in self.supplement.years:
             return day.weekday() < 5
-        try:
-            return bool(chinese_calendar.is_workday(day))
-        except NotImplementedError as exc:
-            raise CalendarUnknown(f"no holiday schedule for {day.year}") from exc
+        working = _packaged_workday(day)
+        if working is None:
+            raise CalendarUnknown(f"no holiday schedule for {day.year}")
+        return working
 
     def require(self, years: Iterable[int]) -> None:
         """Refuse to run for a year it does not know (start-up check)."""
@@ -81,6 +82,21 @@ class WorkingCalendar:
                 f"the working-day calendar does not know {', '.join(map(str, missing))}: upgrade "
                 "chinese-calendar or supply the State Council schedule (DSGOV_COMPLAINTS_CALENDAR_SUPPLEMENT)"
             )
+
+
+@cache
+def _package_version() -> str:
+    # Read once: package metadata lookups cost about a millisecond each.
+    return version("chinese-calendar")
+
+
+@cache
+def _packaged_workday(day: date) -> bool | None:
+    # The schedule of a day never changes within a package version; None for an unknown year.
+    try:
+        return bool(chinese_calendar.is_workday(day))
+    except NotImplementedError:
+        return None
 
 
 @dataclass(frozen=True)
