@@ -12,6 +12,7 @@ import time
 from collections.abc import Iterable, Sequence
 from typing import Any
 
+import bson
 from pymongo.errors import ConnectionFailure
 
 from shared.storage.aggregates import Aggregate
@@ -60,7 +61,9 @@ class InMemoryAggregateStore:
             if expected != a.version:
                 conflicts.append(a.id)
                 continue
-            self.docs[a.id] = copy.deepcopy(a.to_doc(a.version + 1))
+            doc = a.to_doc(a.version + 1)
+            bson.encode(doc)  # what MongoDB could not store, the twin refuses too (InvalidDocument)
+            self.docs[a.id] = copy.deepcopy(doc)
             a.version += 1
             a.dirty = False
         return sorted(conflicts)

@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 from datetime import date, datetime, timedelta
-from typing import Literal
+from typing import Annotated, Literal
+
+from pydantic import PlainSerializer
 
 from shared.standards.identifiers import AgeGroup
 from shared.storage.state import AggregateState
@@ -28,14 +30,18 @@ class DecisionSummary(AggregateState):
     decided_at: datetime
 
 
+# Stored as ISO text: BSON has no date without a time (and read back as a date by pydantic).
+Day = Annotated[date, PlainSerializer(date.isoformat, return_type=str)]
+
+
 class EstablishedAge(AggregateState):
     """The age an ID card established: the days the subject leaves each protected band (PI-31, GA-10).
 
     Kept instead of the birth date; for an adult nothing but the fact is kept.
     """
 
-    turns_14: date | None = None  # None: 14 or older when established
-    turns_18: date | None = None  # None: adult when established
+    turns_14: Day | None = None  # None: 14 or older when established
+    turns_18: Day | None = None  # None: adult when established
     established_at: datetime
 
 

@@ -3,6 +3,7 @@ otherwise; a mobile or national-network-id re-verification, or a failed ID-card 
 
 from __future__ import annotations
 
+import json
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
@@ -124,3 +125,27 @@ async def test_without_an_id_card_a_mobile_verification_knows_no_age() -> None:
 def test_29_february_birthdays_are_reached_on_1_march_in_common_years() -> None:
     assert anniversary(date(2012, 2, 29), 14) == date(2026, 3, 1)
     assert anniversary(date(2012, 2, 29), 16) == date(2028, 2, 29)
+
+
+async def test_the_established_age_is_stored_and_read_back_through_the_engine() -> None:
+    # The store keeps what BSON can encode: the band boundaries must survive a write and a reload.
+    from services.identity_verification.entrypoints.app import DEFINITION
+    from shared.messaging.engine import Engine, EngineConfig
+    from shared.messaging.memory import InMemoryPublisher
+    from shared.storage.memory import InMemoryAggregateStore
+
+    clock = Clock()
+    store, publisher = InMemoryAggregateStore(), InMemoryPublisher()
+    config = EngineConfig(
+        "identity", "dsgov/identity", frozenset({"provider-test"}), deadletter_secret="k" * 32
+    )
+    engine = Engine(config, [r.bind(handlers(clock)) for r in DEFINITION.routes], store, publisher)
+    payload = {"user_id": "kid", "method": "id_card", "full_name": "小明", "id_card_number": id_number(CHILD)}
+    raw = cloud_event(T.IDENTITY_SUBMITTED, payload, subject="kid")
+    record = RawRecord(topics.PLATFORM_IDENTITY, 0, 0, b"kid", json.dumps(raw).encode())
+    report = await engine.process([record])
+    assert (report.processed, report.dead_letters) == (1, 0)
+    stored = (await store.load("provider-test/kid")).typed(VerificationRecord)
+    assert stored is not None
+    assert stored.established_age is not None
+    assert stored.established_age.turns_14 == anniversary(CHILD, 14)
