@@ -18,6 +18,7 @@ import time
 import uuid
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
+from datetime import date, datetime
 from typing import Any, Protocol, TypeVar
 
 from pydantic import BaseModel
@@ -42,8 +43,21 @@ def encode_state(state: AggregateState | dict[str, Any] | None) -> dict[str, Any
     if state is None:
         return {}
     if isinstance(state, BaseModel):
-        return state.model_dump(mode="python")
+        stored: dict[str, Any] = _storable(state.model_dump(mode="python"))
+        return stored
     return state
+
+
+def _storable(value: Any) -> Any:
+    # BSON has datetimes but no bare dates: a `date` is stored as its ISO text, which the state
+    # model parses back (an ID card's turns_18, say). Everything else BSON keeps as it is.
+    if isinstance(value, dict):
+        return {k: _storable(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [_storable(v) for v in value]
+    if isinstance(value, date) and not isinstance(value, datetime):
+        return value.isoformat()
+    return value
 
 
 @dataclass

@@ -1,0 +1,289 @@
+"""Every service hop on this branch as a ratio to the bare relay, measured in the same run (issue 15).
+
+    python -m bench.hop_ratio [--rounds 3] [--relay-n 20000] [--identity-n 10000] [--consent-n 4000]
+
+Starts one embedded broker and store, the bare relay (`bench.relay_baseline`), the identity
+service and the consent service, each as its own process on its own topic prefix (so no hop
+feeds another). Then, in alternating rounds, bursts N messages into each hop and measures the
+sustained rate from its first output to its last; the ratio of each hop to the relay is taken
+within a round (the machine is shared: the load average is printed with every figure). Finally
+identity is paced at 500/s for p50/p99 end-to-end latency.
+
+Target (issue 15): every hop >= 25 % of the relay; identity >= 5,000 decisions/s; p99 <= 100 ms.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import os
+import statistics
+import tempfile
+import time
+import uuid
+from collections.abc import Callable, Hashable, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from aiokafka import AIOKafkaProducer
+
+from bench.consent_throughput import PROVIDER, grants, identity_event, wait_projected
+from bench.identity_throughput import latency, submission
+from devtools.testing.embedded import CHECKOUT, EmbeddedStack, ServiceProcess, service_env
+from devtools.testing.events import to_bytes
+from devtools.testing.load import publish
+from devtools.testing.watch import ArrivalWatch
+from shared.messaging.provisioning import provision_topics
+
+IDENTITY_PREFIX = "bench."  # bench.identity_throughput's paced run publishes there
+RELAY_PREFIX = "relay."
+CONSENT_PREFIX = "consent."
+TARGET_RATIO = 0.25
+
+
+def by_id(event: dict[str, Any]) -> Hashable:
+    """The relay copies records verbatim: an output is named by its own id."""
+    ident: str = event["id"]
+    return ident
+
+
+def by_subject(event: dict[str, Any]) -> Hashable:
+    """Consent decisions are about the consent id (their subject)."""
+    subject: str = event["subject"]
+    return subject
+
+
+@dataclass
+class Hop:
+    """One hop under test: where bursts go, where its outputs are watched, how a burst is made."""
+
+    name: str
+    unit: str
+    topic: str
+    watch: ArrivalWatch
+    messages: Callable[[str, int], list[tuple[str, bytes, Hashable]]]  # run, n -> (key, value, output name)
+    n: int
+    rates: list[float] = field(default_factory=list)
+    loads: list[float] = field(default_factory=list)
+
+
+@dataclass(frozen=True)
+class Burst:
+    """How one burst went."""
+
+    rate: float  # sustained: first output -> last output
+    offered: float  # what the producer managed
+    load: float  # 1-minute load average when it ended
+
+
+async def burst(producer: AIOKafkaProducer, hop: Hop, timeout: float = 300.0) -> Burst:
+    """Publish `hop.n` messages as fast as possible; the rate from its first output to its last."""
+    items = hop.messages(uuid.uuid4().hex[:6], hop.n)
+    phase = await publish(producer, hop.topic, [(k, v) for k, v, _ in items], rate=None)
+    names = [name for _, _, name in items]
+    await hop.watch.wait(names, timeout=timeout)
+    times = sorted(hop.watch.arrived[name] for name in names)
+    span = times[-1] - times[0]
+    return Burst(
+        rate=(len(times) - 1) / span if span > 0 else float("inf"),
+        offered=len(items) / (phase.published - phase.started),
+        load=os.getloadavg()[0],
+    )
+
+
+def relay_messages(run: str, n: int) -> list[tuple[str, bytes, Hashable]]:
+    """Identity submissions (the same bytes the identity hop gets), named by their own id."""
+    return [
+        (user, value, f"{run}-{i}") for i, (user, value) in enumerate(submission(i, run) for i in range(n))
+    ]
+
+
+def identity_messages(run: str, n: int) -> list[tuple[str, bytes, Hashable]]:
+    """Identity submissions; a decision names its submission as causation."""
+    return relay_messages(run, n)
+
+
+def consent_messages(users: Sequence[str]) -> Callable[[str, int], list[tuple[str, bytes, Hashable]]]:
+    """Grants between projected users; a decision's subject is the consent id."""
+
+    def make(run: str, n: int) -> list[tuple[str, bytes, Hashable]]:
+        ids = [f"{run}-c{i}" for i in range(n)]
+        return [(key, value, key) for key, value in grants(list(users), ids)]
+
+    return make
+
+
+async def wait_relay_ready(producer: AIOKafkaProducer, hop: Hop, timeout: float = 60.0) -> None:
+    """Send probes until one comes out (the relay's consumer group has joined)."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        key, value, name = relay_messages("probe" + uuid.uuid4().hex[:4], 1)[0]
+        await (await producer.send(hop.topic, value, key=key.encode()))
+        try:
+            await hop.watch.wait([name], timeout=2.0)
+            return
+        except TimeoutError:
+            continue
+    raise TimeoutError(f"the relay did not relay within {timeout}s")
+
+
+def processes(stack: EmbeddedStack, workdir: Path, consent_db: str) -> list[ServiceProcess]:
+    """The relay, identity and consent processes (not started)."""
+    relay_env = {
+        "RELAY_BOOTSTRAP": stack.bootstrap,
+        "RELAY_IN": RELAY_PREFIX + "dsgov.platform.identity",
+        "RELAY_OUT": RELAY_PREFIX + "dsgov.identity",
+        "PYTHONPATH": os.pathsep.join(filter(None, [str(CHECKOUT), os.environ.get("PYTHONPATH")])),
+    }
+    identity_env = service_env(stack, prefix=IDENTITY_PREFIX, database="bench_identity") | {
+        "DSGOV_IDENTITY_HMAC_KEY": "bench-hmac-key-0123456789abcdef0123456789",
+        "DSGOV_IDENTITY_AUTHORITY_MODE": "simulator",
+        "DSGOV_LOG_LEVEL": "WARNING",
+    }
+    consent_env = service_env(stack, prefix=CONSENT_PREFIX, database=consent_db, provider_id=PROVIDER) | {
+        "DSGOV_LOG_LEVEL": "WARNING"
+    }
+    return [
+        ServiceProcess("bench.relay_baseline", relay_env, workdir / "relay.log"),
+        ServiceProcess("services.identity_verification", identity_env, workdir / "identity.log"),
+        ServiceProcess("services.biometric_consent", consent_env, workdir / "consent.log"),
+    ]
+
+
+async def project_users(producer: AIOKafkaProducer, stack: EmbeddedStack, db: str, n: int) -> list[str]:
+    """Verified users for the consent hop (its grants need a projected identity)."""
+    users = [f"user-{i}" for i in range(n)]
+    acks = [
+        await producer.send(CONSENT_PREFIX + "dsgov.identity", to_bytes(identity_event(u)), key=u.encode())
+        for u in users
+    ]
+    await asyncio.gather(*acks)
+    await wait_projected(stack.mongo_uri, db, n, timeout=300)
+    return users
+
+
+async def run(args: argparse.Namespace, workdir: Path) -> None:
+    stack = EmbeddedStack(workdir).start()
+    procs: list[ServiceProcess] = []
+    watches: list[ArrivalWatch] = []
+    try:
+        for prefix in (IDENTITY_PREFIX, RELAY_PREFIX, CONSENT_PREFIX):
+            await provision_topics(stack.bootstrap, prefix=prefix)
+        consent_db = f"bench_consent_{uuid.uuid4().hex[:6]}"
+        relay_proc, identity_proc, consent_proc = procs = processes(stack, workdir, consent_db)
+        relay_proc.start(wait_ready=False)  # no health endpoint: ready when a probe comes out
+        identity_proc.start()
+        if args.consent_n:
+            consent_proc.start()
+        producer = AIOKafkaProducer(bootstrap_servers=stack.bootstrap, linger_ms=5, max_batch_size=256 * 1024)
+        await producer.start()
+        try:
+            relay_watch = ArrivalWatch(stack.bootstrap, RELAY_PREFIX + "dsgov.identity", key=by_id)
+            identity_watch = ArrivalWatch(stack.bootstrap, IDENTITY_PREFIX + "dsgov.identity")
+            consent_watch = ArrivalWatch(stack.bootstrap, CONSENT_PREFIX + "dsgov.consent", key=by_subject)
+            watches = [relay_watch, identity_watch, consent_watch]
+            for w in watches:
+                await w.start()
+            relay = Hop(
+                "relay",
+                "messages/s",
+                RELAY_PREFIX + "dsgov.platform.identity",
+                relay_watch,
+                relay_messages,
+                args.relay_n,
+            )
+            hops = [
+                relay,
+                Hop(
+                    "identity",
+                    "decisions/s",
+                    IDENTITY_PREFIX + "dsgov.platform.identity",
+                    identity_watch,
+                    identity_messages,
+                    args.identity_n,
+                ),
+            ]
+            await wait_relay_ready(producer, relay)
+            if args.consent_n:
+                users = await project_users(producer, stack, consent_db, args.consent_n)
+                hops.append(
+                    Hop(
+                        "consent",
+                        "decisions/s",
+                        CONSENT_PREFIX + "dsgov.platform.consent",
+                        consent_watch,
+                        consent_messages(users),
+                        args.consent_n,
+                    )
+                )
+            for hop in hops:  # warm-up: caches, JIT-free but connection pools and group fetch state
+                n, hop.n = hop.n, min(hop.n, 2000)
+                await burst(producer, hop)
+                hop.n = n
+            for _ in range(args.rounds):
+                for hop in hops:
+                    b = await burst(producer, hop)
+                    hop.rates.append(b.rate)
+                    hop.loads.append(b.load)
+                    print(
+                        f"  {hop.name:<9} {b.rate:>8.0f} {hop.unit:<12} (offered {b.offered:.0f}/s, "
+                        f"load {b.load:.2f})",
+                        flush=True,
+                    )
+            paced = await latency(producer, identity_watch, args.rate, args.seconds)
+            paced_load = os.getloadavg()[0]
+        finally:
+            for w in watches:
+                await w.stop()
+            await producer.stop()
+        print_report(hops, paced, paced_load)
+    finally:
+        for p in procs:
+            p.stop()
+        stack.stop()
+
+
+def print_report(hops: Sequence[Hop], paced: dict[str, float], paced_load: float) -> None:
+    relay = hops[0]
+    print(
+        f"hop ratios on the embedded stack ({len(relay.rates)} alternating rounds, medians; 4 partitions, "
+        "1 process per hop)"
+    )
+    for hop in hops:
+        ratios = [r / base for r, base in zip(hop.rates, relay.rates, strict=True)]
+        ratio = statistics.median(ratios)
+        verdict = "" if hop is relay else f"  -> {'MET' if ratio >= TARGET_RATIO else 'MISSED'} (>= 25 %)"
+        print(
+            f"  {hop.name:<9} {statistics.median(hop.rates):>8.0f} {hop.unit:<12} "
+            f"ratio {ratio:6.1%} (rounds: {', '.join(f'{x:.1%}' for x in ratios)}; "
+            f"load {min(hop.loads):.1f}-{max(hop.loads):.1f}){verdict}"
+        )
+    p99_ok = paced["p99_ms"] <= 100
+    print(
+        f"  identity paced at {paced['rate_target_per_s']:.0f}/s "
+        f"(achieved {paced['rate_achieved_per_s']:.0f}/s, {paced['submissions']:.0f}): "
+        f"p50 {paced['p50_ms']:.1f} ms, p99 {paced['p99_ms']:.1f} ms, max {paced['max_ms']:.1f} ms "
+        f"(load {paced_load:.2f}) -> p99 <= 100 ms {'MET' if p99_ok else 'MISSED'}"
+    )
+    identity = statistics.median(hops[1].rates)
+    print(f"  identity >= 5000 decisions/s -> {'MET' if identity >= 5000 else 'MISSED'}")
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument("--rounds", type=int, default=3)
+    parser.add_argument("--relay-n", type=int, default=20_000, help="messages per relay burst")
+    parser.add_argument("--identity-n", type=int, default=10_000, help="submissions per identity burst")
+    parser.add_argument("--consent-n", type=int, default=4_000, help="grants per consent burst (0: skip)")
+    parser.add_argument("--rate", type=int, default=500, help="paced identity submissions per second")
+    parser.add_argument("--seconds", type=int, default=10, help="duration of the paced run")
+    args = parser.parse_args()
+    with tempfile.TemporaryDirectory(prefix="dsgov-hop-ratio-") as tmp:
+        asyncio.run(run(args, Path(tmp)))
+
+
+if __name__ == "__main__":
+    main()
