@@ -9,6 +9,9 @@ sustained rate from its first output to its last; the ratio of each hop to the r
 within a round (the machine is shared: the load average is printed with every figure). Finally
 identity is paced at 500/s for p50/p99 end-to-end latency.
 
+`--profile FILE` samples the identity process with py-spy during its first measured burst and
+prints the functions that took the most samples (inclusive and own time); FILE keeps the raw stacks.
+
 Target (issue 15): every hop >= 25 % of the relay; identity >= 5,000 decisions/s; p99 <= 100 ms.
 """
 
@@ -17,7 +20,10 @@ from __future__ import annotations
 import argparse
 import asyncio
 import os
+import signal
 import statistics
+import subprocess
+import sys
 import tempfile
 import time
 import uuid
@@ -114,6 +120,53 @@ def consent_messages(users: Sequence[str]) -> Callable[[str, int], list[tuple[st
     return make
 
 
+class Profiler:
+    """py-spy sampling one process while a burst runs (collapsed stacks in `path`)."""
+
+    def __init__(self, pid: int, path: Path) -> None:
+        """Sample `pid` into `path`."""
+        self.pid, self.path = pid, path
+        self.proc: subprocess.Popen[bytes] | None = None
+
+    def __enter__(self) -> Profiler:
+        spy = Path(sys.executable).with_name("py-spy")
+        argv = [str(spy), "record", "--pid", str(self.pid), "--rate", "250", "--format", "raw"]
+        self.proc = subprocess.Popen([*argv, "--output", str(self.path)], stdout=subprocess.DEVNULL)
+        time.sleep(1.0)  # py-spy attaches
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        assert self.proc is not None
+        self.proc.send_signal(signal.SIGINT)  # py-spy writes its file on SIGINT
+        self.proc.wait(timeout=30)
+
+
+def top_costs(path: Path, limit: int = 25) -> str:
+    """The functions with the most samples: inclusive (anywhere on the stack) and own (on top)."""
+    inclusive: dict[str, int] = {}
+    own: dict[str, int] = {}
+    total = 0
+    for line in path.read_text().splitlines():
+        stack, _, count = line.rpartition(" ")
+        if not stack or not count.isdigit():
+            continue
+        n = int(count)
+        total += n
+        frames = [
+            f.split(" (")[0] + " (" + f.split(" (")[-1].split(":")[0].rsplit("/", 1)[-1] + ")"
+            for f in stack.split(";")
+        ]
+        for f in set(frames):
+            inclusive[f] = inclusive.get(f, 0) + n
+        own[frames[-1]] = own.get(frames[-1], 0) + n
+    lines = [f"profile: {total} samples"]
+    for title, table in (("inclusive", inclusive), ("own", own)):
+        lines.append(f"  top {title}:")
+        ranked = sorted(table.items(), key=lambda kv: -kv[1])[:limit]
+        lines += [f"    {n / total:6.1%}  {f}" for f, n in ranked]
+    return "\n".join(lines)
+
+
 async def wait_relay_ready(producer: AIOKafkaProducer, hop: Hop, timeout: float = 60.0) -> None:
     """Send probes until one comes out (the relay's consumer group has joined)."""
     deadline = time.monotonic() + timeout
@@ -161,6 +214,26 @@ async def project_users(producer: AIOKafkaProducer, stack: EmbeddedStack, db: st
     await asyncio.gather(*acks)
     await wait_projected(stack.mongo_uri, db, n, timeout=300)
     return users
+
+
+async def measure_rounds(
+    producer: AIOKafkaProducer, hops: Sequence[Hop], args: argparse.Namespace, identity: ServiceProcess
+) -> None:
+    """Alternating rounds: each hop bursts once per round; the identity hop is profiled in the first."""
+    for round_ in range(args.rounds):
+        for hop in hops:
+            if args.profile and round_ == 0 and hop.name == "identity" and identity.popen:
+                with Profiler(identity.popen.pid, args.profile):
+                    b = await burst(producer, hop)
+            else:
+                b = await burst(producer, hop)
+            hop.rates.append(b.rate)
+            hop.loads.append(b.load)
+            print(
+                f"  {hop.name:<9} {b.rate:>8.0f} {hop.unit:<12} "
+                f"(offered {b.offered:.0f}/s, load {b.load:.2f})",
+                flush=True,
+            )
 
 
 async def run(args: argparse.Namespace, workdir: Path) -> None:
@@ -217,20 +290,11 @@ async def run(args: argparse.Namespace, workdir: Path) -> None:
                         args.consent_n,
                     )
                 )
-            for hop in hops:  # warm-up: caches, JIT-free but connection pools and group fetch state
+            for hop in hops:  # warm-up: connection pools, caches, lazy imports
                 n, hop.n = hop.n, min(hop.n, 2000)
                 await burst(producer, hop)
                 hop.n = n
-            for _ in range(args.rounds):
-                for hop in hops:
-                    b = await burst(producer, hop)
-                    hop.rates.append(b.rate)
-                    hop.loads.append(b.load)
-                    print(
-                        f"  {hop.name:<9} {b.rate:>8.0f} {hop.unit:<12} (offered {b.offered:.0f}/s, "
-                        f"load {b.load:.2f})",
-                        flush=True,
-                    )
+            await measure_rounds(producer, hops, args, identity_proc)
             paced = await latency(producer, identity_watch, args.rate, args.seconds)
             paced_load = os.getloadavg()[0]
         finally:
@@ -238,6 +302,8 @@ async def run(args: argparse.Namespace, workdir: Path) -> None:
                 await w.stop()
             await producer.stop()
         print_report(hops, paced, paced_load)
+        if args.profile:
+            print(top_costs(args.profile))
     finally:
         for p in procs:
             p.stop()
@@ -280,7 +346,13 @@ def main() -> None:
     parser.add_argument("--consent-n", type=int, default=4_000, help="grants per consent burst (0: skip)")
     parser.add_argument("--rate", type=int, default=500, help="paced identity submissions per second")
     parser.add_argument("--seconds", type=int, default=10, help="duration of the paced run")
+    parser.add_argument("--profile", type=Path, help="py-spy the first identity burst into this file")
+    parser.add_argument("--workdir", type=Path, help="keep servers' and services' logs here")
     args = parser.parse_args()
+    if args.workdir:
+        args.workdir.mkdir(parents=True, exist_ok=True)
+        asyncio.run(run(args, args.workdir))
+        return
     with tempfile.TemporaryDirectory(prefix="dsgov-hop-ratio-") as tmp:
         asyncio.run(run(args, Path(tmp)))
 

@@ -10,8 +10,9 @@ Run as its own process (as a service runs), configured from the environment::
     RELAY_BOOTSTRAP=127.0.0.1:9092 RELAY_IN=t.in RELAY_OUT=t.out python -m bench.relay_baseline
 
 `RELAY_MODE=per-message` runs the textbook FastStream relay instead (one message per handler call,
-each publish awaited through the broker): `bench.relay_stall` uses it to reproduce the stall
-described in docs/performance.md.
+each publish awaited through the broker) and `RELAY_MODE=aiokafka-per-message` the same loop on
+plain aiokafka: `bench.relay_stall` uses them to reproduce the stall described in
+docs/performance.md.
 """
 
 from __future__ import annotations
@@ -21,7 +22,7 @@ import logging
 import os
 from typing import Any
 
-from aiokafka import AIOKafkaProducer
+from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
 from faststream import AckPolicy, FastStream
 from faststream.kafka import KafkaBroker, KafkaMessage
 
@@ -37,7 +38,7 @@ LINGER_MS = 2  # as shared.runtime.host.build_broker
 def batch_relay(bootstrap: str, source: str, target: str, group: str) -> FastStream:
     """The batch relay: one handler call per fetched batch, one producer, all acks awaited."""
     broker = KafkaBroker(bootstrap, ack_policy=AckPolicy.ACK, logger=logging.getLogger("relay"))
-    producer = AIOKafkaProducer(bootstrap_servers=bootstrap, linger_ms=LINGER_MS)
+    producers: list[AIOKafkaProducer] = []  # created on start-up: aiokafka wants the running loop
 
     @broker.subscriber(
         source,
@@ -50,12 +51,21 @@ def batch_relay(bootstrap: str, source: str, target: str, group: str) -> FastStr
     )
     async def relay(msg: KafkaMessage) -> None:
         records: Any = msg.raw_message
-        acks = [await producer.send(target, r.value, key=r.key, headers=r.headers) for r in records]
+        send = producers[0].send
+        acks = [await send(target, r.value, key=r.key, headers=list(r.headers)) for r in records]
         await asyncio.gather(*acks)
 
     app = FastStream(broker)
-    app.on_startup(producer.start)
-    app.after_shutdown(producer.stop)
+
+    @app.on_startup
+    async def start_producer() -> None:
+        producers.append(AIOKafkaProducer(bootstrap_servers=bootstrap, linger_ms=LINGER_MS))
+        await producers[0].start()
+
+    @app.after_shutdown
+    async def stop_producer() -> None:
+        await producers[0].stop()
+
     return app
 
 
@@ -73,13 +83,42 @@ def per_message_relay(bootstrap: str, source: str, target: str, group: str) -> F
     return FastStream(broker)
 
 
-def app_from_env() -> FastStream:
-    """The relay the environment asks for."""
+async def aiokafka_per_message_relay(bootstrap: str, source: str, target: str, group: str) -> None:
+    """The per-message relay without FastStream: getone, send and await the ack, commit; forever."""
+    consumer = AIOKafkaConsumer(
+        source,
+        bootstrap_servers=bootstrap,
+        group_id=group,
+        enable_auto_commit=False,
+        auto_offset_reset="earliest",
+    )
+    producer = AIOKafkaProducer(bootstrap_servers=bootstrap, linger_ms=LINGER_MS)
+    await consumer.start()
+    await producer.start()
+    try:
+        while True:
+            record = await consumer.getone()
+            await producer.send_and_wait(target, record.value, key=record.key)
+            await consumer.commit()
+    finally:
+        await producer.stop()
+        await consumer.stop()
+
+
+MODES = {"batch": batch_relay, "per-message": per_message_relay}
+
+
+def main() -> None:
+    """Run the relay the environment asks for (RELAY_MODE: batch, per-message, aiokafka-per-message)."""
+    logging.basicConfig(level=logging.WARNING)
     env = os.environ
-    build = per_message_relay if env.get("RELAY_MODE") == "per-message" else batch_relay
-    return build(env["RELAY_BOOTSTRAP"], env["RELAY_IN"], env["RELAY_OUT"], env.get("RELAY_GROUP", "relay"))
+    mode = env.get("RELAY_MODE", "batch")
+    args = (env["RELAY_BOOTSTRAP"], env["RELAY_IN"], env["RELAY_OUT"], env.get("RELAY_GROUP", "relay"))
+    if mode == "aiokafka-per-message":
+        asyncio.run(aiokafka_per_message_relay(*args))
+    else:
+        asyncio.run(MODES[mode](*args).run())
 
 
 if __name__ == "__main__":
-    logging.basicConfig(level=logging.WARNING)
-    asyncio.run(app_from_env().run())
+    main()

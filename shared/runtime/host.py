@@ -239,7 +239,7 @@ async def run_service(
     await connect_store(runtime.client, settings.mongo_uri)
     await runtime.store.ensure_indexes(spec.indexes)
     composition = await compose(runtime)
-    _, subscriber = attach_engine(runtime, composition.handlers)
+    engine, subscriber = attach_engine(runtime, composition.handlers)
     relay = OutboxRelay(runtime.store, runtime.publisher, interval_s=settings.relay_interval_s)
     health = _Health(runtime, composition, subscriber)
     app = _health_app(runtime, health)
@@ -267,6 +267,7 @@ async def run_service(
 
     @app.after_shutdown
     async def close_clients() -> None:
+        await engine.settle()  # the consumer has stopped: finish marking its last outboxes sent
         for close in composition.closers:
             await close()
         await runtime.client.close()

@@ -18,9 +18,10 @@ import time
 import uuid
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
-from datetime import date, datetime
+from datetime import date
 from typing import Any, Protocol, TypeVar
 
+from bson.codec_options import TypeEncoder, TypeRegistry
 from pydantic import BaseModel
 from pymongo import ASCENDING, InsertOne, ReplaceOne, UpdateOne
 from pymongo.asynchronous.collection import AsyncCollection
@@ -43,21 +44,32 @@ def encode_state(state: AggregateState | dict[str, Any] | None) -> dict[str, Any
     if state is None:
         return {}
     if isinstance(state, BaseModel):
-        stored: dict[str, Any] = _storable(state.model_dump(mode="python"))
-        return stored
+        return state.model_dump(mode="python")
     return state
 
 
-def _storable(value: Any) -> Any:
-    # BSON has datetimes but no bare dates: a `date` is stored as its ISO text, which the state
-    # model parses back (an ID card's turns_18, say). Everything else BSON keeps as it is.
-    if isinstance(value, dict):
-        return {k: _storable(v) for k, v in value.items()}
-    if isinstance(value, list | tuple):
-        return [_storable(v) for v in value]
-    if isinstance(value, date) and not isinstance(value, datetime):
-        return value.isoformat()
-    return value
+class _DateAsText(TypeEncoder):
+    """BSON has datetimes but no bare dates: a `date` is stored as its ISO text.
+
+    The state model parses it back (an ID card's turns_18, say). Datetimes are BSON's own type and
+    never reach this encoder; it runs in the driver's encoder only for actual dates (no walk over
+    every document in Python).
+    """
+
+    @property
+    def python_type(self) -> type[date]:
+        """The type encoded here."""
+        return date
+
+    def transform_python(self, value: Any) -> str:
+        """The ISO text of the date."""
+        text: str = value.isoformat()
+        return text
+
+
+def _with_date_encoder(collection: AsyncCollection[dict[str, Any]]) -> AsyncCollection[dict[str, Any]]:
+    options = collection.codec_options.with_options(type_registry=TypeRegistry([_DateAsText()]))
+    return collection.with_options(codec_options=options)
 
 
 @dataclass
@@ -152,7 +164,7 @@ class AggregateStore:
 
     def __init__(self, collection: AsyncCollection[dict[str, Any]]) -> None:
         """Use `collection`; call `ensure_indexes` once at start-up."""
-        self.collection = collection
+        self.collection = _with_date_encoder(collection)
 
     async def ensure_indexes(self, extra: Sequence[Sequence[str]] = ()) -> None:
         """The relay's index plus the service's own (declared in code, created idempotently)."""
