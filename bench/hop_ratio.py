@@ -60,9 +60,20 @@ def by_subject(event: dict[str, Any]) -> Hashable:
     return subject
 
 
+def cpu_seconds(pid: int) -> float:
+    """User + system CPU time a process has used so far (Linux /proc)."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
 @dataclass
 class Hop:
-    """One hop under test: where bursts go, where its outputs are watched, how a burst is made."""
+    """One hop under test: where bursts go, where its outputs are watched, how a burst is made.
+
+    `pids` names the processes whose CPU time a burst is charged with (the hop's own process, the
+    store, the broker): on a shared, saturated machine CPU per message is the figure that does not
+    depend on what the neighbours run.
+    """
 
     name: str
     unit: str
@@ -70,8 +81,10 @@ class Hop:
     watch: ArrivalWatch
     messages: Callable[[str, int], list[tuple[str, bytes, Hashable]]]  # run, n -> (key, value, output name)
     n: int
+    pids: dict[str, int] = field(default_factory=dict)
     rates: list[float] = field(default_factory=list)
     loads: list[float] = field(default_factory=list)
+    cpu_us: list[dict[str, float]] = field(default_factory=list)  # per burst: process -> µs per message
 
 
 @dataclass(frozen=True)
@@ -81,20 +94,24 @@ class Burst:
     rate: float  # sustained: first output -> last output
     offered: float  # what the producer managed
     load: float  # 1-minute load average when it ended
+    cpu_us: dict[str, float]  # process -> CPU µs per message during the burst
 
 
 async def burst(producer: AIOKafkaProducer, hop: Hop, timeout: float = 300.0) -> Burst:
     """Publish `hop.n` messages as fast as possible; the rate from its first output to its last."""
     items = hop.messages(uuid.uuid4().hex[:6], hop.n)
+    cpu_before = {name: cpu_seconds(pid) for name, pid in hop.pids.items()}
     phase = await publish(producer, hop.topic, [(k, v) for k, v, _ in items], rate=None)
     names = [name for _, _, name in items]
     await hop.watch.wait(names, timeout=timeout)
     times = sorted(hop.watch.arrived[name] for name in names)
     span = times[-1] - times[0]
+    cpu = {name: (cpu_seconds(pid) - cpu_before[name]) * 1e6 / len(items) for name, pid in hop.pids.items()}
     return Burst(
         rate=(len(times) - 1) / span if span > 0 else float("inf"),
         offered=len(items) / (phase.published - phase.started),
         load=os.getloadavg()[0],
+        cpu_us=cpu,
     )
 
 
@@ -216,6 +233,14 @@ async def project_users(producer: AIOKafkaProducer, stack: EmbeddedStack, db: st
     return users
 
 
+def pids(hop: ServiceProcess, stack: EmbeddedStack) -> dict[str, int]:
+    """The processes a hop's burst is charged with: itself, the store, the broker, this driver."""
+    assert hop.popen is not None
+    assert stack.mongo is not None
+    assert stack.kafka is not None
+    return {"hop": hop.popen.pid, "store": stack.mongo.pid, "broker": stack.kafka.pid, "driver": os.getpid()}
+
+
 async def measure_rounds(
     producer: AIOKafkaProducer, hops: Sequence[Hop], args: argparse.Namespace, identity: ServiceProcess
 ) -> None:
@@ -229,9 +254,11 @@ async def measure_rounds(
                 b = await burst(producer, hop)
             hop.rates.append(b.rate)
             hop.loads.append(b.load)
+            hop.cpu_us.append(b.cpu_us)
+            cpu = ", ".join(f"{name} {us:.0f}" for name, us in b.cpu_us.items())
             print(
                 f"  {hop.name:<9} {b.rate:>8.0f} {hop.unit:<12} "
-                f"(offered {b.offered:.0f}/s, load {b.load:.2f})",
+                f"(offered {b.offered:.0f}/s, load {b.load:.2f}; CPU µs/message: {cpu})",
                 flush=True,
             )
 
@@ -265,6 +292,7 @@ async def run(args: argparse.Namespace, workdir: Path) -> None:
                 relay_watch,
                 relay_messages,
                 args.relay_n,
+                pids=pids(relay_proc, stack),
             )
             hops = [
                 relay,
@@ -275,6 +303,7 @@ async def run(args: argparse.Namespace, workdir: Path) -> None:
                     identity_watch,
                     identity_messages,
                     args.identity_n,
+                    pids=pids(identity_proc, stack),
                 ),
             ]
             await wait_relay_ready(producer, relay)
@@ -288,6 +317,7 @@ async def run(args: argparse.Namespace, workdir: Path) -> None:
                         consent_watch,
                         consent_messages(users),
                         args.consent_n,
+                        pids=pids(consent_proc, stack),
                     )
                 )
             for hop in hops:  # warm-up: connection pools, caches, lazy imports
@@ -324,6 +354,16 @@ def print_report(hops: Sequence[Hop], paced: dict[str, float], paced_load: float
             f"  {hop.name:<9} {statistics.median(hop.rates):>8.0f} {hop.unit:<12} "
             f"ratio {ratio:6.1%} (rounds: {', '.join(f'{x:.1%}' for x in ratios)}; "
             f"load {min(hop.loads):.1f}-{max(hop.loads):.1f}){verdict}"
+        )
+    print("  CPU per message (µs, median of rounds; the driver publishes and watches):")
+    for hop in hops:
+        cpu = {name: statistics.median(c[name] for c in hop.cpu_us) for name in hop.pids}
+        server = sum(us for name, us in cpu.items() if name != "driver")
+        base = sum(statistics.median(c[n] for c in relay.cpu_us) for n in relay.pids if n != "driver")
+        print(
+            f"    {hop.name:<9} "
+            + ", ".join(f"{name} {us:.0f}" for name, us in cpu.items())
+            + f"; hop+store+broker {server:.0f} -> relay/hop CPU ratio {base / server:.1%}"
         )
     p99_ok = paced["p99_ms"] <= 100
     print(

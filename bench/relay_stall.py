@@ -6,7 +6,8 @@ Starts an embedded broker, one relay process (`bench.relay_baseline`, per-messag
 default: one handler call per record, each publish awaited, offsets committed after each
 message), publishes N records into its input topic and prints, every two seconds, how many have
 come out. It stops when all came out or when nothing came out for `--stall-s` seconds, and then
-prints the consumer group's committed offsets per partition. See docs/performance.md.
+prints the consumer group's committed offsets per partition (or gives up after `--max-s`).
+See docs/performance.md.
 """
 
 from __future__ import annotations
@@ -65,7 +66,7 @@ async def run(args: argparse.Namespace, workdir: Path) -> None:
             names: list[Hashable] = [name for _, _, name in items]
             phase = await publish(producer, SOURCE, [(k, v) for k, v, _ in items], rate=None)
             print(f"{args.n} records published in {phase.published - phase.started:.1f}s ({args.mode} relay)")
-            await progress(watch, names, args.stall_s, phase.started)
+            await progress(watch, names, args.stall_s, phase.started, args.max_s)
         finally:
             await producer.stop()
             await watch.stop()
@@ -77,8 +78,10 @@ async def run(args: argparse.Namespace, workdir: Path) -> None:
         stack.stop()
 
 
-async def progress(watch: ArrivalWatch, names: list[Hashable], stall_s: float, started: float) -> None:
-    """Print relayed counts every 2 s until all are out or nothing moved for `stall_s`."""
+async def progress(
+    watch: ArrivalWatch, names: list[Hashable], stall_s: float, started: float, max_s: float
+) -> None:
+    """Print relayed counts every 2 s until all are out, nothing moved for `stall_s`, or `max_s` passed."""
     last_count, last_change = -1, time.monotonic()
     while True:
         count = sum(1 for n in names if n in watch.arrived)
@@ -92,6 +95,9 @@ async def progress(watch: ArrivalWatch, names: list[Hashable], stall_s: float, s
         if now - last_change >= stall_s:
             print(f"STALLED at {count}: nothing relayed for {stall_s:.0f}s")
             return
+        if now - started >= max_s:
+            print(f"still moving at {count} after {max_s:.0f}s: stopped (no stall seen)")
+            return
         await asyncio.sleep(2.0)
 
 
@@ -104,6 +110,7 @@ def main() -> None:
         "--mode", choices=["per-message", "aiokafka-per-message", "batch"], default="per-message"
     )
     parser.add_argument("--stall-s", type=float, default=15.0)
+    parser.add_argument("--max-s", type=float, default=150.0, help="give up (cleanly) after this long")
     parser.add_argument("--workdir", type=Path, help="keep the logs here")
     args = parser.parse_args()
     if args.workdir:

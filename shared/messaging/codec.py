@@ -101,15 +101,33 @@ def decode(
     if len(record.value) > max_bytes:
         return DecodeFailure("payload_too_large", f"{len(record.value)} bytes > limit {max_bytes}")
     try:
-        raw = json.loads(record.value)
+        # One pass from bytes to envelope (issue 15: half the cost of json.loads + validate).
+        event = CloudEvent.model_validate_json(record.value)
+    except ValidationError:
+        # Anything the fast path refuses takes the two-step path, which names the failure exactly.
+        envelope = _envelope(record.value)
+        if isinstance(envelope, DecodeFailure):
+            return envelope
+        event = envelope
+    return _payload(record, event, handled_types)
+
+
+def _envelope(value: bytes) -> CloudEvent | DecodeFailure:
+    try:
+        raw = json.loads(value)
     except (UnicodeDecodeError, json.JSONDecodeError) as exc:
         return DecodeFailure("invalid_json", f"not UTF-8 JSON: {type(exc).__name__} at {_pos(exc)}")
     if not isinstance(raw, dict):
         return DecodeFailure("invalid_envelope", f"expected a JSON object, got {type(raw).__name__}")
     try:
-        event = CloudEvent.model_validate(raw)
+        return CloudEvent.model_validate(raw)
     except ValidationError as exc:
         return DecodeFailure("invalid_envelope", _errors(exc), _str(raw.get("id")), _str(raw.get("type")))
+
+
+def _payload(
+    record: RawRecord, event: CloudEvent, handled_types: frozenset[str]
+) -> Inbound[Any] | DecodeFailure | Ignored:
     spec = spec_for(record.topic, event.type)
     if spec is None:
         return DecodeFailure(

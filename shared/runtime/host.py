@@ -143,6 +143,7 @@ def attach_engine(runtime: Runtime, handlers: H) -> tuple[Engine, Any]:
         batch_timeout_ms=s.batch_timeout_ms,
         fetch_max_wait_ms=s.fetch_max_wait_ms,
         auto_offset_reset="earliest",
+        decoder=_records_only,
         include_in_schema=False,  # documented by the typed AsyncAPI app (shared.messaging.asyncapi)
     )
     failures = 0
@@ -162,6 +163,12 @@ def attach_engine(runtime: Runtime, handlers: H) -> tuple[Engine, Any]:
         log.debug("batch.done", **report.__dict__)
 
     return engine, subscriber
+
+
+async def _records_only(message: Any) -> None:
+    # The engine decodes the raw records itself; FastStream would otherwise parse every record of
+    # the batch into a message and JSON-decode its body, only for it to be thrown away (issue 15).
+    return None
 
 
 def _raw(record: Any, prefix: str) -> RawRecord:

@@ -83,6 +83,7 @@ class Aggregate:
     processed: list[str] = field(default_factory=list)
     outbox: list[OutboxMessage] = field(default_factory=list)
     dirty: bool = False
+    write_id: str = ""  # the write that stored this version (empty: not stored, or an older document)
 
     def has_processed(self, event_id: str) -> bool:
         """True when this event id already changed the aggregate."""
@@ -130,6 +131,7 @@ class Aggregate:
             state=doc.get("state") or None,
             processed=list(doc.get("processed", [])),
             outbox=[OutboxMessage.from_doc(m) for m in doc.get("outbox", [])],
+            write_id=str(doc.get("write_id") or ""),
         )
 
 
@@ -214,6 +216,7 @@ class AggregateStore:
             if a.id not in conflicts:
                 a.version = 1 if a.version == 0 else a.version + 1
                 a.dirty = False
+                a.write_id = write_id
         return sorted(conflicts)
 
     async def _not_written(self, replaced: Sequence[Aggregate], write_id: str) -> set[str]:
@@ -229,19 +232,23 @@ class AggregateStore:
     async def mark_sent(self, aggregates: Sequence[Aggregate]) -> None:
         """Clear the outbox of aggregates whose pending messages were all published.
 
-        Conditional on the version: if the aggregate was written again meanwhile, its outbox
-        stays and is published again with the newer entries (consumers de-duplicate by id).
+        Conditional on the write: if the aggregate was written again meanwhile (another write id),
+        its outbox stays and is published again with the newer entries (consumers de-duplicate by
+        id). The aggregates of one write are cleared in one statement (issue 15: the embedded store
+        spends about half the CPU on it that it spends on one update per aggregate).
         """
-        ops = [
-            UpdateOne(
-                {"_id": a.id, "version": a.version},
-                {"$set": {"outbox": [], "outbox_pending": 0}},
-            )
-            for a in aggregates
-            if a.outbox
-        ]
-        if ops:
-            await self.collection.bulk_write(ops, ordered=False)
+        pending = [a for a in aggregates if a.outbox]
+        by_write: dict[str, list[str]] = {}
+        for a in pending:
+            if a.write_id:
+                by_write.setdefault(a.write_id, []).append(a.id)
+        cleared = {"$set": {"outbox": [], "outbox_pending": 0}}
+        for write_id, ids in by_write.items():
+            await self.collection.update_many({"_id": {"$in": ids}, "write_id": write_id}, cleared)
+        # A document written before write ids existed: its version is the condition.
+        legacy = [UpdateOne({"_id": a.id, "version": a.version}, cleared) for a in pending if not a.write_id]
+        if legacy:
+            await self.collection.bulk_write(legacy, ordered=False)
         for a in aggregates:
             a.outbox = []
 
