@@ -75,6 +75,7 @@ schemas: install  ## accept the current event schemas as the v1 contract snapsho
 	$(PY) -m tests.contract.snapshot
 
 bench: install  ## every benchmark on the embedded stack (each starts its own broker and store)
+	$(PY) -m bench.hop_ratio
 	$(PY) -m bench.identity_throughput
 	$(PY) -m bench.consent_throughput
 	$(PY) -m bench.review_throughput

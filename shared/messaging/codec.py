@@ -101,22 +101,47 @@ def decode(
     if len(record.value) > max_bytes:
         return DecodeFailure("payload_too_large", f"{len(record.value)} bytes > limit {max_bytes}")
     try:
-        raw = json.loads(record.value)
+        # One pass from bytes to envelope (issue 15: half the cost of json.loads + validate).
+        event = CloudEvent.model_validate_json(record.value)
+    except ValidationError:
+        # Anything the fast path refuses takes the two-step path, which names the failure exactly.
+        envelope = _envelope(record.value)
+        if isinstance(envelope, DecodeFailure):
+            return envelope
+        event = envelope
+    return _payload(record, event, handled_types)
+
+
+def _envelope(value: bytes) -> CloudEvent | DecodeFailure:
+    try:
+        raw = json.loads(value)
     except (UnicodeDecodeError, json.JSONDecodeError) as exc:
         return json_failure(exc)
-    return decode_parsed(record, raw, handled_types)
+    return _envelope_of(raw)
+
+
+def _envelope_of(raw: Any) -> CloudEvent | DecodeFailure:
+    if not isinstance(raw, dict):
+        return DecodeFailure("invalid_envelope", f"expected a JSON object, got {type(raw).__name__}")
+    try:
+        return CloudEvent.model_validate(raw)
+    except ValidationError as exc:
+        return DecodeFailure("invalid_envelope", _errors(exc), _str(raw.get("id")), _str(raw.get("type")))
 
 
 def decode_parsed(
     record: RawRecord, raw: Any, handled_types: frozenset[str]
 ) -> Inbound[Any] | DecodeFailure | Ignored:
     """`decode` for a record whose value the caller has parsed already (to keep the parsed JSON)."""
-    if not isinstance(raw, dict):
-        return DecodeFailure("invalid_envelope", f"expected a JSON object, got {type(raw).__name__}")
-    try:
-        event = CloudEvent.model_validate(raw)
-    except ValidationError as exc:
-        return DecodeFailure("invalid_envelope", _errors(exc), _str(raw.get("id")), _str(raw.get("type")))
+    envelope = _envelope_of(raw)
+    if isinstance(envelope, DecodeFailure):
+        return envelope
+    return _payload(record, envelope, handled_types)
+
+
+def _payload(
+    record: RawRecord, event: CloudEvent, handled_types: frozenset[str]
+) -> Inbound[Any] | DecodeFailure | Ignored:
     spec = spec_for(record.topic, event.type)
     if spec is None:
         return DecodeFailure(

@@ -7,9 +7,14 @@ that keeps per-day counters and per-user histories of the same event, goes to ea
 aggregate) and folded through the service's handlers in offset order
 (so order per subject holds), each handler seeing the aggregate's typed state. Each aggregate is
 then written once, with its new state, its new outbox entries and the ids of the events it
-processed, in one document write. Only then are the outbox entries published and the batch
-acknowledged. A crash at any point loses nothing: the batch is redelivered, processed ids are
-skipped, and pending outbox entries are published again.
+processed, in one document write. Only then are the outbox entries published and, once Kafka
+acknowledged every one, the batch. A crash at any point loses nothing: the batch is redelivered,
+processed ids are skipped, and pending outbox entries are published again.
+
+Marking the published outboxes sent is off the critical path (issue 15): it runs while the
+consumer commits and fetches the next batch, and the next batch waits for it before reading the
+store. A crash before it only leaves entries the relay publishes a second time, which consumers
+drop by event id; nothing is lost.
 """
 
 from __future__ import annotations
@@ -133,6 +138,7 @@ class Engine:
         self.publisher = publisher
         self.operations = Operations(store, publisher, config.publishes_on)
         self.clock = clock
+        self._marking: asyncio.Task[None] | None = None
 
     async def process(self, records: Sequence[RawRecord]) -> BatchReport:
         """Process one batch; raise only for infrastructure failures (then the batch is redelivered)."""
@@ -156,13 +162,34 @@ class Engine:
             else:
                 for route in routes:
                     groups[route.key(decoded)].append((decoded, route))
+        await self.settle()  # the last batch's outboxes are marked sent before we read the store
         folds = await self._fold_and_save(groups, report)
         for fold in folds:
             dead.extend(fold.dead)
-        report.published = await self.operations.publish_outboxes([f.aggregate for f in folds])
+        report.published = await self._publish_outboxes([f.aggregate for f in folds])
         await self._publish_dead_letters(dead)
         report.dead_letters = len(dead)
         return report
+
+    async def settle(self) -> None:
+        """Wait until the outboxes the last batch published are marked sent (next batch, shutdown)."""
+        marking, self._marking = self._marking, None
+        if marking is not None:
+            await marking
+
+    async def _publish_outboxes(self, aggregates: Sequence[Aggregate]) -> int:
+        with_outbox = [a for a in aggregates if a.outbox]
+        messages = [m for a in with_outbox for m in a.outbox]
+        if messages:
+            await self.publisher.publish(messages)  # every ack awaited: the batch may be committed
+            self._marking = asyncio.create_task(self._mark_sent(with_outbox))
+        return len(messages)
+
+    async def _mark_sent(self, aggregates: Sequence[Aggregate]) -> None:
+        try:
+            await self.store.mark_sent(aggregates)
+        except Exception as exc:  # published already: at worst the relay sends them again
+            log.warning("outbox.mark_sent_failed", aggregates=len(aggregates), error=type(exc).__name__)
 
     async def execute(
         self, aggregate_id: str, operation_id: str, state: type[S], decide: Callable[[S | None], Outcome[S]]

@@ -90,5 +90,10 @@ def get_logger(name: str) -> Any:
 @contextmanager
 def bind_message(*, correlation_id: str | None, event_id: str | None, **extra: Any) -> Iterator[None]:
     """Bind the correlation and event ids of the message being processed to every log line."""
-    with structlog.contextvars.bound_contextvars(correlation_id=correlation_id, event_id=event_id, **extra):
+    # Tokens restore exactly what was bound before; `bound_contextvars` would copy every context
+    # variable of the task for each message (issue 15: 6 % of a service's CPU under load).
+    tokens = structlog.contextvars.bind_contextvars(correlation_id=correlation_id, event_id=event_id, **extra)
+    try:
         yield
+    finally:
+        structlog.contextvars.reset_contextvars(**tokens)

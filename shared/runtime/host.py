@@ -276,10 +276,11 @@ async def run_service(
     # (a seed, say); connecting again at start-up is a no-op.
     await runtime.broker.connect()
     composition = await compose(runtime)
+    engine: Engine | None = None
     if composition.raw is not None:
         subscriber = attach_batches(runtime, composition.raw.topics, composition.raw.handle)
     else:
-        _, subscriber = attach_engine(runtime, composition.handlers)
+        engine, subscriber = attach_engine(runtime, composition.handlers)
     relay = OutboxRelay(runtime.store, runtime.publisher, interval_s=settings.relay_interval_s)
     health = _Health(runtime, composition, subscriber)
     app = _health_app(runtime, health)
@@ -307,6 +308,8 @@ async def run_service(
 
     @app.after_shutdown
     async def close_clients() -> None:
+        if engine is not None:
+            await engine.settle()  # the consumer has stopped: finish marking its last outboxes sent
         for close in composition.closers:
             await close()
         await runtime.client.close()

@@ -18,8 +18,10 @@ import time
 import uuid
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
+from datetime import date
 from typing import Any, Protocol, TypeVar
 
+from bson.codec_options import TypeEncoder, TypeRegistry
 from pydantic import BaseModel
 from pymongo import ASCENDING, InsertOne, ReplaceOne, UpdateOne
 from pymongo.asynchronous.collection import AsyncCollection
@@ -46,6 +48,34 @@ def encode_state(state: AggregateState | dict[str, Any] | None) -> dict[str, Any
     return state
 
 
+class _DateAsText(TypeEncoder):
+    """BSON has datetimes but no bare dates: a `date` is stored as its ISO text.
+
+    The state model parses it back (an ID card's turns_18, say). Datetimes are BSON's own type and
+    never reach this encoder; it runs in the driver's encoder only for actual dates (no walk over
+    every document in Python).
+    """
+
+    @property
+    def python_type(self) -> type[date]:
+        """The type encoded here."""
+        return date
+
+    def transform_python(self, value: Any) -> str:
+        """The ISO text of the date."""
+        text: str = value.isoformat()
+        return text
+
+
+STATE_TYPES = TypeRegistry([_DateAsText()])
+"""How aggregate documents are encoded, by the Mongo store and checked by its in-memory twin."""
+
+
+def _with_date_encoder(collection: AsyncCollection[dict[str, Any]]) -> AsyncCollection[dict[str, Any]]:
+    options = collection.codec_options.with_options(type_registry=STATE_TYPES)
+    return collection.with_options(codec_options=options)
+
+
 @dataclass
 class Aggregate:
     """One aggregate as loaded; handlers change `state`, the engine the rest."""
@@ -57,6 +87,7 @@ class Aggregate:
     processed: list[str] = field(default_factory=list)
     outbox: list[OutboxMessage] = field(default_factory=list)
     dirty: bool = False
+    write_id: str = ""  # the write that stored this version (empty: not stored, or an older document)
 
     def has_processed(self, event_id: str) -> bool:
         """True when this event id already changed the aggregate."""
@@ -104,6 +135,7 @@ class Aggregate:
             state=doc.get("state") or None,
             processed=list(doc.get("processed", [])),
             outbox=[OutboxMessage.from_doc(m) for m in doc.get("outbox", [])],
+            write_id=str(doc.get("write_id") or ""),
         )
 
 
@@ -138,7 +170,7 @@ class AggregateStore:
 
     def __init__(self, collection: AsyncCollection[dict[str, Any]]) -> None:
         """Use `collection`; call `ensure_indexes` once at start-up."""
-        self.collection = collection
+        self.collection = _with_date_encoder(collection)
 
     async def ensure_indexes(self, extra: Sequence[Sequence[str]] = ()) -> None:
         """The relay's index plus the service's own (declared in code, created idempotently)."""
@@ -188,6 +220,7 @@ class AggregateStore:
             if a.id not in conflicts:
                 a.version = 1 if a.version == 0 else a.version + 1
                 a.dirty = False
+                a.write_id = write_id
         return sorted(conflicts)
 
     async def _not_written(self, replaced: Sequence[Aggregate], write_id: str) -> set[str]:
@@ -203,19 +236,23 @@ class AggregateStore:
     async def mark_sent(self, aggregates: Sequence[Aggregate]) -> None:
         """Clear the outbox of aggregates whose pending messages were all published.
 
-        Conditional on the version: if the aggregate was written again meanwhile, its outbox
-        stays and is published again with the newer entries (consumers de-duplicate by id).
+        Conditional on the write: if the aggregate was written again meanwhile (another write id),
+        its outbox stays and is published again with the newer entries (consumers de-duplicate by
+        id). The aggregates of one write are cleared in one statement (issue 15: the embedded store
+        spends about half the CPU on it that it spends on one update per aggregate).
         """
-        ops = [
-            UpdateOne(
-                {"_id": a.id, "version": a.version},
-                {"$set": {"outbox": [], "outbox_pending": 0}},
-            )
-            for a in aggregates
-            if a.outbox
-        ]
-        if ops:
-            await self.collection.bulk_write(ops, ordered=False)
+        pending = [a for a in aggregates if a.outbox]
+        by_write: dict[str, list[str]] = {}
+        for a in pending:
+            if a.write_id:
+                by_write.setdefault(a.write_id, []).append(a.id)
+        cleared = {"$set": {"outbox": [], "outbox_pending": 0}}
+        for write_id, ids in by_write.items():
+            await self.collection.update_many({"_id": {"$in": ids}, "write_id": write_id}, cleared)
+        # A document written before write ids existed: its version is the condition.
+        legacy = [UpdateOne({"_id": a.id, "version": a.version}, cleared) for a in pending if not a.write_id]
+        if legacy:
+            await self.collection.bulk_write(legacy, ordered=False)
         for a in aggregates:
             a.outbox = []
 

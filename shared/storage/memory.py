@@ -13,9 +13,12 @@ from collections.abc import Iterable, Sequence
 from typing import Any
 
 import bson
+from bson.codec_options import CodecOptions
 from pymongo.errors import ConnectionFailure
 
-from shared.storage.aggregates import Aggregate
+from shared.storage.aggregates import STATE_TYPES, Aggregate
+
+_BSON: CodecOptions[dict[str, Any]] = CodecOptions(type_registry=STATE_TYPES)
 
 
 class InMemoryAggregateStore:
@@ -62,7 +65,7 @@ class InMemoryAggregateStore:
                 conflicts.append(a.id)
                 continue
             doc = a.to_doc(a.version + 1)
-            bson.encode(doc)  # what MongoDB could not store, the twin refuses too (InvalidDocument)
+            bson.encode(doc, codec_options=_BSON)  # what MongoDB could not store, the twin refuses too
             self.docs[a.id] = copy.deepcopy(doc)
             a.version += 1
             a.dirty = False

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import AsyncIterator
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
 
 import pytest
 import pytest_asyncio
@@ -28,6 +28,7 @@ class Entry(AggregateState):
 class Ledger(AggregateState):
     name: str
     entries: tuple[Entry, ...] = ()
+    due: date | None = None  # BSON has no bare date (an ID card's turns_18 is one, PI-31)
 
 
 @pytest_asyncio.fixture(params=["memory", "mongo"], loop_scope="session")
@@ -58,6 +59,15 @@ async def test_typed_state_comes_back_equal_after_a_round_trip(store: AggregateR
     assert loaded.processed == ["e1"]
 
 
+async def test_a_state_with_a_bare_date_is_stored_and_comes_back_equal(store: AggregateRepository) -> None:
+    state = Ledger(name="d", due=date(2030, 12, 6), entries=(Entry(at=datetime(2026, 1, 2, tzinfo=UTC)),))
+    agg = await store.load("t/date")
+    agg.record("e1", state, [])
+    assert await store.save_many([agg]) == []
+    loaded = await store.load("t/date")
+    assert loaded.typed(Ledger) == state
+
+
 async def test_a_stale_writer_loses_and_nothing_is_overwritten(store: AggregateRepository) -> None:
     first = await store.load("t/race")
     first.record("e1", Ledger(name="v1"), [])
@@ -80,12 +90,30 @@ async def test_mark_sent_clears_only_an_outbox_not_written_again(store: Aggregat
     agg.record("e1", Ledger(name="a"), [message(1)])
     await store.save_many([agg])
     newer = await store.load("t/out")
-    newer.record("e2", Ledger(name="b"), [message(2)])
+    later = Ledger(name="b", entries=(Entry(at=datetime(2026, 5, 6, 7, 8, tzinfo=UTC), tags=("t",)),))
+    newer.record("e2", later, [message(2)])
     await store.save_many([newer])
     await store.mark_sent([agg])  # agg is one version behind: its outbox must stay
     assert [m.id for m in (await store.load("t/out")).outbox] == ["m1", "m2"]
     await store.mark_sent([newer])
-    assert (await store.load("t/out")).outbox == []
+    cleared = await store.load("t/out")
+    assert cleared.outbox == []
+    assert cleared.typed(Ledger) == later  # clearing the outbox leaves the state's types alone
+
+
+async def test_mark_sent_clears_every_aggregate_of_one_write_and_none_written_since(
+    store: AggregateRepository,
+) -> None:
+    batch = [await store.load(f"t/w{i}") for i in range(3)]
+    for i, agg in enumerate(batch):
+        agg.record(f"e{i}", Ledger(name=str(i)), [message(i)])
+    assert await store.save_many(batch) == []
+    rewritten = await store.load("t/w1")
+    rewritten.record("e9", Ledger(name="again"), [message(9)])
+    assert await store.save_many([rewritten]) == []
+    await store.mark_sent(batch)
+    assert [(await store.load(f"t/w{i}")).outbox for i in (0, 2)] == [[], []]
+    assert [m.id for m in (await store.load("t/w1")).outbox] == ["m1", "m9"]
 
 
 async def test_the_relay_query_finds_pending_outboxes_older_than_the_cutoff(

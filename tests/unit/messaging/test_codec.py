@@ -84,3 +84,16 @@ def test_validation_details_never_echo_the_offending_values() -> None:
     assert result.code == "schema_violation"
     assert "id_card_number" in result.detail
     assert "11010519491231002X" not in result.detail
+
+
+def test_derived_ids_are_the_uuid5_of_the_joined_parts() -> None:
+    # Issue 15 spelled uuid5 out for speed; ids already published must not change (rule 2).
+    import uuid
+
+    from shared.messaging.ids import _NAMESPACE, derived_id
+
+    for parts in [("dsgov/identity-verification", "decision", "e-1"), ("a",), ("张三", "é", ""), ("", "")]:
+        assert derived_id(*parts) == str(uuid.uuid5(_NAMESPACE, "\x1f".join(parts)))
+    assert derived_id("dsgov/identity-verification", "event", "x") == derived_id(
+        "dsgov/identity-verification", "event", "x"
+    )

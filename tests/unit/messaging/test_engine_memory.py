@@ -111,6 +111,7 @@ async def test_events_of_one_aggregate_fold_in_offset_order_and_a_redelivery_has
     report = await w.engine.process(batch)
     assert (report.processed, report.duplicates, report.published) == (5, 1, 5)
     assert [e["causationid"] for e in w.outputs("ann")] == ids
+    await w.engine.settle()  # marking sent is off the critical path (issue 15)
     agg = await w.store.load("provider-test/ann")
     assert agg.typed(Count) == Count(count=5, last="e4")
     assert agg.outbox == []  # published, then marked sent
@@ -181,6 +182,28 @@ async def test_a_broker_outage_after_the_write_leaves_the_outbox_for_the_relay()
     w.store.age(10_000)
     assert await relay.sweep() == 1
     assert len(w.outputs("ann")) == 1
+    assert (await w.store.load("provider-test/ann")).outbox == []
+
+
+async def test_a_batch_is_done_before_its_outbox_is_marked_and_a_failed_mark_only_means_a_resend() -> None:
+    # Issue 15: marking sent left the critical path. The batch is acknowledged once Kafka has every
+    # message; if the mark then fails (or the process dies), the relay sends the entries again
+    # with the same ids, which consumers drop. Nothing is lost and the next batch still runs.
+    w = World()
+    report = await w.engine.process([w.record("ann", "a1")])
+    assert report.published == 1
+    assert len(w.outputs("ann")) == 1
+    w.store.outage = True  # the mark is still pending: it fails
+    await w.engine.settle()
+    w.store.outage = False
+    stored = await w.store.load("provider-test/ann")
+    assert [json.loads(m.value)["causationid"] for m in stored.outbox] == ["a1"]
+    w.store.age(10_000)
+    assert await OutboxRelay(w.store, w.publisher).sweep() == 1  # type: ignore[arg-type]
+    again = w.outputs("ann")
+    assert [e["id"] for e in again] == [again[0]["id"]] * 2  # the same event twice: a duplicate by id
+    assert (await w.engine.process([w.record("ann", "a2")])).published == 1
+    await w.engine.settle()
     assert (await w.store.load("provider-test/ann")).outbox == []
 
 
