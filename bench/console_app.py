@@ -7,8 +7,9 @@ operator session. One place, so a new console dependency needs no change in each
 
 from __future__ import annotations
 
+import statistics
 import time
-from collections.abc import AsyncIterator, Sequence
+from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from contextlib import asynccontextmanager
 from datetime import UTC, datetime
 from types import SimpleNamespace
@@ -71,3 +72,33 @@ async def signed_in(
     async with httpx.AsyncClient(transport=transport, base_url=ORIGIN, headers={"Origin": ORIGIN}) as web:
         web.cookies.set(deps.config.cookie_name, token)
         yield web
+
+
+def percentiles(samples: list[float]) -> str:
+    """p50 and p95 of samples in ms."""
+    ordered = sorted(samples)
+    p95 = ordered[min(len(ordered) - 1, int(len(ordered) * 0.95))]
+    return f"p50 {statistics.median(ordered):6.1f} ms  p95 {p95:6.1f} ms"
+
+
+async def timed(rounds: int, call: Callable[[int], Awaitable[Any]]) -> list[float]:
+    """Milliseconds each of `rounds` calls took, one after the other."""
+    samples = []
+    for i in range(rounds):
+        started = time.perf_counter()
+        await call(i)
+        samples.append((time.perf_counter() - started) * 1000)
+    return samples
+
+
+async def time_pages(
+    web: httpx.AsyncClient, rounds: int, pages: Sequence[tuple[str, str]], width: int
+) -> None:
+    """GET each (label, path) `rounds` times (each must answer 200) and print its percentiles."""
+    for label, path in pages:
+
+        async def get(_: int, path: str = path) -> None:
+            response = await web.get(path)
+            assert response.status_code == 200, (path, response.status_code)
+
+        print(f"  {label:{width}s} {percentiles(await timed(rounds, get))}")

@@ -31,8 +31,8 @@ from typing import Any
 
 from pymongo import AsyncMongoClient
 
-from bench.console_app import NullPublisher, console_deps, signed_in
-from bench.console_review import BATCH, PROVIDER, percentiles, timed
+from bench.console_app import NullPublisher, console_deps, percentiles, signed_in, time_pages, timed
+from bench.console_review import BATCH, PROVIDER
 from devtools.servers import free_port, mongo_uri, start_mongo
 from services.console.adapters.complaints import COMPLAINT_INDEXES
 from services.console.adapters.mongo import (
@@ -176,19 +176,18 @@ async def pages(args: argparse.Namespace, db: Any, projections: AggregateStore) 
         first = (await web.get("/complaints")).text
         assert 'data-id="cmp-' in first, "the inbox lists no ticket"
         assert "badge rejected overdue" in first, "no flagged ticket first"
-        for label, path in [
-            ("inbox, first page", "/complaints"),
-            ("inbox, kind=appeal", "/complaints?kind=appeal"),
-            ("inbox, page 500", "/complaints?page=500"),
-            ("ticket", "/complaints/ticket/cmp-000123"),
-            ("dashboard", "/dashboard"),
-        ]:
-
-            async def get(_: int, path: str = path) -> None:
-                response = await web.get(path)
-                assert response.status_code == 200, (path, response.status_code)
-
-            print(f"  {label:20s} {percentiles(await timed(args.rounds, get))}")
+        await time_pages(
+            web,
+            args.rounds,
+            [
+                ("inbox, first page", "/complaints"),
+                ("inbox, kind=appeal", "/complaints?kind=appeal"),
+                ("inbox, page 500", "/complaints?page=500"),
+                ("ticket", "/complaints/ticket/cmp-000123"),
+                ("dashboard", "/dashboard"),
+            ],
+            width=20,
+        )
     actor = Actor("olga", "operator")
 
     async def resolve(i: int) -> None:

@@ -20,18 +20,16 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
-import statistics
 import tempfile
 import time
 import uuid
-from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
 from pymongo import AsyncMongoClient
 
-from bench.console_app import NullPublisher, console_deps, signed_in
+from bench.console_app import NullPublisher, console_deps, percentiles, signed_in, time_pages, timed
 from devtools.servers import free_port, mongo_uri, start_mongo
 from services.console.adapters.mongo import (
     AUDIT,
@@ -177,21 +175,6 @@ async def fold(engine: Engine, values: list[bytes]) -> float:
     return len(values) / (time.perf_counter() - started)
 
 
-def percentiles(samples: list[float]) -> str:
-    ordered = sorted(samples)
-    p95 = ordered[min(len(ordered) - 1, int(len(ordered) * 0.95))]
-    return f"p50 {statistics.median(ordered):6.1f} ms  p95 {p95:6.1f} ms"
-
-
-async def timed(rounds: int, call: Callable[[int], Awaitable[Any]]) -> list[float]:
-    samples = []
-    for i in range(rounds):
-        started = time.perf_counter()
-        await call(i)
-        samples.append((time.perf_counter() - started) * 1000)
-    return samples
-
-
 async def run(args: argparse.Namespace, workdir: Path) -> None:
     configure_logging(level="WARNING", json=False, service="console-benchmark")
     port = free_port()
@@ -232,22 +215,21 @@ async def pages(args: argparse.Namespace, db: Any, projections: AggregateStore) 
     deps = console_deps(db, projections, PROVIDER)
     async with signed_in(deps) as web:
         print(f"pages ({args.rounds} requests each, {args.entries} entries, {args.items} items):")
-        for label, path in [
-            ("queue, pending", "/review"),
-            ("queue, all", "/review?status=all"),
-            ("review item", "/review/item/item-000123"),
-            ("library", "/library"),
-            ("library, text", "/library?q=term+4242"),
-            ("library, filters", "/library?status=active&kind=keyword&category=fraud"),
-            ("library entry", "/library/entry/kw-000004"),
-            ("dashboard", "/dashboard"),
-        ]:
-
-            async def get(_: int, path: str = path) -> None:
-                response = await web.get(path)
-                assert response.status_code == 200, (path, response.status_code)
-
-            print(f"  {label:18s} {percentiles(await timed(args.rounds, get))}")
+        await time_pages(
+            web,
+            args.rounds,
+            [
+                ("queue, pending", "/review"),
+                ("queue, all", "/review?status=all"),
+                ("review item", "/review/item/item-000123"),
+                ("library", "/library"),
+                ("library, text", "/library?q=term+4242"),
+                ("library, filters", "/library?status=active&kind=keyword&category=fraud"),
+                ("library entry", "/library/entry/kw-000004"),
+                ("dashboard", "/dashboard"),
+            ],
+            width=18,
+        )
     actor = Actor("olga", "operator")
     item = await deps.reviews.item("item-000001")
     assert item is not None
