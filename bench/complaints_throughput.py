@@ -10,20 +10,18 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import json
 import os
 import tempfile
 import time
-from datetime import UTC, datetime
 from pathlib import Path
 
 from aiokafka import AIOKafkaProducer
 
+from devtools.testing.calendar import calendar_supplement
 from devtools.testing.embedded import EmbeddedStack, ServiceProcess, service_env
 from devtools.testing.events import cloud_event, to_bytes
 from devtools.testing.load import publish, summary
 from devtools.testing.watch import ArrivalWatch
-from services.complaints.domain.deadlines import WorkingCalendar
 from shared.contracts import topics
 from shared.contracts import types as T
 from shared.messaging.provisioning import provision_topics
@@ -50,15 +48,6 @@ def submissions(run: str, n: int) -> list[tuple[str, bytes]]:
     return out
 
 
-def supplement(tmp: Path) -> Path:
-    """Test data for a year the packaged calendar lacks (a deadline near the year's end runs into it)."""
-    year = datetime.now(UTC).year
-    unknown = [y for y in (year, year + 1) if not WorkingCalendar().knows(y)]
-    path = tmp / "calendar.json"
-    path.write_text(json.dumps({"holidays": [f"{y}-01-01" for y in unknown]}))
-    return path
-
-
 async def main(args: argparse.Namespace) -> None:
     print(f"load average before: {' '.join(f'{x:.2f}' for x in os.getloadavg())}")
     with tempfile.TemporaryDirectory(prefix="dsgov-bench-") as tmp:
@@ -69,7 +58,7 @@ async def main(args: argparse.Namespace) -> None:
             env = service_env(stack, prefix=PREFIX, database="bench_complaints")
             env |= {
                 "DSGOV_LOG_LEVEL": "WARNING",
-                "DSGOV_COMPLAINTS_CALENDAR_SUPPLEMENT": str(supplement(Path(tmp))),
+                "DSGOV_COMPLAINTS_CALENDAR_SUPPLEMENT": str(calendar_supplement(Path(tmp))),
             }
             service = ServiceProcess("services.complaints", env, Path(tmp) / "complaints.log").start()
             producer = AIOKafkaProducer(

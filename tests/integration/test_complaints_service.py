@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import json
 from collections.abc import AsyncIterator
-from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -14,11 +13,11 @@ import pytest
 import pytest_asyncio
 from aiokafka import AIOKafkaProducer
 
+from devtools.testing.calendar import calendar_supplement
 from devtools.testing.embedded import EmbeddedStack
 from devtools.testing.events import cloud_event, to_bytes, unique
 from devtools.testing.harness import ServiceHarness
 from devtools.testing.kafka import Recorder
-from services.complaints.domain.deadlines import WorkingCalendar
 from shared.contracts import topics
 from shared.contracts import types as T
 
@@ -32,15 +31,6 @@ class ComplaintsHarness(ServiceHarness):
         super().__init__(stack, tmp, "services.complaints", database="complaints", env=env)
 
 
-def supplement(tmp: Path) -> Path:
-    """Test data for years chinese-calendar does not know yet (the real one comes from the State Council)."""
-    this_year = datetime.now(UTC).year
-    unknown = [y for y in (this_year, this_year + 1) if not WorkingCalendar().knows(y)]
-    path = tmp / "calendar-supplement.json"
-    path.write_text(json.dumps({"holidays": [f"{y}-01-01" for y in unknown], "workdays": []}))
-    return path
-
-
 @pytest_asyncio.fixture(scope="module", loop_scope="session")
 async def harness(
     stack: EmbeddedStack, tmp_path_factory: pytest.TempPathFactory
@@ -50,7 +40,7 @@ async def harness(
         stack,
         tmp,
         DSGOV_COMPLAINTS_OVERDUE_INTERVAL_S="0.2",
-        DSGOV_COMPLAINTS_CALENDAR_SUPPLEMENT=str(supplement(tmp)),
+        DSGOV_COMPLAINTS_CALENDAR_SUPPLEMENT=str(calendar_supplement(tmp)),
     )
     await h.provision()
     h.service.start()
