@@ -92,7 +92,6 @@ COMMANDS = (
     CASE_CLOSE_SUBMITTED,
     RESOLUTION,
 )
-CREATE_ADMIN_HINT = "python -m services.console create-user --username NAME --role admin"
 
 DEFINITION = ServiceDefinition[Projections](
     name="console",
